@@ -1,0 +1,142 @@
+"""mednet: the local stack, the services on it, and the contract catalog."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import fleet
+from .provision import StackError
+from .stack import Stack, default_data_dir
+
+app = typer.Typer(help="mednet: pre-mediation calls across firms, on Kafka and MongoDB.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local Kafka broker and MongoDB-wire server (no Docker).", no_args_is_help=True)
+catalog_app = typer.Typer(help="The contracts: JSON Schemas of every event and command.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(catalog_app, name="catalog")
+console = Console()
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", envvar="MEDNET_DATA_DIR", help="Where the stack keeps data, logs and PIDs.")
+]
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(1)
+
+
+def _table(title: str, rows: list[dict]) -> Table:
+    table = Table(title=title)
+    for column in ("component", "pid", "port", "ready", "log"):
+        table.add_column(column)
+    for row in rows:
+        ready = "[green]ready[/]" if row["ready"] else "[red]not ready[/]"
+        table.add_row(row["component"], str(row["pid"] or "-"), str(row["port"]), ready, row["log"])
+    return table
+
+
+def _stack_up(data_dir: Path) -> Stack:
+    stack = Stack(data_dir)
+    started_at = time.monotonic()
+    with console.status("starting the local stack") as status:
+        started = stack.up(on_step=lambda step: status.update(step))
+    verb = ", ".join(f"{name} {'started' if was else 'already running'}" for name, was in started.items())
+    console.print(f"[green]stack up[/] in {time.monotonic() - started_at:.1f}s: {verb}")
+    return stack
+
+
+@stack_app.command("up")
+def stack_up(data_dir: DataDir = default_data_dir()) -> None:
+    """Start Kafka (KRaft) and the MongoDB-wire server; a second call changes nothing."""
+    try:
+        stack = _stack_up(data_dir)
+    except StackError as error:
+        _fail(error)
+    console.print(_table("local stack", stack.status()))
+    for key, value in stack.environment.items():
+        console.print(f"export {key}='{value}'")
+
+
+@stack_app.command("down")
+def stack_down(data_dir: DataDir = default_data_dir()) -> None:
+    """Stop the stack's processes (SIGTERM, then SIGKILL after 20 s). Data stays in the data directory."""
+    stopped = Stack(data_dir).down()
+    console.print(", ".join(f"{name} {'stopped' if was else 'was not running'}" for name, was in stopped.items()))
+
+
+@stack_app.command("status")
+def stack_status(data_dir: DataDir = default_data_dir()) -> None:
+    """Show each component's PID, port and readiness; exit 1 if any is not ready."""
+    rows = Stack(data_dir).status()
+    console.print(_table("local stack", rows))
+    raise typer.Exit(0 if all(row["ready"] for row in rows) else 1)
+
+
+@app.command("up")
+def up(data_dir: DataDir = default_data_dir()) -> None:
+    """Bring up the local stack and all four services, and show them healthy."""
+    try:
+        stack = _stack_up(data_dir)
+        with console.status("starting intake, scheduling, notes and notify; waiting for /readyz"):
+            started = fleet.start_all(stack.data_dir, stack.environment)
+    except StackError as error:
+        _fail(error)
+    console.print(", ".join(f"{name} {'started' if was else 'already running'}" for name, was in started.items()))
+    _show_all(stack)
+    console.print("\nMetrics: " + ", ".join(f"{s.url}/metrics" for s in fleet.fleet(stack.data_dir)))
+    console.print("Stop everything with: [bold]mednet down[/]")
+
+
+@app.command("down")
+def down(data_dir: DataDir = default_data_dir()) -> None:
+    """Stop the four services, then the local stack."""
+    stopped = {**fleet.stop_all(data_dir), **Stack(data_dir).down()}
+    console.print(", ".join(f"{name} {'stopped' if was else 'was not running'}" for name, was in stopped.items()))
+
+
+@app.command("status")
+def status(data_dir: DataDir = default_data_dir()) -> None:
+    """Readiness of the stack and of every service; exit 1 if anything is not ready."""
+    ready = _show_all(Stack(data_dir))
+    raise typer.Exit(0 if ready else 1)
+
+
+def _show_all(stack: Stack) -> bool:
+    rows = stack.status() + [service.status() for service in fleet.fleet(stack.data_dir)]
+    console.print(_table("mednet", rows))
+    return all(row["ready"] for row in rows)
+
+
+@catalog_app.command("export")
+def catalog_export(
+    directory: Annotated[Path | None, typer.Option(help="Target directory; default: shared/schemas")] = None,
+) -> None:
+    """Write the JSON Schema of every event and command (the checked-in catalog)."""
+    from mednet_shared.contracts import catalog
+
+    written = catalog.export(directory or catalog.SCHEMA_DIR)
+    console.print(f"wrote {len(written)} schemas to {written[0].parent}")
+
+
+@catalog_app.command("check")
+def catalog_check() -> None:
+    """Compare the models with the checked-in schemas; exit 1 on a backward-incompatible change."""
+    import json
+
+    from mednet_shared.contracts import catalog
+
+    problems = []
+    for name, schema in catalog.generated_schemas().items():
+        path = catalog.SCHEMA_DIR / f"{name}.json"
+        if path.exists():
+            problems += [f"{name}: {p}" for p in catalog.incompatibilities(json.loads(path.read_text()), schema)]
+    for problem in problems:
+        console.print(f"[red]{problem}[/]")
+    console.print("[green]compatible[/]" if not problems else f"[red]{len(problems)} incompatible change(s)[/]")
+    raise typer.Exit(1 if problems else 0)

@@ -1,0 +1,263 @@
+"""The local stack: a real Kafka broker (KRaft) and a MongoDB-wire server, run with the system JDK on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import string
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .processes import ManagedProcess, port_answers, port_is_free
+from .provision import LOCAL_DIR, StackError, cache_dir, kafka_jars, mongo_wire_jars, require_tool
+
+KAFKA_START_TIMEOUT = float(os.environ.get("MEDNET_KAFKA_START_TIMEOUT", "90"))
+MONGO_START_TIMEOUT = float(os.environ.get("MEDNET_MONGO_START_TIMEOUT", "60"))
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("MEDNET_DATA_DIR", cache_dir() / "stack"))
+
+
+def _kafka_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _java_heap(maximum: str) -> list[str]:
+    return ["-Xms128m", f"-Xmx{maximum}", "-XX:+UseSerialGC" if maximum == "256m" else "-XX:+UseG1GC"]
+
+
+@dataclass
+class KafkaNode:
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    node_id: int = 1
+    voters: str = ""
+    replication: int = 1
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess(f"kafka-{self.node_id}", self.data_dir / "run", self.data_dir / "logs")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / f"kafka-{self.node_id}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def properties_file(self) -> Path:
+        template = string.Template((LOCAL_DIR / "kafka.properties.template").read_text())
+        text = template.substitute(
+            node_id=self.node_id,
+            voters=self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
+            port=self.port,
+            controller_port=self.controller_port,
+            log_dir=self.log_dir,
+            replication=self.replication,
+            min_isr=min(2, self.replication),
+        )
+        path = self.data_dir / "run" / f"kafka-{self.node_id}.properties"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def _java(self, main: str, *args: str, heap: str = "1g") -> list[str]:
+        return [
+            require_tool("java", "run the Kafka broker"),
+            *_java_heap(heap),
+            f"-D{self.process.marker}",
+            f"-Dlog4j2.configurationFile={LOCAL_DIR / 'log4j2.properties'}",
+            f"-Dmednet.log.file={self.data_dir / 'logs' / f'kafka-{self.node_id}.server.log'}",
+            f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+            "-cp", kafka_jars().classpath(),
+            main, *args,
+        ]
+
+    def format_storage(self, cluster_id: str) -> None:
+        if (self.log_dir / "meta.properties").exists():
+            return
+        import subprocess
+
+        properties = self.properties_file()
+        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), heap="256m")
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"Kafka storage format failed:\n{result.stdout}{result.stderr}")
+
+    def start(self, cluster_id: str) -> bool:
+        if self.process.pid() is not None:
+            return False
+        for port in (self.port, self.controller_port):
+            if not port_is_free(port):
+                raise StackError(
+                    f"port {port} (Kafka node {self.node_id}) is taken by another process; "
+                    f"free it (ss -ltnp 'sport = :{port}') or choose other ports (MEDNET_KAFKA_PORT)"
+                )
+        kafka_jars().resolve()
+        self.format_storage(cluster_id)
+        self.process.start(self._java("kafka.Kafka", str(self.properties_file())))
+        return True
+
+    def wait_ready(self, timeout: float = KAFKA_START_TIMEOUT) -> None:
+        self.process.wait_until(lambda: port_answers(self.port) and kafka_answers(self.bootstrap), timeout, "ready")
+
+
+def kafka_answers(bootstrap: str, timeout: float = 3.0) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            await asyncio.wait_for(admin.describe_cluster(), timeout)
+            return True
+        except Exception:
+            return False
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())
+
+
+def mongo_answers(url: str, timeout: float = 2.0) -> bool:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client = MongoClient(url, serverSelectionTimeoutMS=int(timeout * 1000), connectTimeoutMS=int(timeout * 1000))
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class MongoWire:
+    data_dir: Path
+    port: int = 27017
+    in_memory: bool = False
+
+    @property
+    def process(self) -> ManagedProcess:
+        return ManagedProcess("mongo-wire", self.data_dir / "run", self.data_dir / "logs")
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def start(self) -> bool:
+        if self.process.pid() is not None:
+            return False
+        if not port_is_free(self.port):
+            raise StackError(
+                f"port {self.port} (MongoDB-wire server) is taken by another process; "
+                f"free it (ss -ltnp 'sport = :{self.port}') or choose another port (MEDNET_MONGO_PORT)"
+            )
+        mongo_wire_jars().resolve()
+        storage = ":memory:" if self.in_memory else str(self.data_dir / "mongo" / "mednet.mv")
+        command = [
+            require_tool("java", "run the MongoDB-wire server"),
+            *_java_heap("512m"),
+            f"-D{self.process.marker}",
+            f"-Dlog4j2.configurationFile={LOCAL_DIR / 'log4j2.properties'}",
+            f"-Dmednet.log.file={self.data_dir / 'logs' / 'mongo-wire.server.log'}",
+            "-cp", mongo_wire_jars().classpath(),
+            str(LOCAL_DIR / "MongoWireLauncher.java"), "127.0.0.1", str(self.port), storage,
+        ]
+        self.process.start(command)
+        return True
+
+    def wait_ready(self, timeout: float = MONGO_START_TIMEOUT) -> None:
+        self.process.wait_until(lambda: port_answers(self.port) and mongo_answers(self.url), timeout, "ready")
+
+
+@dataclass
+class Stack:
+    """One Kafka node and one MongoDB-wire server sharing a data directory; their settings are recorded there."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    kafka_port: int = int(os.environ.get("MEDNET_KAFKA_PORT", "9092"))
+    kafka_controller_port: int = int(os.environ.get("MEDNET_KAFKA_CONTROLLER_PORT", "9093"))
+    mongo_port: int = int(os.environ.get("MEDNET_MONGO_PORT", "27017"))
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        recorded = self._recorded()
+        if recorded:
+            self.kafka_port = recorded["kafka_port"]
+            self.kafka_controller_port = recorded["kafka_controller_port"]
+            self.mongo_port = recorded["mongo_port"]
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    def _recorded(self) -> dict | None:
+        try:
+            return json.loads(self.settings_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    @property
+    def kafka(self) -> KafkaNode:
+        return KafkaNode(self.data_dir, self.kafka_port, self.kafka_controller_port)
+
+    @property
+    def mongo(self) -> MongoWire:
+        return MongoWire(self.data_dir, self.mongo_port)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap, "MONGODB_URL": self.mongo.url}
+
+    def up(self, on_step=lambda message: None) -> dict[str, bool]:
+        """Start what is not running and wait until it answers. Returns which components were started."""
+        require_tool("java", "run the local Kafka broker and MongoDB-wire server")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        recorded = self._recorded() or {
+            "cluster_id": _kafka_cluster_id(),
+            "kafka_port": self.kafka_port,
+            "kafka_controller_port": self.kafka_controller_port,
+            "mongo_port": self.mongo_port,
+        }
+        self.settings_file.write_text(json.dumps(recorded, indent=2))
+        for jars in (kafka_jars(), mongo_wire_jars()):
+            if not jars.is_complete:
+                on_step(f"downloading {jars.name} jars from Maven Central into {jars.directory} (first start only)")
+                jars.resolve()
+        on_step("starting Kafka and the MongoDB-wire server")
+        started = {"kafka": self.kafka.start(recorded["cluster_id"]), "mongo-wire": self.mongo.start()}
+        on_step("waiting for Kafka and the MongoDB-wire server to answer")
+        self.kafka.wait_ready()
+        self.mongo.wait_ready()
+        return started
+
+    def down(self) -> dict[str, bool]:
+        return {"kafka": self.kafka.process.stop(), "mongo-wire": self.mongo.process.stop()}
+
+    def status(self) -> list[dict]:
+        rows = []
+        for name, process, port, probe in (
+            ("kafka", self.kafka.process, self.kafka_port, lambda: kafka_answers(self.kafka.bootstrap, 2.0)),
+            ("mongo-wire", self.mongo.process, self.mongo_port, lambda: mongo_answers(self.mongo.url, 1.0)),
+        ):
+            pid = process.pid()
+            rows.append({
+                "component": name,
+                "pid": pid,
+                "port": port,
+                "ready": bool(pid) and port_answers(port) and probe(),
+                "log": str(process.log_file),
+            })
+        return rows
+
+    def is_running(self) -> bool:
+        return all(row["ready"] for row in self.status())

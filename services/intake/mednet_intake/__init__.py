@@ -1,0 +1,1 @@
+"""mednet intake service: Case intake from firms: validates submissions and owns cases."""

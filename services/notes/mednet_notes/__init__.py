@@ -1,0 +1,1 @@
+"""mednet notes service: Confidential call notes, recorded objectives and the mediator brief."""

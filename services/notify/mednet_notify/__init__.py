@@ -1,0 +1,1 @@
+"""mednet notify service: Email and calendar invites, reminders, webhooks and firm event streams."""

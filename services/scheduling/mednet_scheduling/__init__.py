@@ -1,0 +1,1 @@
+"""mednet scheduling service: Per-party pre-mediation calls and mediator calendars."""

@@ -1,0 +1,10 @@
+from pydantic_settings import SettingsConfigDict
+
+from mednet_shared.platform.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDNET_SCHEDULING_", extra="ignore")
+
+    service_name: str = "scheduling"
+    http_port: int = 8102

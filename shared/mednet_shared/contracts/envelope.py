@@ -1,0 +1,111 @@
+"""CloudEvents 1.0 in structured JSON mode on Kafka; the Kafka key is the event's subject (the case id)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from .events import BY_TYPE, Message
+from .values import utc_now
+
+CONTENT_TYPE = "application/cloudevents+json"
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record that is not a valid mednet CloudEvent; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+
+
+class CloudEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200)
+    type: str = Field(pattern=r"^mednet\.[A-Za-z]+\.v[0-9]+$")
+    source: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=300)
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+    firmid: str | None = None
+    correlationid: str | None = None
+    causationid: str | None = None
+
+    def payload(self) -> Message:
+        model = BY_TYPE.get(self.type)
+        if model is None:
+            raise EnvelopeError(f"unknown event type {self.type!r}")
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as error:
+            raise EnvelopeError(f"{self.type} data is invalid: {describe(error)}") from None
+
+    def to_record(self, topic: str) -> KafkaRecord:
+        return KafkaRecord(
+            topic=topic,
+            key=self.subject.encode(),
+            value=self.model_dump_json(exclude_none=True).encode(),
+            headers={"content-type": CONTENT_TYPE, "ce-type": self.type, "ce-id": self.id},
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CloudEvent:
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EnvelopeError(f"event of {len(raw)} bytes exceeds the limit of {MAX_EVENT_BYTES} bytes")
+        try:
+            document = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise EnvelopeError(f"not JSON: {error}") from None
+        if not isinstance(document, dict):
+            raise EnvelopeError(f"a CloudEvent is a JSON object, got {type(document).__name__}")
+        try:
+            return cls.model_validate(document)
+        except ValidationError as error:
+            raise EnvelopeError(f"not a CloudEvents 1.0 envelope: {describe(error)}") from None
+
+
+def describe(error: ValidationError, limit: int = 20) -> str:
+    """Every failing field as 'path: message', without echoing the offending input."""
+    parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors(include_input=False)]
+    more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
+
+
+def new_event(
+    message: Message,
+    source: str,
+    *,
+    firm_id: str | None = None,
+    caused_by: CloudEvent | None = None,
+    event_id: str | None = None,
+) -> CloudEvent:
+    """Wrap a message; correlation follows the cause, and a deterministic event_id makes re-emission idempotent."""
+    identifier = event_id or str(uuid.uuid4())
+    return CloudEvent(
+        id=identifier,
+        type=message.type_name(),
+        source=source,
+        subject=message.subject(),
+        time=utc_now(),
+        data=message.model_dump(mode="json"),
+        firmid=firm_id,
+        correlationid=(caused_by.correlationid or caused_by.id) if caused_by else identifier,
+        causationid=caused_by.id if caused_by else None,
+    )
+
+
+def derived_id(*parts: str) -> str:
+    """A stable event id from the things that caused it, so redelivery re-emits the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mednet:" + "/".join(parts)))

@@ -1,0 +1,163 @@
+"""Value types shared by the events and commands of the network."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+    Field(description="Letters, digits and . _ : - (1-128 characters, no leading symbol)"),
+]
+FirmId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$"),
+    Field(description="2-63 lowercase letters, digits or '-'"),
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+def _known_zone(name: str) -> str:
+    if name not in _ZONES:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+_ZONES = frozenset(available_timezones())
+TimeZoneName = Annotated[str, AfterValidator(_known_zone), Field(description="IANA time zone, e.g. Asia/Kolkata")]
+
+
+class Contract(BaseModel):
+    """Events are read tolerantly: an unknown field from a newer producer is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class WeeklyWindow(Contract):
+    day: Weekday
+    start: time
+    end: time = Field(description="Exclusive; later than start on the same day")
+
+
+class DateWindow(Contract):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class Contact(Contract):
+    name: ShortText
+    email: EmailStr
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class Mediator(Contract):
+    mediator_id: Identifier
+    name: ShortText
+    email: EmailStr
+    time_zone: TimeZoneName
+    working_hours: list[WeeklyWindow] = Field(min_length=1, max_length=50)
+    buffer_minutes: int = Field(default=15, ge=0, le=240)
+    holiday_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class Session(Contract):
+    start: AwareDatetime
+    end: AwareDatetime
+    time_zone: TimeZoneName
+
+
+class PartyRole(StrEnum):
+    CLAIMANT = "claimant"
+    RESPONDENT = "respondent"
+    OTHER = "other"
+
+
+class Attorney(Contract):
+    firm_id: FirmId
+    name: ShortText
+    email: EmailStr
+    time_zone: TimeZoneName | None = None
+
+
+class Party(Contract):
+    party_id: Identifier
+    role: PartyRole
+    contact: Contact
+    time_zone: TimeZoneName
+    availability: list[WeeklyWindow] = Field(min_length=1, max_length=50)
+    unavailable: list[DateWindow] = Field(default_factory=list, max_length=100)
+    holiday_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    attorney: Attorney | None = None
+
+
+class SchedulingPolicy(Contract):
+    call_minutes: int = Field(default=45, ge=15, le=240)
+    minimum_notice_hours: int = Field(default=24, ge=0, le=24 * 30)
+    preparation_lead_hours: int = Field(default=24, ge=0, le=24 * 30)
+    allow_weekends: bool = False
+    allow_holidays: bool = False
+
+
+class Reason(Contract):
+    field: str = Field(description="Dotted path of the offending field, or '' for the whole submission")
+    message: str
+
+
+class AttendeeKind(StrEnum):
+    PARTY = "party"
+    ATTORNEY = "attorney"
+    MEDIATOR = "mediator"
+
+
+class Attendee(Contract):
+    kind: AttendeeKind
+    name: ShortText
+    email: EmailStr
+    time_zone: TimeZoneName
+    firm_id: FirmId | None = None
+
+
+class ObjectiveIssue(StrEnum):
+    PAYMENT_AMOUNT = "payment_amount"
+    PAYMENT_TIMING = "payment_timing"
+    CONFIDENTIALITY = "confidentiality"
+    APOLOGY = "apology"
+    FUTURE_RELATIONSHIP = "future_relationship"
+    REFERENCE = "reference"
+    NON_MONETARY_TERMS = "non_monetary_terms"
+    COSTS = "costs"
+    NON_DISPARAGEMENT = "non_disparagement"
+    OTHER = "other"
+
+
+class Objective(Contract):
+    issue: ObjectiveIssue
+    free_issue: ShortText | None = Field(default=None, description="The issue's name when issue is 'other'")
+    wants: LongText
+    priority: int = Field(ge=1, le=10, description="1 is the party's highest priority")
+    shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
+
+
+def utc_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,154 @@
+"""Event consumption every service shares: parse, skip duplicates, retry transient faults, dead-letter poison.
+
+A record is committed only after its effect is durable (the handler returned and the guard marked
+it done), after it was dead-lettered, or after it was recognised as a duplicate. Transient faults
+(database or broker unreachable, a claim held elsewhere) are retried with backoff and never
+dead-lettered; any other failure is retried a few times and then dead-lettered with the error, so
+the partition keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pymongo.errors import ConnectionFailure
+
+from ..contracts.envelope import CloudEvent, EnvelopeError
+from ..contracts.events import Message
+from ..contracts.topics import Topics
+from ..contracts.values import utc_now
+from . import metrics
+from .idempotency import ClaimHeldElsewhere, IdempotencyGuard
+from .kafka import CONSUMER_DEFAULTS
+
+log = logging.getLogger("mednet.consumer")
+
+Handler = Callable[[CloudEvent, Message], Awaitable[None]]
+
+
+class TransientError(RuntimeError):
+    """A fault that goes away by itself (a dependency down): retry, never dead-letter."""
+
+
+class PoisonMessage(ValueError):
+    """A message that can never be processed: dead-letter it at once."""
+
+
+TRANSIENT = (TransientError, ClaimHeldElsewhere, ConnectionFailure, KafkaConnectionError, KafkaTimeoutError,
+             ConnectionError, TimeoutError)
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 0.2
+    backoff_max_seconds: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+
+
+@dataclass
+class EventConsumer:
+    service: str
+    broker: KafkaBroker
+    guard: IdempotencyGuard
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    _attempts: dict[tuple[str, int, int], int] = field(default_factory=dict)
+
+    def subscribe(self, topics: Iterable[str], handlers: dict[type[Message], Handler], group_id: str, **options) -> None:
+        """One subscription of the service: events of other types on these topics are acknowledged and ignored."""
+        by_type = {model.type_name(): handler for model, handler in handlers.items()}
+
+        async def on_record(message: KafkaMessage) -> None:
+            await self.process(message, by_type)
+
+        on_record.__name__ = f"{self.service}_{group_id}_{'_'.join(sorted(by_type))}".replace(".", "_")
+        self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **options})(on_record)
+
+    async def process(self, message: KafkaMessage, handlers: dict[str, Handler]) -> None:
+        record = message.raw_message
+        position = (record.topic, record.partition, record.offset)
+        try:
+            event = CloudEvent.from_bytes(message.body)
+        except EnvelopeError as error:
+            return await self.dead_letter(message, "unparseable", error, attempts=1)
+        handler = handlers.get(event.type)
+        if handler is None:
+            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
+            return None
+        started = time.perf_counter()
+        try:
+            payload = event.payload()
+            async with self.guard.once(event.id) as first:
+                if first:
+                    await handler(event, payload)
+                else:
+                    metrics.DUPLICATES_ABSORBED.labels(self.service, event.type).inc()
+        except EnvelopeError as error:
+            return await self.dead_letter(message, "schema-invalid", error, attempts=1, event_type=event.type)
+        except PoisonMessage as error:
+            return await self.dead_letter(message, "rejected", error, attempts=1, event_type=event.type)
+        except TRANSIENT as error:
+            await self._before_redelivery(position, "transient", error, event.type, counted=False)
+            raise
+        except Exception as error:
+            attempts = self._attempts.get(position, 0) + 1
+            if attempts >= self.retry.max_attempts:
+                return await self.dead_letter(message, "handler-failed", error, attempts, event_type=event.type)
+            await self._before_redelivery(position, "failed", error, event.type, counted=True)
+            raise
+        self._attempts.pop(position, None)
+        metrics.HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
+        metrics.EVENTS_CONSUMED.labels(self.service, event.type, "processed").inc()
+        return None
+
+    async def _before_redelivery(self, position, kind: str, error: Exception, event_type: str, counted: bool) -> None:
+        attempts = self._attempts.get(position, 0) + 1
+        self._attempts[position] = attempts if counted else self._attempts.get(position, 0)
+        metrics.RETRIES.labels(self.service, kind).inc()
+        metrics.EVENTS_CONSUMED.labels(self.service, event_type, f"retry-{kind}").inc()
+        log.warning("%s at %s:%s@%s failed (%s, attempt %s): %s; redelivering",
+                    event_type, *position, kind, attempts, type(error).__name__)
+        await asyncio.sleep(self.retry.delay(attempts))
+
+    async def dead_letter(
+        self, message: KafkaMessage, reason: str, error: BaseException, attempts: int, event_type: str = "unknown"
+    ) -> None:
+        """Publish the original record to <topic>.dlq with the error; returning lets the offset be committed."""
+        record = message.raw_message
+        headers = {key: _text(value) for key, value in (record.headers or [])}
+        headers.update({
+            "x-mednet-dlq-reason": reason,
+            "x-mednet-dlq-error": f"{type(error).__name__}: {error}"[:2000],
+            "x-mednet-dlq-stack": _stack_summary(error),
+            "x-mednet-dlq-topic": record.topic,
+            "x-mednet-dlq-partition": str(record.partition),
+            "x-mednet-dlq-offset": str(record.offset),
+            "x-mednet-dlq-service": self.service,
+            "x-mednet-dlq-attempts": str(attempts),
+            "x-mednet-dlq-failed-at": utc_now().isoformat(),
+        })
+        await self.broker.publish(message.body, topic=Topics.dead_letter(record.topic), key=record.key, headers=headers)
+        self._attempts.pop((record.topic, record.partition, record.offset), None)
+        metrics.DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
+        metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead-lettered").inc()
+        log.error("dead-lettered %s:%s@%s (%s): %s", record.topic, record.partition, record.offset, reason,
+                  type(error).__name__)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _stack_summary(error: BaseException, frames: int = 6) -> str:
+    summary = traceback.extract_tb(error.__traceback__)[-frames:]
+    return " | ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}" for frame in summary)

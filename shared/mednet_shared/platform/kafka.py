@@ -1,0 +1,80 @@
+"""Kafka with safe defaults: acks=all + idempotent producer, commit only after the handler succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
+
+from ..contracts.envelope import KafkaRecord
+from ..contracts.topics import Topics
+
+log = logging.getLogger("mednet.kafka")
+
+PRODUCER_DEFAULTS = {"acks": "all", "enable_idempotence": True, "linger_ms": 2, "request_timeout_ms": 30000}
+# NACK_ON_ERROR: a handler that raises has its message redelivered (the consumer seeks back); the
+# offset is committed only after the handler returned. Never ACK_FIRST, which is at-most-once.
+SAFE_ACK_POLICY = AckPolicy.NACK_ON_ERROR
+CONSUMER_DEFAULTS = {
+    "ack_policy": SAFE_ACK_POLICY,
+    "auto_offset_reset": "earliest",
+    "max_poll_records": 100,
+    "session_timeout_ms": 10000,
+    "heartbeat_interval_ms": 3000,
+}
+
+_prometheus: KafkaPrometheusMiddleware | None = None
+
+
+def _prometheus_middleware() -> KafkaPrometheusMiddleware:
+    global _prometheus
+    if _prometheus is None:
+        _prometheus = KafkaPrometheusMiddleware(registry=REGISTRY, metrics_prefix="mednet_faststream")
+    return _prometheus
+
+
+def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0) -> KafkaBroker:
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        graceful_timeout=graceful_timeout,
+        middlewares=[_prometheus_middleware()],
+        logger=logging.getLogger(f"mednet.{client_id}.kafka"),
+        **PRODUCER_DEFAULTS,
+    )
+
+
+class BrokerPublisher:
+    """Publishes a KafkaRecord and returns once the broker acknowledged it (acks=all)."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def publish(self, record: KafkaRecord) -> None:
+        await self.broker.publish(record.value, topic=record.topic, key=record.key, headers=record.headers)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1, timeout: float = 15.0
+) -> None:
+    """Create each topic and its dead-letter topic if missing (idempotent)."""
+    names = sorted({name for topic in topics for name in (topic, Topics.dead_letter(topic))})
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    await asyncio.wait_for(admin.start(), timeout)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, partitions, replication) for name in names if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()

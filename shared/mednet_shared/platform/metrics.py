@@ -1,0 +1,22 @@
+"""Prometheus metrics of the platform, prefixed mednet_; every series carries the service label."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "mednet_events_consumed_total", "Events consumed, by type and outcome", ["service", "type", "outcome"]
+)
+EVENTS_PUBLISHED = Counter("mednet_events_published_total", "Events published by the outbox relay", ["service", "type"])
+HANDLER_SECONDS = Histogram(
+    "mednet_handler_seconds",
+    "Handler latency",
+    ["service", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DEAD_LETTERS = Counter("mednet_dead_letters_total", "Messages routed to a dead-letter topic", ["service", "topic", "reason"])
+RETRIES = Counter("mednet_handler_retries_total", "Handler attempts that failed and will be retried", ["service", "kind"])
+OUTBOX_BACKLOG = Gauge("mednet_outbox_backlog", "Events written but not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("mednet_outbox_oldest_age_seconds", "Age of the oldest unpublished event", ["service"])
+DEPENDENCY_UP = Gauge("mednet_dependency_up", "1 when the dependency answered the last readiness probe", ["service", "dependency"])
+DUPLICATES_ABSORBED = Counter(
+    "mednet_duplicates_absorbed_total", "Redelivered events whose effect had already happened", ["service", "type"]
+)

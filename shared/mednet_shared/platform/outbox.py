@@ -1,0 +1,147 @@
+"""Transactional outbox without multi-document transactions.
+
+The events a state change causes are written into the very document that holds the state, in the
+same single-document write (field `_outbox`). The relay publishes them (acks=all, idempotent
+producer) and only then pulls them from the document, so a crash anywhere leaves them to be
+published again: consumers absorb the duplicate with their idempotency guard. The writer wakes the
+relay at once; a periodic sweep covers crashes, other instances and publish failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from ..contracts.envelope import CloudEvent, KafkaRecord
+from ..contracts.values import utc_now
+from . import metrics
+
+FIELD = "_outbox"
+log = logging.getLogger("mednet.outbox")
+
+
+class Publisher(Protocol):
+    async def publish(self, record: KafkaRecord) -> None: ...
+
+
+def entries(events: Iterable[tuple[str, CloudEvent]]) -> list[dict[str, Any]]:
+    """Outbox entries for (topic, event) pairs, in the order they must be published."""
+    now = utc_now()
+    return [
+        {"id": event.id, "topic": topic, "type": event.type, "event": event.model_dump(mode="json", exclude_none=True),
+         "created_at": now}
+        for topic, event in events
+    ]
+
+
+def with_events(update: dict[str, Any], events: Sequence[tuple[str, CloudEvent]]) -> dict[str, Any]:
+    """Add the events to a MongoDB update document so they are written atomically with it."""
+    if not events:
+        return update
+    return {**update, "$push": {**update.get("$push", {}), FIELD: {"$each": entries(events)}}}
+
+
+def record_of(entry: dict[str, Any]) -> KafkaRecord:
+    return CloudEvent.model_validate(entry["event"]).to_record(entry["topic"])
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        service: str,
+        publisher: Publisher,
+        collections: Sequence[AsyncCollection],
+        sweep_seconds: float = 2.0,
+    ) -> None:
+        self.service = service
+        self.publisher = publisher
+        self.collections = {collection.name: collection for collection in collections}
+        self.sweep_seconds = sweep_seconds
+        self._wakeups: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    def wake(self, collection: str, document_id: Any) -> None:
+        """Called by the store right after a write that carried events."""
+        self._wakeups.put_nowait((collection, document_id))
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._drain(), timeout=5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _drain(self) -> None:
+        while not self._wakeups.empty():
+            await self.relay_document(*self._wakeups.get_nowait())
+
+    async def _run(self) -> None:
+        await self.sweep()
+        while True:
+            try:
+                collection, document_id = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
+            except TimeoutError:
+                await self.sweep()
+                continue
+            await self.relay_document(collection, document_id)
+
+    async def relay_document(self, collection: str, document_id: Any) -> int:
+        """Publish the document's pending events in order, then remove exactly those from it."""
+        async with self._lock:
+            store = self.collections[collection]
+            try:
+                document = await store.find_one({"_id": document_id}, {FIELD: 1})
+                pending = (document or {}).get(FIELD) or []
+                published: list[str] = []
+                for entry in pending:
+                    await self.publisher.publish(record_of(entry))
+                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
+                    published.append(entry["id"])
+                if published:
+                    await self.mark_published(store, document_id, published)
+                return len(published)
+            except Exception:
+                log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_id)
+                return 0
+
+    async def mark_published(self, store: AsyncCollection, document_id: Any, event_ids: list[str]) -> None:
+        await store.update_one({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})
+
+    async def sweep(self) -> int:
+        """Relay every document that still holds events; refresh the backlog metrics."""
+        relayed = 0
+        backlog, oldest = 0, None
+        for name, store in self.collections.items():
+            try:
+                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {"_id": 1}):
+                    relayed += await self.relay_document(name, document["_id"])
+                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1}):
+                    backlog += len(document[FIELD])
+                    created: datetime = document[FIELD][0]["created_at"]
+                    oldest = created if oldest is None or created < oldest else oldest
+            except Exception:
+                log.exception("outbox sweep of %s failed", name)
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service).set((utc_now() - oldest).total_seconds() if oldest else 0)
+        return relayed
+
+    async def backlog(self) -> int:
+        total = 0
+        for store in self.collections.values():
+            async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1}):
+                total += len(document[FIELD])
+        return total

@@ -1,0 +1,159 @@
+"""The runtime every service is built on: Kafka broker, MongoDB client, outbox relay, guard, HTTP probes.
+
+HTTP answers from the first moment (/healthz); the runtime connects to Kafka and MongoDB in the
+background and keeps trying, and /readyz says 200 only while both answer. SIGTERM (handled by
+uvicorn) runs the lifespan shutdown: in-flight messages finish and are committed, the relay drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import metrics
+from .consumer import EventConsumer, RetryPolicy
+from .idempotency import IdempotencyGuard
+from .kafka import BrokerPublisher, ensure_topics, make_broker
+from .mongo import answers, make_client
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+
+log = logging.getLogger("mednet.service")
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        outbox_collections: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        on_connected: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"mednet-{self.name}")
+        self.mongo = make_client(settings.mongodb_url, app_name=f"mednet-{self.name}")
+        self.db = self.mongo[settings.database]
+        self.guard = IdempotencyGuard(self.db["processed_events"], consumer=self.name)
+        self.relay = OutboxRelay(
+            self.name, BrokerPublisher(self.broker), [self.db[c] for c in outbox_collections], settings.outbox_sweep_seconds
+        )
+        self.consumer = EventConsumer(
+            self.name,
+            self.broker,
+            self.guard,
+            RetryPolicy(settings.handler_max_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds),
+        )
+        self.topics = list(topics)
+        self.on_connected = on_connected
+        self.connected = asyncio.Event()
+        self._connecting: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        """Retry until Kafka and MongoDB answer, then start consuming and relaying."""
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.wait_for(self.db.command("ping"), self.settings.ready_timeout_seconds * 3)
+                await self.guard.ensure_indexes()
+                if self.topics:
+                    await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics,
+                                        self.settings.topic_partitions, self.settings.topic_replication)
+                if self.on_connected:
+                    await self.on_connected(self)
+                await self.broker.start()
+                await self.relay.start()
+                self.connected.set()
+                log.info("%s connected to Kafka %s and MongoDB", self.name, self.settings.kafka_bootstrap_servers)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("%s could not connect yet (%s: %s); retrying in %.1fs",
+                            self.name, type(error).__name__, error, delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def start(self) -> None:
+        self._connecting = asyncio.create_task(self.connect(), name=f"{self.name}-connect")
+
+    async def stop(self) -> None:
+        if self._connecting and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.mongo.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        timeout = self.settings.ready_timeout_seconds
+
+        async def mongo_up() -> bool:
+            try:
+                return await asyncio.wait_for(answers(self.mongo, int(timeout * 1000)), timeout)
+            except TimeoutError:
+                return False
+
+        async def kafka_up() -> bool:
+            if not self.connected.is_set():
+                return False
+            try:
+                return await asyncio.wait_for(self.broker.ping(timeout), timeout + 0.5)
+            except TimeoutError:
+                return False
+
+        mongo_ok, kafka_ok = await asyncio.gather(mongo_up(), kafka_up())
+        state = {"kafka": kafka_ok, "mongodb": mongo_ok, "started": self.connected.is_set()}
+        metrics.DEPENDENCY_UP.labels(self.name, "kafka").set(int(kafka_ok))
+        metrics.DEPENDENCY_UP.labels(self.name, "mongodb").set(int(mongo_ok))
+        return state
+
+    def http_app(self, routers: Sequence[APIRouter] = (), title: str | None = None) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI):
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title or f"mednet {self.name}", lifespan=lifespan)
+        app.state.runtime = self
+
+        @app.get("/healthz", tags=["probes"])
+        async def healthz() -> dict:
+            return {"service": self.name, "status": "alive"}
+
+        @app.get("/readyz", tags=["probes"])
+        async def readyz(response: Response) -> dict:
+            state = await self.readiness()
+            ready = all(state.values())
+            response.status_code = 200 if ready else 503
+            return {"service": self.name, "ready": ready, **state}
+
+        @app.get("/metrics", tags=["probes"])
+        async def prometheus_metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def run(app: FastAPI, settings: ServiceSettings) -> None:
+    """Serve until SIGTERM/SIGINT; uvicorn then runs the lifespan shutdown and the process exits 0."""
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=8, lifespan="on")

@@ -1,0 +1,41 @@
+"""Configuration only from the environment: <SERVICE>_<FIELD>, falling back to the network-wide names."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _common(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+class ServiceSettings(BaseSettings):
+    """Subclass per service with model_config = SettingsConfigDict(env_prefix="MEDNET_<SERVICE>_")."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDNET_", extra="ignore")
+
+    service_name: str = "mednet"
+    kafka_bootstrap_servers: str = Field(default_factory=lambda: _common("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    mongodb_url: str = Field(default_factory=lambda: _common("MONGODB_URL", "mongodb://127.0.0.1:27017"))
+    mongodb_database: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = Field(default_factory=lambda: _common("MEDNET_LOG_LEVEL", "INFO"))
+    outbox_sweep_seconds: float = 2.0
+    handler_max_attempts: int = Field(default=5, ge=1)
+    retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    retry_backoff_max_seconds: float = Field(default=10.0, ge=0)
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    ready_timeout_seconds: float = 2.0
+
+    @property
+    def database(self) -> str:
+        return self.mongodb_database or f"mednet_{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"mednet-{self.service_name}"

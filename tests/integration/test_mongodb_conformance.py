@@ -1,0 +1,92 @@
+"""The MongoDB guarantees the design relies on, proven against whichever server this run uses.
+
+Only what every MongoDB deployment guarantees: single-document atomicity (a conditional update is a
+compare-and-set; $inc and $push lose nothing) and unique indexes. No transactions, no change streams.
+"""
+
+import asyncio
+
+from pymongo.errors import DuplicateKeyError
+
+from mednet_shared.platform.mongo import make_client
+
+
+async def test_conditional_update_is_compare_and_set_for_40_writers_on_two_clients(infrastructure, db):
+    second = make_client(infrastructure.mongodb_url, app_name="mednet-tests-second")
+    collections = [db["cas"], second[db.name]["cas"]]
+    await db["cas"].insert_one({"_id": "doc", "version": 0, "applied": []})
+    conflicts = 0
+
+    async def writer(number: int) -> None:
+        nonlocal conflicts
+        collection = collections[number % 2]
+        while True:
+            current = await collection.find_one({"_id": "doc"})
+            result = await collection.update_one(
+                {"_id": "doc", "version": current["version"]},
+                {"$set": {"version": current["version"] + 1}, "$push": {"applied": number}},
+            )
+            if result.modified_count == 1:
+                return
+            conflicts += 1
+
+    try:
+        await asyncio.gather(*(writer(number) for number in range(40)))
+    finally:
+        await second.close()
+
+    final = await db["cas"].find_one({"_id": "doc"})
+    assert final["version"] == 40
+    assert sorted(final["applied"]) == list(range(40)), "every successful compare-and-set is applied, none lost"
+    assert conflicts > 0, "the writers really raced"
+
+
+async def test_concurrent_inc_and_push_lose_nothing(infrastructure, db):
+    second = make_client(infrastructure.mongodb_url, app_name="mednet-tests-second")
+    collections = [db["counters"], second[db.name]["counters"]]
+    await db["counters"].insert_one({"_id": "doc", "count": 0, "items": []})
+
+    async def bump(number: int) -> None:
+        await collections[number % 2].update_one({"_id": "doc"}, {"$inc": {"count": 1}, "$push": {"items": number}})
+
+    try:
+        await asyncio.gather(*(bump(number) for number in range(200)))
+    finally:
+        await second.close()
+
+    final = await db["counters"].find_one({"_id": "doc"})
+    assert final["count"] == 200
+    assert sorted(final["items"]) == list(range(200))
+
+
+async def test_unique_index_admits_exactly_one_of_20_racing_inserts(infrastructure, db):
+    second = make_client(infrastructure.mongodb_url, app_name="mednet-tests-second")
+    await db["claims"].create_index("key", unique=True)
+    collections = [db["claims"], second[db.name]["claims"]]
+
+    async def insert(number: int) -> bool:
+        try:
+            await collections[number % 2].insert_one({"key": "the-one", "by": number})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    try:
+        outcomes = await asyncio.gather(*(insert(number) for number in range(20)))
+    finally:
+        await second.close()
+
+    assert outcomes.count(True) == 1
+    assert await db["claims"].count_documents({"key": "the-one"}) == 1
+
+
+async def test_unique_id_admits_one_of_20_racing_inserts(db):
+    async def insert(number: int) -> bool:
+        try:
+            await db["ids"].insert_one({"_id": "event-1", "by": number})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    outcomes = await asyncio.gather(*(insert(number) for number in range(20)))
+    assert outcomes.count(True) == 1
