@@ -1,0 +1,152 @@
+"""The consumer every service shares, on the real broker: dead letters keep the partition flowing,
+transient faults are retried (never dead-lettered), and the guard makes a redelivered event a no-op."""
+
+import asyncio
+
+from kafka_helpers import new_topic, produce, read, wait_for
+from mednet_shared.contracts.envelope import CloudEvent
+from mednet_shared.contracts.events import CallCompleted
+from mednet_shared.platform.consumer import EventConsumer, RetryPolicy, TransientError
+from mednet_shared.platform.idempotency import IdempotencyGuard
+from mednet_shared.platform.kafka import make_broker
+from sample_events import completed_event
+
+
+def _record(event: CloudEvent) -> tuple[bytes, bytes, list]:
+    record = event.to_record("unused")
+    return record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]
+
+
+async def _running_consumer(kafka, db, unique, topic, handler, max_attempts=3):
+    broker = make_broker(kafka, client_id=f"test-{unique}")
+    consumer = EventConsumer("test", broker, IdempotencyGuard(db["processed_events"], "test"),
+                             RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01))
+    consumer.subscribe([topic], {CallCompleted: handler}, group_id=f"test-{unique}")
+    await broker.start()
+    return broker
+
+
+async def test_poison_goes_to_the_dead_letter_topic_and_the_next_message_is_processed(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.poison.{unique}")
+    processed: list[str] = []
+
+    async def handle(event, message) -> None:
+        processed.append(message.case_id)
+
+    broker = await _running_consumer(kafka, db, unique, topic, handle)
+    try:
+        valid = completed_event("case-after-poison")
+        await produce(kafka, topic, [
+            (b"case-x", b"{not json", [("x-firm-trace", b"trace-42")]),
+            (b"case-x", b'{"specversion": "1.0", "id": "e1", "type": "mednet.CallCompleted.v1", "source": "/t",'
+                        b' "subject": "case-x", "time": "2026-11-25T10:00:00Z", "data": {"case_id": {"$gt": ""}}}', []),
+            _record(valid),
+        ])
+        await wait_for(lambda: processed == ["case-after-poison"], timeout=30)
+        dead = await read(kafka, f"{topic}.dlq", 2, timeout=15)
+    finally:
+        await broker.stop()
+
+    assert [r.value[:9] for r in dead] == [b"{not json", b'{"specver']
+    first, second = (dict(r.headers) for r in dead)
+    assert first["x-mednet-dlq-reason"] == b"unparseable"
+    assert b"not JSON" in first["x-mednet-dlq-error"]
+    assert first["x-firm-trace"] == b"trace-42", "the original headers are kept"
+    assert first["x-mednet-dlq-topic"] == topic.encode()
+    assert first["x-mednet-dlq-partition"] == b"0" and first["x-mednet-dlq-offset"] == b"0"
+    assert second["x-mednet-dlq-reason"] == b"schema-invalid"
+    assert b"data.case_id" in second["x-mednet-dlq-error"] or b"case_id" in second["x-mednet-dlq-error"]
+    assert dead[0].key == b"case-x"
+
+
+async def test_a_handler_failing_every_time_is_dead_lettered_after_its_attempts(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.failing.{unique}")
+    attempts: dict[str, int] = {}
+    processed: list[str] = []
+
+    async def handle(event, message) -> None:
+        attempts[message.case_id] = attempts.get(message.case_id, 0) + 1
+        if message.case_id == "case-bad":
+            raise ValueError("deterministic failure")
+        processed.append(message.case_id)
+
+    broker = await _running_consumer(kafka, db, unique, topic, handle, max_attempts=3)
+    try:
+        await produce(kafka, topic, [_record(completed_event("case-bad")), _record(completed_event("case-good"))])
+        await wait_for(lambda: processed == ["case-good"], timeout=30)
+        dead = await read(kafka, f"{topic}.dlq", 1, timeout=15)
+    finally:
+        await broker.stop()
+    assert attempts["case-bad"] == 3
+    headers = dict(dead[0].headers)
+    assert headers["x-mednet-dlq-reason"] == b"handler-failed"
+    assert headers["x-mednet-dlq-attempts"] == b"3"
+    assert b"deterministic failure" in headers["x-mednet-dlq-error"]
+    assert b"test_event_consumer.py" in headers["x-mednet-dlq-stack"]
+
+
+async def test_transient_faults_are_retried_and_never_dead_lettered(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.transient.{unique}")
+    attempts = 0
+    processed: list[str] = []
+
+    async def handle(event, message) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 5:
+            raise TransientError("database unreachable")
+        processed.append(message.case_id)
+
+    broker = await _running_consumer(kafka, db, unique, topic, handle, max_attempts=2)
+    try:
+        await produce(kafka, topic, [_record(completed_event("case-t"))])
+        await wait_for(lambda: processed == ["case-t"], timeout=30)
+    finally:
+        await broker.stop()
+    assert attempts == 6, "more attempts than max_attempts: transient faults do not count"
+    assert await read(kafka, f"{topic}.dlq", 1, timeout=2) == []
+
+
+async def test_the_same_event_delivered_three_times_has_one_effect(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.redelivered.{unique}")
+    effects: list[str] = []
+
+    async def handle(event, message) -> None:
+        effects.append(event.id)
+
+    broker = await _running_consumer(kafka, db, unique, topic, handle)
+    try:
+        event, other = completed_event("case-d"), completed_event("case-e")
+        await produce(kafka, topic, [_record(event)] * 3 + [_record(other)])
+        await wait_for(lambda: other.id in effects, timeout=30)
+        await asyncio.sleep(0.5)
+    finally:
+        await broker.stop()
+    assert effects == [event.id, other.id]
+
+
+async def test_the_guard_admits_one_of_many_concurrent_claims(db):
+    guard = IdempotencyGuard(db["processed_events"], "test")
+    effects = 0
+
+    async def attempt() -> None:
+        nonlocal effects
+        try:
+            async with guard.once("event-1") as first:
+                if first:
+                    await asyncio.sleep(0.05)
+                    effects += 1
+        except Exception:
+            pass
+
+    await asyncio.gather(*(attempt() for _ in range(20)))
+    await asyncio.gather(*(attempt() for _ in range(5)))
+    assert effects == 1
+    assert await guard.is_done("event-1")
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_after_its_lease(db):
+    dead_holder = IdempotencyGuard(db["processed_events"], "test", lease_seconds=0.2)
+    assert await dead_holder.claim("event-2")
+    await asyncio.sleep(0.3)
+    assert await IdempotencyGuard(db["processed_events"], "test").claim("event-2")
