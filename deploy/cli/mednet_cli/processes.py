@@ -94,9 +94,10 @@ class ManagedProcess:
         return process.pid
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        started = int(self.pid_file.read_text())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            if not self._alive(started):
                 raise StackError(f"{self.name} exited while starting; last lines of {self.log_file}:\n{self.tail()}")
             if ready():
                 return

@@ -152,8 +152,13 @@ class ServiceRuntime:
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
     """Serve until SIGTERM/SIGINT; uvicorn then runs the lifespan shutdown and the process exits 0."""
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises the signal it shut down on, once its own handler is removed; with this one
+    # in place, a SIGTERM that ended in a graceful shutdown is a normal exit (status 0).
+    signal.signal(signal.SIGTERM, lambda *_: None)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(),
                 timeout_graceful_shutdown=8, lifespan="on")

@@ -1,0 +1,38 @@
+# mednet — the two commands of the README's quick start, and a few more.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up down status test test-fast setup catalog clean
+
+up: setup            ## bring up the local stack (Kafka + MongoDB-wire) and the four services, show them healthy
+	$(BIN)/mednet up
+
+down: setup          ## stop the services and the local stack
+	$(BIN)/mednet down
+
+status: setup
+	$(BIN)/mednet status
+
+test: setup          ## the whole suite on real Kafka and MongoDB (starts its own native stack if none is given)
+	$(BIN)/python -m pytest
+
+test-fast: setup     ## unit and contract tests only
+	$(BIN)/python -m pytest tests/unit tests/contract
+
+catalog: setup       ## regenerate the checked-in JSON Schemas
+	$(BIN)/mednet catalog export
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.txt constraints.txt shared/pyproject.toml deploy/cli/pyproject.toml services/*/pyproject.toml
+	@command -v java >/dev/null || { echo "error: java (JDK 17+) is required: apt-get install openjdk-17-jdk-headless"; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: mvn is required to fetch the Kafka and MongoDB-wire jars: apt-get install maven"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,113 @@
+"""Each service as a real process: ready only while Kafka and MongoDB answer, Prometheus metrics, exit 0 on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mednet_cli.fleet import SERVICES, probe
+from mednet_cli.processes import free_port
+from mednet_cli.stack import KafkaNode, MongoWire, _kafka_cluster_id
+
+
+def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "MONGODB_URL": mongodb_url,
+        f"MEDNET_{name.upper()}_HTTP_PORT": str(port),
+        f"MEDNET_{name.upper()}_READY_TIMEOUT_SECONDS": "1",
+        f"MEDNET_{name.upper()}_MONGODB_DATABASE": f"mednet_{name}_{port}",
+    }
+    process = subprocess.Popen([sys.executable, "-m", f"mednet_{name}"], env=env, stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_status(url: str, expected: int, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    code, body = 0, {}
+    while time.monotonic() < deadline:
+        code, body = probe(f"{url}/readyz", timeout=5)
+        if code == expected:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/readyz stayed {code} {body}, expected {expected}")
+
+
+def terminate(process: subprocess.Popen) -> tuple[int, float]:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=15)
+    return code, time.monotonic() - started
+
+
+def test_all_four_services_start_ready_expose_metrics_and_exit_0_on_sigterm(infrastructure, tmp_path):
+    running = {
+        name: start_service(name, infrastructure.kafka_bootstrap_servers, infrastructure.mongodb_url,
+                            tmp_path / f"{name}.log")
+        for name in SERVICES
+    }
+    try:
+        for name, (process, url) in running.items():
+            body = wait_status(url, 200)
+            assert body == {"service": name, "ready": True, "kafka": True, "mongodb": True, "started": True}
+            assert probe(f"{url}/healthz")[0] == 200
+            metrics = subprocess.run(["curl", "-s", f"{url}/metrics"], capture_output=True, text=True).stdout
+            assert f'mednet_dependency_up{{dependency="kafka",service="{name}"}} 1.0' in metrics
+            assert f'mednet_outbox_backlog{{service="{name}"}}' in metrics
+    finally:
+        outcomes = {name: terminate(process) for name, (process, _) in running.items()}
+    for name, (code, seconds) in outcomes.items():
+        assert code == 0, f"{name} exited {code}: {(tmp_path / f'{name}.log').read_text()[-2000:]}"
+        assert seconds < 10, f"{name} took {seconds:.1f}s to stop"
+
+
+@pytest.mark.slow
+def test_ready_only_while_kafka_and_mongodb_answer(infrastructure, tmp_path):
+    """Own throwaway Kafka and MongoDB-wire processes, so they can be killed without hurting other tests."""
+    kafka = KafkaNode(tmp_path, port=free_port(), controller_port=free_port())
+    mongo = MongoWire(tmp_path, port=free_port(), in_memory=True)
+    kafka.start(_kafka_cluster_id())
+    mongo.start()
+    kafka.wait_ready()
+    mongo.wait_ready()
+    process, url = start_service("intake", kafka.bootstrap, mongo.url, tmp_path / "intake.log")
+    try:
+        wait_status(url, 200)
+
+        mongo.process.kill()
+        assert wait_status(url, 503, timeout=15)["mongodb"] is False
+        mongo.start()
+        mongo.wait_ready()
+        wait_status(url, 200, timeout=30)
+
+        kafka.process.kill()
+        assert wait_status(url, 503, timeout=15)["kafka"] is False
+        code, seconds = terminate(process)
+        assert code == 0 and seconds < 10, "stops cleanly even while Kafka is down"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        kafka.process.stop()
+        mongo.process.stop()
+
+
+def test_a_service_started_before_its_dependencies_becomes_ready_when_they_appear(infrastructure, tmp_path):
+    mongo = MongoWire(tmp_path, port=free_port(), in_memory=True)
+    process, url = start_service("notes", infrastructure.kafka_bootstrap_servers, mongo.url, tmp_path / "notes.log")
+    try:
+        assert probe(f"{url}/healthz", timeout=5)[0] in (0, 200)
+        assert wait_status(url, 503, timeout=20)["mongodb"] is False
+        mongo.start()
+        mongo.wait_ready()
+        wait_status(url, 200, timeout=40)
+    finally:
+        code, _ = terminate(process)
+        mongo.process.stop()
+    assert code == 0
