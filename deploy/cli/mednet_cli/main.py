@@ -90,7 +90,7 @@ def up(data_dir: DataDir = default_data_dir()) -> None:
     console.print(", ".join(f"{name} {'started' if was else 'already running'}" for name, was in started.items()))
     _show_all(stack)
     console.print("\nMetrics: " + ", ".join(f"{s.url}/metrics" for s in fleet.fleet(stack.data_dir)))
-    console.print("Stop everything with: [bold]mednet down[/]")
+    console.print("Stop everything with: [bold]make down[/] (or .venv/bin/mednet down)")
 
 
 @app.command("down")

@@ -67,14 +67,20 @@ class ManagedProcess:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
+        for _ in range(10):  # a process in the middle of exec() briefly shows an empty or foreign command line
+            if not self._alive(pid):
+                return None
+            if self.marker in self._cmdline(pid):
+                return pid
+            time.sleep(0.05)
+        return None
+
+    @staticmethod
+    def _cmdline(pid: int) -> str:
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
-            return None
-        if self.marker not in cmdline or stat.split(") ", 1)[-1].startswith("Z"):
-            return None
-        return pid
+            return ""
 
     def start(self, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
         """Start command with the marker in its environment-visible command line."""
