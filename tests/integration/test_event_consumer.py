@@ -30,7 +30,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_next_message_is_proc
     topic = await new_topic(kafka, f"test.poison.{unique}")
     processed: list[str] = []
 
-    async def handle(event, message) -> None:
+    async def handle(incoming) -> None:
+        event, message = incoming.event, incoming.message
         processed.append(message.case_id)
 
     broker = await _running_consumer(kafka, db, unique, topic, handle)
@@ -64,7 +65,8 @@ async def test_a_handler_failing_every_time_is_dead_lettered_after_its_attempts(
     attempts: dict[str, int] = {}
     processed: list[str] = []
 
-    async def handle(event, message) -> None:
+    async def handle(incoming) -> None:
+        event, message = incoming.event, incoming.message
         attempts[message.case_id] = attempts.get(message.case_id, 0) + 1
         if message.case_id == "case-bad":
             raise ValueError("deterministic failure")
@@ -90,7 +92,8 @@ async def test_transient_faults_are_retried_and_never_dead_lettered(kafka, db, u
     attempts = 0
     processed: list[str] = []
 
-    async def handle(event, message) -> None:
+    async def handle(incoming) -> None:
+        event, message = incoming.event, incoming.message
         nonlocal attempts
         attempts += 1
         if attempts <= 5:
@@ -111,7 +114,8 @@ async def test_the_same_event_delivered_three_times_has_one_effect(kafka, db, un
     topic = await new_topic(kafka, f"test.redelivered.{unique}")
     effects: list[str] = []
 
-    async def handle(event, message) -> None:
+    async def handle(incoming) -> None:
+        event, message = incoming.event, incoming.message
         effects.append(event.id)
 
     broker = await _running_consumer(kafka, db, unique, topic, handle)

@@ -62,8 +62,8 @@ async def test_a_relay_killed_between_publishing_and_marking_republishes_and_the
     effects = db["effects"]
     consumer = EventConsumer("test", broker, IdempotencyGuard(db["processed_events"], "test"))
 
-    async def count_effect(event, message) -> None:
-        await effects.update_one({"_id": event.id}, {"$inc": {"times": 1}}, upsert=True)
+    async def count_effect(incoming) -> None:
+        await effects.update_one({"_id": incoming.event.id}, {"$inc": {"times": 1}}, upsert=True)
 
     consumer.subscribe([topic], {type(call_completed()): count_effect}, group_id=f"test-{unique}")
     await broker.start()

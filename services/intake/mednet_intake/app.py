@@ -2,18 +2,35 @@
 
 from fastapi import FastAPI
 
-from mednet_shared.contracts import Topics
+from mednet_shared.contracts.events import RequestReschedule, SubmitCase, UpdatePartyAvailability, WithdrawCase
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
+from . import api
 from .config import Settings
+from .handlers import FirmCommands, Intake
+from .store import CASES, REJECTIONS, CaseStore
 
 PUBLISHES = [Topics.INTAKE]
-CONSUMES: list[str] = []
-OUTBOX_COLLECTIONS = ["cases"]
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        settings or Settings(), outbox_collections=OUTBOX_COLLECTIONS, topics=PUBLISHES + CONSUMES
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, outbox_collections=[CASES, REJECTIONS], topics=PUBLISHES)
+    intake = Intake(CaseStore(runtime.db, runtime.relay))
+    commands = FirmCommands(intake)
+    runtime.consumer.subscribe(
+        pattern=Topics.FIRM_INBOUND_PATTERN,
+        group_id=settings.consumer_group,
+        handlers={
+            SubmitCase: commands.submit_case,
+            WithdrawCase: commands.withdraw_case,
+            UpdatePartyAvailability: commands.update_party_availability,
+        },
+        on_invalid={SubmitCase: commands.invalid_submission},
+        strict=True,
+        passing=[RequestReschedule],
     )
-    return runtime.http_app()
+    app = runtime.http_app([api.router])
+    app.state.intake = intake
+    return app

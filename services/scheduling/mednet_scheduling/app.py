@@ -2,18 +2,43 @@
 
 from fastapi import FastAPI
 
-from mednet_shared.contracts import Topics
+from mednet_shared.contracts.events import (
+    CaseOpened,
+    CaseUpdated,
+    CaseWithdrawn,
+    RequestReschedule,
+)
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
+from . import api
 from .config import Settings
+from .handlers import Scheduler, SchedulingHandlers
+from .store import CALENDARS, CASES, SchedulingStore
 
 PUBLISHES = [Topics.SCHEDULING]
-CONSUMES: list[str] = [Topics.INTAKE]
-OUTBOX_COLLECTIONS = ["calls"]
+CONSUMES = [Topics.INTAKE]
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        settings or Settings(), outbox_collections=OUTBOX_COLLECTIONS, topics=PUBLISHES + CONSUMES
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES], topics=PUBLISHES + CONSUMES)
+    scheduler = Scheduler(SchedulingStore(runtime.db, runtime.relay))
+    handlers = SchedulingHandlers(scheduler)
+    runtime.consumer.subscribe(
+        [Topics.INTAKE],
+        group_id=settings.consumer_group,
+        handlers={
+            CaseOpened: handlers.case_opened,
+            CaseUpdated: handlers.case_updated,
+            CaseWithdrawn: handlers.case_withdrawn,
+        },
     )
-    return runtime.http_app()
+    runtime.consumer.subscribe(
+        pattern=Topics.FIRM_INBOUND_PATTERN,
+        group_id=f"{settings.consumer_group}-firm-commands",
+        handlers={RequestReschedule: handlers.request_reschedule},
+    )
+    app = runtime.http_app([api.router])
+    app.state.scheduler = scheduler
+    return app

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from .events import BY_TYPE, Message
-from .values import utc_now
+from .values import Reason, utc_now
 
 CONTENT_TYPE = "application/cloudevents+json"
 MAX_EVENT_BYTES = 256 * 1024
@@ -18,6 +18,10 @@ MAX_EVENT_BYTES = 256 * 1024
 
 class EnvelopeError(ValueError):
     """A Kafka record that is not a valid mednet CloudEvent; the message names what is wrong."""
+
+    def __init__(self, message: str, reasons: list[Reason] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or [Reason(field="", message=message)]
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class CloudEvent(BaseModel):
         try:
             return model.model_validate(self.data)
         except ValidationError as error:
-            raise EnvelopeError(f"{self.type} data is invalid: {describe(error)}") from None
+            raise EnvelopeError(f"{self.type} data is invalid: {describe(error)}", reasons(error)) from None
 
     def to_record(self, topic: str) -> KafkaRecord:
         return KafkaRecord(
@@ -74,6 +78,13 @@ class CloudEvent(BaseModel):
             return cls.model_validate(document)
         except ValidationError as error:
             raise EnvelopeError(f"not a CloudEvents 1.0 envelope: {describe(error)}") from None
+
+
+def reasons(error: ValidationError) -> list[Reason]:
+    """Every failing field with its message, without echoing the offending input."""
+    return [
+        Reason(field=".".join(map(str, e["loc"])), message=e["msg"]) for e in error.errors(include_input=False)
+    ]
 
 
 def describe(error: ValidationError, limit: int = 20) -> str:

@@ -10,7 +10,8 @@ class Topics:
     SCHEDULING = "mednet.scheduling.events"
     NOTES = "mednet.notes.events"
     NOTIFY = "mednet.notify.events"
-    FIRM_INBOUND_PATTERN = r"mednet\.firm\.([a-z0-9][a-z0-9-]{1,62})\.inbound"
+    FIRM_INBOUND_PATTERN = r"mednet\.firm\.[a-z0-9][a-z0-9-]+\.inbound$"
+    _FIRM_INBOUND = re.compile(r"mednet\.firm\.([a-z0-9][a-z0-9-]{1,62})\.inbound")
 
     @staticmethod
     def firm_inbound(firm_id: str) -> str:
@@ -22,7 +23,7 @@ class Topics:
 
     @staticmethod
     def firm_of_inbound(topic: str) -> str | None:
-        match = re.fullmatch(Topics.FIRM_INBOUND_PATTERN, topic)
+        match = Topics._FIRM_INBOUND.fullmatch(topic)
         return match.group(1) if match else None
 
     @staticmethod

@@ -15,6 +15,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
@@ -30,8 +31,21 @@ from .idempotency import ClaimHeldElsewhere, IdempotencyGuard
 from .kafka import CONSUMER_DEFAULTS
 
 log = logging.getLogger("mednet.consumer")
+M = TypeVar("M", bound=Message)
 
-Handler = Callable[[CloudEvent, Message], Awaitable[None]]
+@dataclass(frozen=True)
+class Incoming(Generic[M]):
+    """One delivered event: its envelope, its parsed payload, and where it came from."""
+
+    event: CloudEvent
+    message: M
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[Incoming], Awaitable[None]]
+InvalidHandler = Callable[[CloudEvent, EnvelopeError, str], Awaitable[None]]
 
 
 class TransientError(RuntimeError):
@@ -64,17 +78,38 @@ class EventConsumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     _attempts: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
-    def subscribe(self, topics: Iterable[str], handlers: dict[type[Message], Handler], group_id: str, **options) -> None:
-        """One subscription of the service: events of other types on these topics are acknowledged and ignored."""
-        by_type = {model.type_name(): handler for model, handler in handlers.items()}
+    def subscribe(
+        self,
+        topics: Iterable[str] = (),
+        handlers: dict[type[Message], Handler] | None = None,
+        group_id: str = "",
+        *,
+        on_invalid: dict[type[Message], InvalidHandler] | None = None,
+        strict: bool = False,
+        passing: Iterable[type[Message]] = (),
+        **options,
+    ) -> None:
+        """One subscription of the service. Events of other known types are acknowledged and ignored; with
+        strict (firm inbound topics), a type neither handled nor `passing` (handled by another service) is
+        dead-lettered. on_invalid turns a schema-invalid
+        payload of that type into a domain answer (e.g. CaseRejected) instead of a dead letter."""
+        by_type = {model.type_name(): handler for model, handler in (handlers or {}).items()}
+        invalid = {model.type_name(): handler for model, handler in (on_invalid or {}).items()}
+        accepted = frozenset(model.type_name() for model in passing) | invalid.keys() if strict else None
 
         async def on_record(message: KafkaMessage) -> None:
-            await self.process(message, by_type)
+            await self.process(message, by_type, invalid, accepted)
 
-        on_record.__name__ = f"{self.service}_{group_id}_{'_'.join(sorted(by_type))}".replace(".", "_")
+        on_record.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
         self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **options})(on_record)
 
-    async def process(self, message: KafkaMessage, handlers: dict[str, Handler]) -> None:
+    async def process(
+        self,
+        message: KafkaMessage,
+        handlers: dict[str, Handler],
+        invalid: dict[str, InvalidHandler] | None = None,
+        accepted: frozenset[str] | None = None,
+    ) -> None:
         record = message.raw_message
         position = (record.topic, record.partition, record.offset)
         try:
@@ -83,16 +118,18 @@ class EventConsumer:
             return await self.dead_letter(message, "unparseable", error, attempts=1)
         handler = handlers.get(event.type)
         if handler is None:
+            if accepted is not None and event.type not in accepted:
+                error = EnvelopeError(f"{event.type} is not accepted on {record.topic}")
+                return await self.dead_letter(message, "unknown-type", error, attempts=1, event_type=event.type)
             metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
             return None
         started = time.perf_counter()
         try:
-            payload = event.payload()
             async with self.guard.once(event.id) as first:
-                if first:
-                    await handler(event, payload)
-                else:
+                if not first:
                     metrics.DUPLICATES_ABSORBED.labels(self.service, event.type).inc()
+                else:
+                    await self._handle(event, handler, (invalid or {}).get(event.type), *position)
         except EnvelopeError as error:
             return await self.dead_letter(message, "schema-invalid", error, attempts=1, event_type=event.type)
         except PoisonMessage as error:
@@ -110,6 +147,17 @@ class EventConsumer:
         metrics.HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
         metrics.EVENTS_CONSUMED.labels(self.service, event.type, "processed").inc()
         return None
+
+    @staticmethod
+    async def _handle(event: CloudEvent, handler: Handler, on_invalid: InvalidHandler | None,
+                      topic: str, partition: int, offset: int) -> None:
+        try:
+            payload = event.payload()
+        except EnvelopeError as error:
+            if on_invalid is None:
+                raise
+            return await on_invalid(event, error, topic)
+        await handler(Incoming(event, payload, topic, partition, offset))
 
     async def _before_redelivery(self, position, kind: str, error: Exception, event_type: str, counted: bool) -> None:
         attempts = self._attempts.get(position, 0) + 1

@@ -19,6 +19,7 @@ from ..contracts.topics import Topics
 log = logging.getLogger("mednet.kafka")
 
 PRODUCER_DEFAULTS = {"acks": "all", "enable_idempotence": True, "linger_ms": 2, "request_timeout_ms": 30000}
+METADATA_MAX_AGE_MS = 10000  # how soon a pattern subscription (firm inbound topics) sees a new firm's topic
 # NACK_ON_ERROR: a handler that raises has its message redelivered (the consumer seeks back); the
 # offset is committed only after the handler returned. Never ACK_FIRST, which is at-most-once.
 SAFE_ACK_POLICY = AckPolicy.NACK_ON_ERROR
@@ -47,6 +48,7 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         graceful_timeout=graceful_timeout,
         middlewares=[_prometheus_middleware()],
         logger=logging.getLogger(f"mednet.{client_id}.kafka"),
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         **PRODUCER_DEFAULTS,
     )
 

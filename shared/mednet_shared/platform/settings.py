@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=lambda: _common("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     mongodb_url: str = Field(default_factory=lambda: _common("MONGODB_URL", "mongodb://127.0.0.1:27017"))
     mongodb_database: str = ""
+    consumer_group_id: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = Field(default_factory=lambda: _common("MEDNET_LOG_LEVEL", "INFO"))
@@ -31,6 +32,10 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     ready_timeout_seconds: float = 2.0
+    jwt_secret: str = Field(
+        default_factory=lambda: _common("MEDNET_JWT_SECRET", "mednet-local-development-secret-change-me"),
+        min_length=16,
+    )
 
     @property
     def database(self) -> str:
@@ -38,4 +43,4 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"mednet-{self.service_name}"
+        return self.consumer_group_id or f"mednet-{self.service_name}"

@@ -1,0 +1,114 @@
+"""Intake's HTTP API: firms submit, read, change and withdraw their cases (bearer JWT, scoped to the caller)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mednet_shared.contracts.envelope import MAX_EVENT_BYTES, reasons
+from mednet_shared.contracts.values import LongText, Party, Reason, Session
+from mednet_shared.platform.auth import Principal, Role, require
+
+from . import domain
+from .domain import Case, NotAllowed, Rejected
+from .handlers import Intake
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+firm = require(Role.FIRM)
+anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
+
+
+class CaseChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session: Session | None = None
+    add_parties: list[Party] = Field(default_factory=list, max_length=20)
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: LongText = ""
+
+
+def intake_of(request: Request) -> Intake:
+    return request.app.state.intake
+
+
+def view(case: Case) -> dict[str, Any]:
+    return {"case_id": case.case_id, "firm_id": case.firm_id, "status": case.status, "revision": case.revision,
+            "participant_firms": case.participant_firms, **case.submission.model_dump(mode="json")}
+
+
+def unprocessable(problems: list[Reason]) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         {"message": "the submission was rejected", "reasons": [r.model_dump() for r in problems]})
+
+
+async def json_body(request: Request) -> object:
+    body = await request.body()
+    if len(body) > MAX_EVENT_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a body is at most {MAX_EVENT_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise unprocessable([Reason(field="", message=f"not JSON: {error}")]) from None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def submit_case(request: Request, response: Response, caller: Principal = Depends(firm)) -> dict:
+    document = await json_body(request)
+    try:
+        submitted = await intake_of(request).submit(caller.firm_id, document, None, f"http-{uuid.uuid4()}")
+    except Rejected as rejected:
+        raise unprocessable(rejected.reasons) from None
+    if not submitted.created:
+        response.status_code = status.HTTP_200_OK
+    return view(submitted.case)
+
+
+@router.get("/{case_id}")
+async def get_case(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    case = await intake_of(request).store.get(case_id)
+    if case is None or not readable(case, caller):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    return view(case)
+
+
+@router.patch("/{case_id}")
+async def change_case(case_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
+    try:
+        change = CaseChange.model_validate(await json_body(request))
+    except ValidationError as error:
+        raise unprocessable(reasons(error)) from None
+    intake = intake_of(request)
+    return await _changed(intake, case_id, caller, lambda case: domain.change_case(
+        case, caller.firm_id, intake.clock(), session=change.session, add_parties=change.add_parties))
+
+
+@router.post("/{case_id}/withdraw")
+async def withdraw_case(case_id: str, withdrawal: Withdrawal, request: Request,
+                        caller: Principal = Depends(firm)) -> dict:
+    return await _changed(intake_of(request), case_id, caller,
+                          lambda case: domain.withdraw(case, caller.firm_id), withdrawal.reason)
+
+
+async def _changed(intake: Intake, case_id: str, caller: Principal, apply, reason: str = "") -> dict:
+    try:
+        return view(await intake.change(case_id, caller.firm_id, None, f"http-{uuid.uuid4()}", apply, reason))
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}") from None
+    except NotAllowed as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+    except Rejected as rejected:
+        raise unprocessable(rejected.reasons) from None
+
+
+def readable(case: Case, caller: Principal) -> bool:
+    if caller.role is Role.OPERATOR:
+        return True
+    if caller.role is Role.MEDIATOR:
+        return case.submission.mediator.mediator_id == caller.mediator_id
+    return case.visible_to(caller.firm_id)

@@ -1,0 +1,165 @@
+"""Scheduling's HTTP API: the case's mediator runs the calls' lifecycle and manages availability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from mednet_shared.contracts.values import LongText, WeeklyWindow
+from mednet_shared.platform.auth import Principal, Role, require
+
+from .domain import MediatorAvailability
+from .handlers import CallNotFound, CallStateError, Cause, Scheduler
+from .store import CaseState, availability_document
+
+router = APIRouter(prefix="/v1", tags=["calls"])
+mediator = require(Role.MEDIATOR, Role.OPERATOR)
+anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
+
+
+class Reschedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    not_before: AwareDatetime | None = None
+    reason: LongText = ""
+
+
+class Cancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: LongText = ""
+
+
+class Hours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def ends_after_start(self) -> Hours:
+        if self.end <= self.start:
+            raise ValueError("hours must end after they start")
+        return self
+
+
+class Availability(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weekly: list[WeeklyWindow] | None = Field(default=None, max_length=50)
+    date_overrides: dict[date, list[Hours]] = Field(default_factory=dict, max_length=400)
+    blackout_days: list[date] = Field(default_factory=list, max_length=400)
+
+    @model_validator(mode="after")
+    def windows_end_after_start(self) -> Availability:
+        if any(window.end <= window.start for window in self.weekly or ()):
+            raise ValueError("every weekly window must end after it starts")
+        return self
+
+    def domain(self) -> MediatorAvailability:
+        return MediatorAvailability(
+            weekly=tuple(self.weekly) if self.weekly is not None else None,
+            date_overrides={day: tuple((h.start, h.end) for h in hours) for day, hours in self.date_overrides.items()},
+            blackout_days=frozenset(self.blackout_days),
+        )
+
+
+def scheduler_of(request: Request) -> Scheduler:
+    return request.app.state.scheduler
+
+
+def may_read(state: CaseState, caller: Principal) -> bool:
+    if caller.role is Role.OPERATOR:
+        return True
+    if caller.role is Role.MEDIATOR:
+        return state.case.mediator.mediator_id == caller.mediator_id
+    return caller.firm_id in state.case.participant_firms
+
+
+def may_run(state: CaseState, caller: Principal) -> bool:
+    return caller.role is Role.OPERATOR or state.case.mediator.mediator_id == caller.mediator_id
+
+
+def calls_view(state: CaseState) -> list[dict[str, Any]]:
+    return [{key: value.isoformat() if isinstance(value, datetime) else value for key, value in call.items()}
+            for call in state.calls.values()]
+
+
+@router.get("/cases/{case_id}/calls")
+async def list_calls(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    state = await scheduler_of(request).store.case(case_id)
+    if state is None or not may_read(state, caller):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    return {"case_id": case_id, "status": state.status, "completed": state.completed, "calls": calls_view(state)}
+
+
+async def _case_and_party(request: Request, call_id: str, caller: Principal):
+    state = await scheduler_of(request).store.case_of_call(call_id)
+    party_id = call_id.rpartition(":")[2]
+    party = next((p for p in state.case.parties if p.party_id == party_id), None) if state else None
+    if party is None or not may_read(state, caller):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
+    if not may_run(state, caller):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the case's mediator runs its calls")
+    return state, party
+
+
+async def _run(request: Request, call_id: str, use_case) -> dict:
+    try:
+        await use_case
+    except CallNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}") from None
+    except CallStateError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    state = await scheduler_of(request).store.case_of_call(call_id)
+    return next(c for c in calls_view(state) if c["call_id"] == call_id)
+
+
+@router.post("/calls/{call_id}/reschedule")
+async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    state, party = await _case_and_party(request, call_id, caller)
+    if state.calls.get(party.party_id, {}).get("status") != "scheduled":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"call {call_id} is not scheduled")
+    use = scheduler_of(request).place(state.case, party, Cause(), mode="reschedule", not_before=body.not_before,
+                                      reason=body.reason or "rescheduled by the mediator")
+    return await _run(request, call_id, use)
+
+
+@router.post("/calls/{call_id}/cancel")
+async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    state, party = await _case_and_party(request, call_id, caller)
+    return await _run(request, call_id, scheduler_of(request).cancel(state.case, party, Cause(),
+                                                                      body.reason or "cancelled by the mediator"))
+
+
+@router.post("/calls/{call_id}/complete")
+async def complete(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    state, party = await _case_and_party(request, call_id, caller)
+    return await _run(request, call_id, scheduler_of(request).complete(state.case.case_id, party.party_id, Cause()))
+
+
+@router.post("/calls/{call_id}/missed")
+async def missed(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    state, party = await _case_and_party(request, call_id, caller)
+    return await _run(request, call_id, scheduler_of(request).missed(state.case, party, Cause()))
+
+
+def _own_calendar(mediator_id: str, caller: Principal) -> None:
+    if caller.role is not Role.OPERATOR and caller.mediator_id != mediator_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a mediator manages only their own availability")
+
+
+@router.get("/mediators/{mediator_id}/availability")
+async def get_availability(mediator_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    _own_calendar(mediator_id, caller)
+    calendar = await scheduler_of(request).store.calendar(mediator_id)
+    return {"mediator_id": mediator_id, **availability_document(calendar.availability),
+            "bookings": [{"call_id": r.call_id, "start": r.start.isoformat(), "end": r.end.isoformat()}
+                         for r in sorted(calendar.calls.values(), key=lambda r: r.start)]}
+
+
+@router.put("/mediators/{mediator_id}/availability")
+async def put_availability(mediator_id: str, body: Availability, request: Request,
+                           caller: Principal = Depends(mediator)) -> dict:
+    _own_calendar(mediator_id, caller)
+    await scheduler_of(request).store.save_availability(mediator_id, body.domain())
+    return await get_availability(mediator_id, request, caller)
