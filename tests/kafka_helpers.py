@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
+from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
 
@@ -63,3 +66,27 @@ async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
 async def new_topic(bootstrap: str, name: str, partitions: int = 1) -> str:
     await ensure_topics(bootstrap, [name], partitions=partitions)
     return name
+
+
+def command(document: dict, command_type: str = "mednet.SubmitCase.v1", event_id: str | None = None) -> CloudEvent:
+    return CloudEvent(id=event_id or str(uuid.uuid4()), type=command_type, source="/tests/firm",
+                      subject=str(document.get("external_ref") or document.get("case_id") or "x")[:200],
+                      time=datetime.now(UTC), data=document)
+
+
+def as_record(event: CloudEvent) -> tuple[bytes, bytes, list]:
+    record = event.to_record("unused")
+    return record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]
+
+
+async def events_of(kafka: str, topic: str, case_id: str, kind: str, expected: int, timeout: float = 40) -> list:
+    found: list[CloudEvent] = []
+
+    async def enough() -> bool:
+        records = await read(kafka, topic, 10**6, timeout=1.5)
+        found[:] = [e for e in map(lambda r: CloudEvent.from_bytes(r.value), records)
+                    if e.subject == case_id and e.type == f"mednet.{kind}.v1"]
+        return len({e.id for e in found}) >= expected
+
+    await wait_for(enough, timeout=timeout, interval=0.5)
+    return found

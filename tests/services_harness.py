@@ -14,7 +14,10 @@ from mednet_shared.platform.auth import Role, issue_token
 
 
 def settings_for(service: str, infrastructure, unique: str, **overrides):
+    """Own databases and groups; firm inbound topics limited to the test's own firms (ids containing unique)."""
     config = importlib.import_module(f"mednet_{service}.config")
+    if "inbound_topic_pattern" in config.Settings.model_fields:
+        overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     return config.Settings(
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         mongodb_url=infrastructure.mongodb_url,

@@ -1,38 +1,12 @@
 """A firm submits on its inbound topic; every party gets its own call on mednet.scheduling.events."""
 
 import asyncio
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from kafka_helpers import new_topic, produce, read, wait_for
-from mednet_shared.contracts.envelope import CloudEvent
+from kafka_helpers import as_record, command, events_of, new_topic, produce, read
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
 from services_harness import services
-
-
-def command(document: dict, command_type: str = "mednet.SubmitCase.v1", event_id: str | None = None) -> CloudEvent:
-    return CloudEvent(id=event_id or str(uuid.uuid4()), type=command_type, source="/tests/firm",
-                      subject=document.get("external_ref") or document.get("case_id") or "x",
-                      time=datetime.now(UTC), data=document)
-
-
-def as_record(event: CloudEvent) -> tuple[bytes, bytes, list]:
-    record = event.to_record("unused")
-    return record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]
-
-
-async def events_of(kafka: str, topic: str, case_id: str, kind: str, expected: int, timeout: float = 40) -> list:
-    found: list[CloudEvent] = []
-
-    async def enough() -> bool:
-        records = await read(kafka, topic, 10**6, timeout=1.5)
-        found[:] = [e for e in map(lambda r: CloudEvent.from_bytes(r.value), records)
-                    if e.subject == case_id and e.type == f"mednet.{kind}.v1"]
-        return len({e.id for e in found}) >= expected
-
-    await wait_for(enough, timeout=timeout, interval=0.5)
-    return found
 
 
 async def test_a_submission_on_the_inbound_topic_schedules_one_call_per_party_once(infrastructure, kafka, unique):

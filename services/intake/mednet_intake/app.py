@@ -20,7 +20,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     intake = Intake(CaseStore(runtime.db, runtime.relay))
     commands = FirmCommands(intake)
     runtime.consumer.subscribe(
-        pattern=Topics.FIRM_INBOUND_PATTERN,
+        pattern=settings.inbound_topic_pattern,
         group_id=settings.consumer_group,
         handlers={
             SubmitCase: commands.submit_case,

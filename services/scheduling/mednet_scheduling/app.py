@@ -35,7 +35,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         },
     )
     runtime.consumer.subscribe(
-        pattern=Topics.FIRM_INBOUND_PATTERN,
+        pattern=settings.inbound_topic_pattern,
         group_id=f"{settings.consumer_group}-firm-commands",
         handlers={RequestReschedule: handlers.request_reschedule},
     )

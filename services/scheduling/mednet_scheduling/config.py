@@ -1,5 +1,6 @@
 from pydantic_settings import SettingsConfigDict
 
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.settings import ServiceSettings
 
 
@@ -8,3 +9,4 @@ class Settings(ServiceSettings):
 
     service_name: str = "scheduling"
     http_port: int = 8102
+    inbound_topic_pattern: str = Topics.FIRM_INBOUND_PATTERN

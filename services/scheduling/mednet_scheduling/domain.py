@@ -81,7 +81,7 @@ class Calendar:
             return []
         first = bisect_right(self._starts, start - buffer - self._durations[-1])
         last = bisect_left(self._starts, end + buffer)
-        return [booking for booking in self._bookings[first:last] if start < booking.end + buffer]
+        return [booking for booking in self._bookings[first:last] if start <= booking.end + buffer]
 
     def __len__(self) -> int:
         return len(self._bookings)
@@ -192,7 +192,7 @@ class _Side:
         return _without(self.hour_intervals_on(day), self.unavailable)
 
     def open_intervals_between(self, earliest: datetime, latest: datetime) -> Iterator[_Interval]:
-        day, last_day = self.local_date(earliest) - _ONE_DAY, self.local_date(latest)
+        day, last_day = self.local_date(earliest), self.local_date(latest)
         while day <= last_day:
             for interval in self.open_intervals_on(day):
                 start, end = max(interval.start, earliest), min(interval.end, latest)
@@ -201,12 +201,8 @@ class _Side:
             day += _ONE_DAY
 
     def hours_cover(self, start: datetime, end: datetime) -> bool:
-        day = self.local_date(start)
-        return any(
-            interval.start <= start and end <= interval.end
-            for candidate_day in (day - _ONE_DAY, day)
-            for interval in self.hour_intervals_on(candidate_day)
-        )
+        intervals = self.hour_intervals_on(self.local_date(start))
+        return any(interval.start <= start and end <= interval.end for interval in intervals)
 
     def rules_broken_by(self, start: datetime, end: datetime) -> list[str]:
         broken = [] if self.hours_cover(start, end) else [f"it is outside {self.description}"]

@@ -197,7 +197,8 @@ class Scheduler:
                 del calendar.calls[call_id]
                 return [missed, self._failed(case, party, f"the call was missed {current.missed_count} times")]
             request = SlotRequest(call_id=call_id, mediator=case.mediator, party=party, session=case.session,
-                                  policy=case.policy, now=now, availability=calendar.availability)
+                                  policy=case.policy, now=now, not_before=current.end,
+                                  availability=calendar.availability)
             found = find_slot(request, calendar.calendar())
             if isinstance(found, NoSlot):
                 del calendar.calls[call_id]

@@ -77,6 +77,14 @@ def test_a_busy_morning_is_jumped_over_booking_by_booking():
     assert found(a_request(MONDAY, FAR_SESSION), calendar) == slot_at(MONDAY.replace(hour=16))
 
 
+@pytest.mark.parametrize("second_window_start", ["10:00", "09:45"])
+def test_touching_or_overlapping_windows_form_one_stretch(second_window_start):
+    hours = weekly("09:00", "10:00") + weekly(second_window_start, "11:00")
+    calendar = Calendar([booking("other", MONDAY.replace(hour=9), minutes=30)])
+    request = a_request(MONDAY, FAR_SESSION, mediator=a_mediator(hours=hours, buffer_minutes=0), call_minutes=60)
+    assert found(request, calendar) == slot_at(MONDAY.replace(hour=9, minute=30), minutes=60)
+
+
 def every_day_request(now, **policy):
     hours = weekly("09:00", "17:00", EVERY_DAY)
     return a_request(now, FAR_SESSION, mediator=a_mediator(hours=hours), party=a_party(availability=hours), **policy)
