@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from kafka_helpers import as_record, command, events_of, new_topic, produce, read
 from mednet_shared.contracts.topics import Topics
@@ -61,8 +62,10 @@ async def test_two_scheduler_instances_never_double_book_a_mediator(infrastructu
             assert earlier.end + timedelta(minutes=15) <= later.start, f"{earlier.call_id} overlaps {later.call_id}"
         calendar = await apps["scheduling"][0].state.scheduler.store.calendar(mediator)
         assert len(calendar.calls) == 16
-        handled = [app.state.runtime.consumer for app in apps["scheduling"]]
-        assert len(handled) == 2
+        for app in apps["scheduling"]:
+            assigned = {tp.topic for s in app.state.runtime.broker.subscribers if s.consumer
+                        for tp in s.consumer.assignment()}
+            assert Topics.INTAKE in assigned, "both instances consumed part of the intake topic"
 
 
 async def _records(kafka: str, case_id: str):
@@ -73,3 +76,44 @@ def _case_id(firm: str, document: dict) -> str:
     from mednet_intake.domain import case_id_for
 
     return case_id_for(firm, document["external_ref"])
+
+
+async def test_firm_commands_reschedule_change_availability_and_withdraw(infrastructure, kafka, unique):
+    firm, attorney_firm = f"firm-{unique}", f"firm-a{unique}"
+    inbound = await new_topic(kafka, Topics.firm_inbound(firm), partitions=1)
+    attorney_inbound = await new_topic(kafka, Topics.firm_inbound(attorney_firm), partitions=1)
+    async with services(infrastructure, unique, "intake", "scheduling"):
+        document = submission(f"cmd-{unique}", parties=2, mediator_id=f"med-{unique}")
+        document["parties"][0]["attorney"]["firm_id"] = attorney_firm
+        await produce(kafka, inbound, [as_record(command(document))])
+        case_id = _case_id(firm, document)
+        first = {e.payload().party_id: e.payload()
+                 for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2)}
+
+        later = (first["p1"].end + timedelta(days=3)).isoformat()
+        reschedule = {"case_id": case_id, "party_id": "p1", "reason": "client travelling", "not_before": later}
+        await produce(kafka, attorney_inbound, [as_record(command(reschedule, "mednet.RequestReschedule.v1"))])
+        moved = (await events_of(kafka, Topics.SCHEDULING, case_id, "CallRescheduled", 1))[0].payload()
+        assert moved.party_id == "p1" and moved.start.isoformat() >= later and moved.sequence == 1
+        assert moved.reason == "client travelling"
+
+        weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        busy_day = weekday[first["p2"].start.astimezone(ZoneInfo("America/New_York")).weekday()]
+        other_days = [{"day": d, "start": "08:00", "end": "20:00"} for d in weekday if d != busy_day]
+        update = {"case_id": case_id, "party_id": "p2", "availability": other_days}
+        await produce(kafka, inbound, [as_record(command(update, "mednet.UpdatePartyAvailability.v1"))])
+        updated = await events_of(kafka, Topics.INTAKE, case_id, "CaseUpdated", 1)
+        assert updated[0].payload().changes == ["availability_changed"]
+        rescheduled = await events_of(kafka, Topics.SCHEDULING, case_id, "CallRescheduled", 2)
+        p2 = next(e.payload() for e in rescheduled if e.payload().party_id == "p2")
+        assert weekday[p2.start.astimezone(ZoneInfo("America/New_York")).weekday()] != busy_day
+
+        await produce(kafka, attorney_inbound, [as_record(command({"case_id": case_id}, "mednet.WithdrawCase.v1"))])
+        dead = await read(kafka, Topics.dead_letter(attorney_inbound), 1, timeout=20)
+        assert b"only the submitting firm" in dict(dead[0].headers)["x-mednet-dlq-error"]
+
+        await produce(kafka, inbound, [as_record(command({"case_id": case_id, "reason": "settled"},
+                                                         "mednet.WithdrawCase.v1"))])
+        await events_of(kafka, Topics.INTAKE, case_id, "CaseWithdrawn", 1)
+        cancelled = await events_of(kafka, Topics.SCHEDULING, case_id, "CallCancelled", 2)
+        assert {e.payload().party_id for e in cancelled} == {"p1", "p2"}
