@@ -149,10 +149,24 @@ class ObjectiveIssue(StrEnum):
     OTHER = "other"
 
 
+class Stance(StrEnum):
+    WANTS = "wants"
+    WILLING = "willing"
+    OPPOSES = "opposes"
+
+
+class Amount(Contract):
+    minimum: float | None = Field(default=None, ge=0)
+    maximum: float | None = Field(default=None, ge=0)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
+
+
 class Objective(Contract):
     issue: ObjectiveIssue
     free_issue: ShortText | None = Field(default=None, description="The issue's name when issue is 'other'")
-    wants: LongText
+    wants: LongText = Field(description="What the party wants on the issue, in its own words")
+    stance: Stance = Field(default=Stance.WANTS, description="wants it, is willing to give it, or opposes it")
+    amount: Amount | None = Field(default=None, description="For monetary issues: the acceptable range")
     priority: int = Field(ge=1, le=10, description="1 is the party's highest priority")
     shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
 
