@@ -1,4 +1,5 @@
 import os
+from mednet_shared.platform.mongo import make_client
 import uuid
 
 import pytest
@@ -18,3 +19,23 @@ def infrastructure() -> Infrastructure:
 def unique() -> str:
     """A short unique suffix so topics, groups and databases of one test never meet another's."""
     return uuid.uuid4().hex[:10]
+from mednet_shared.platform.mongo import make_client
+
+
+@pytest.fixture
+def kafka(infrastructure) -> str:
+    return infrastructure.kafka_bootstrap_servers
+
+
+@pytest.fixture
+async def mongo(infrastructure):
+    client = make_client(infrastructure.mongodb_url, app_name="mednet-tests")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def db(mongo, unique):
+    database = mongo[f"test_{unique}"]
+    yield database
+    await mongo.drop_database(database.name)

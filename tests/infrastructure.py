@@ -18,6 +18,7 @@ class Infrastructure:
     kafka_bootstrap_servers: str
     mongodb_url: str
     origin: str
+    data_dir: Path | None = None
 
 
 class InfrastructureMissing(RuntimeError):
@@ -66,7 +67,8 @@ def _native_stack() -> Iterator[Infrastructure]:
     existing = Stack(default_data_dir())
     if existing.settings_file.exists() and existing.is_running():
         env = existing.environment
-        yield Infrastructure(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], f"native stack in {existing.data_dir}")
+        yield Infrastructure(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], f"native stack in {existing.data_dir}",
+                             existing.data_dir)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="mednet-test-stack-"))
     stack = Stack(data_dir, kafka_port=free_port(), kafka_controller_port=free_port(), mongo_port=free_port())
@@ -77,7 +79,8 @@ def _native_stack() -> Iterator[Infrastructure]:
         raise InfrastructureMissing(f"the native local stack could not start: {error}") from error
     try:
         env = stack.environment
-        yield Infrastructure(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], f"native stack in {data_dir}")
+        yield Infrastructure(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], f"native stack in {data_dir}",
+                             data_dir)
     finally:
         stack.down()
         shutil.rmtree(data_dir, ignore_errors=True)

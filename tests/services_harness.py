@@ -13,9 +13,16 @@ from fastapi import FastAPI
 from mednet_shared.platform.auth import Role, issue_token
 
 
+TEST_NOTES_KEY = "bWVkbmV0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbiE="
+
+
 def settings_for(service: str, infrastructure, unique: str, **overrides):
     """Own databases and groups; firm inbound topics limited to the test's own firms (ids containing unique)."""
     config = importlib.import_module(f"mednet_{service}.config")
+    if "encryption_key" in config.Settings.model_fields:
+        overrides.setdefault("encryption_key", TEST_NOTES_KEY)
+    if "smtp_port" in config.Settings.model_fields:
+        overrides.setdefault("poll_seconds", 0.3)
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     return config.Settings(
@@ -29,9 +36,34 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
     )
 
 
+async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit the topics' current end offsets for a new group, so a test's services start from now and do not
+    replay every earlier test's events (a new group otherwise starts from the earliest offset)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from mednet_shared.platform.kafka import ensure_topics
+
+    await ensure_topics(bootstrap, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
+
+
 @asynccontextmanager
 async def running(service: str, settings) -> AsyncIterator[FastAPI]:
-    app = importlib.import_module(f"mednet_{service}.app").build(settings)
+    module = importlib.import_module(f"mednet_{service}.app")
+    if getattr(module, "CONSUMES", None):
+        await skip_history(settings.kafka_bootstrap_servers, settings.consumer_group, module.CONSUMES)
+    app = module.build(settings)
     runtime = app.state.runtime
     await runtime.start()
     try:

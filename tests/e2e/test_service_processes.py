@@ -12,6 +12,7 @@ import pytest
 from mednet_cli.fleet import SERVICES, probe
 from mednet_cli.processes import free_port
 from mednet_cli.stack import KafkaNode, MongoWire, _kafka_cluster_id
+from services_harness import TEST_NOTES_KEY
 
 
 def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -23,6 +24,7 @@ def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[s
         f"MEDNET_{name.upper()}_HTTP_PORT": str(port),
         f"MEDNET_{name.upper()}_READY_TIMEOUT_SECONDS": "1",
         f"MEDNET_{name.upper()}_MONGODB_DATABASE": f"mednet_{name}_{port}",
+        "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
     }
     process = subprocess.Popen([sys.executable, "-m", f"mednet_{name}"], env=env, stdout=log.open("wb"),
                                stderr=subprocess.STDOUT)

@@ -10,10 +10,52 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import ManagedProcess, port_is_free
+from .processes import ManagedProcess, port_answers, port_is_free
 from .provision import StackError
 
 SERVICES = {"intake": 8101, "scheduling": 8102, "notes": 8103, "notify": 8104}
+SMTP_SINK_PORT = 2525
+
+
+def local_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets of the local stack, made once and kept (mode 0600) in the data directory."""
+    path = data_dir / "secrets.json"
+    if not path.exists():
+        import base64
+        import os
+        import secrets
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        values = {"MEDNET_JWT_SECRET": secrets.token_urlsafe(32),
+                  "MEDNET_NOTES_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode()}
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(values, handle)
+    return json.loads(path.read_text())
+
+
+def mail_dir(data_dir: Path) -> Path:
+    return data_dir / "mail"
+
+
+def smtp_sink(data_dir: Path) -> ManagedProcess:
+    return ManagedProcess("smtp-sink", data_dir / "run", data_dir / "logs")
+
+
+def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
+    sink = smtp_sink(data_dir)
+    if sink.pid() is not None:
+        return False
+    if not port_is_free(port):
+        raise StackError(f"port {port} for the local SMTP sink is taken by another process")
+    sink.start([sys.executable, "-X", sink.marker, "-m", "mednet_cli.smtp_sink", "127.0.0.1", str(port),
+                str(mail_dir(data_dir))])
+    sink.wait_until(lambda: port_answers(port), 20, "listening")
+    return True
+
+
+def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
+    return {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
 
 
 def probe(url: str, timeout: float = 3.0) -> tuple[int, dict]:
@@ -63,9 +105,11 @@ def fleet(data_dir: Path) -> list[ServiceProcess]:
     return [ServiceProcess(name, port, data_dir) for name, port in SERVICES.items()]
 
 
-def start_all(data_dir: Path, environment: dict[str, str], timeout: float = 60.0) -> dict[str, bool]:
+def start_all(data_dir: Path, stack_environment: dict[str, str], timeout: float = 60.0) -> dict[str, bool]:
     services = fleet(data_dir)
-    started = {service.name: service.start(environment) for service in services}
+    started = {"smtp-sink": start_smtp_sink(data_dir)}
+    environment = service_environment(data_dir, stack_environment)
+    started |= {service.name: service.start(environment) for service in services}
     deadline = time.monotonic() + timeout
     for service in services:
         service.wait_ready(max(1.0, deadline - time.monotonic()))
@@ -73,4 +117,5 @@ def start_all(data_dir: Path, environment: dict[str, str], timeout: float = 60.0
 
 
 def stop_all(data_dir: Path) -> dict[str, bool]:
-    return {service.name: service.process.stop(timeout=15) for service in fleet(data_dir)}
+    stopped = {service.name: service.process.stop(timeout=15) for service in fleet(data_dir)}
+    return stopped | {"smtp-sink": smtp_sink(data_dir).stop()}

@@ -2,18 +2,36 @@
 
 from fastapi import FastAPI
 
-from mednet_shared.contracts import Topics
+from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseOpened, CaseUpdated
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
+from . import api
 from .config import Settings
+from .crypto import NoteSealer
+from .handlers import Notes, NotesHandlers
+from .store import CASES, NotesStore
 
 PUBLISHES = [Topics.NOTES]
-CONSUMES: list[str] = [Topics.SCHEDULING]
-OUTBOX_COLLECTIONS = ["notes"]
+CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        settings or Settings(), outbox_collections=OUTBOX_COLLECTIONS, topics=PUBLISHES + CONSUMES
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, outbox_collections=[CASES], topics=PUBLISHES + CONSUMES)
+    notes = Notes(NotesStore(runtime.db, runtime.relay), NoteSealer.from_base64(settings.encryption_key.get_secret_value()))
+    handlers = NotesHandlers(notes)
+    runtime.consumer.subscribe(
+        CONSUMES,
+        group_id=settings.consumer_group,
+        handlers={
+            CaseOpened: handlers.case_opened,
+            CaseUpdated: handlers.case_updated,
+            CallScheduled: handlers.call_scheduled,
+            CallRescheduled: handlers.call_scheduled,
+            CallCancelled: handlers.call_cancelled,
+        },
     )
-    return runtime.http_app()
+    app = runtime.http_app([api.router])
+    app.state.notes = notes
+    return app

@@ -1,19 +1,60 @@
 """Wiring of the notify service: its topics, its outbox collections and every subscription, in one place."""
 
+import httpx
 from fastapi import FastAPI
 
-from mednet_shared.contracts import Topics
+from mednet_shared.contracts.events import (
+    BriefReady,
+    CallCancelled,
+    CallCompleted,
+    CallMissed,
+    CallRescheduled,
+    CallScheduled,
+    CaseOpened,
+    CaseRejected,
+    CaseUpdated,
+    CaseWithdrawn,
+    ObjectivesRecorded,
+    PreMediationCompleted,
+    SchedulingFailed,
+)
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
+from . import api
 from .config import Settings
+from .dispatch import Dispatcher, Mailer, WebhookSender
+from .handlers import Notifier
+from .store import JOBS, STREAMS, NotifyStore
 
 PUBLISHES = [Topics.NOTIFY]
-CONSUMES: list[str] = [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]
-OUTBOX_COLLECTIONS = ["notifications"]
+CONSUMES = [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]
+EVENTS = [CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, CallScheduled, CallRescheduled, CallCancelled,
+          CallCompleted, CallMissed, SchedulingFailed, PreMediationCompleted, ObjectivesRecorded, BriefReady]
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        settings or Settings(), outbox_collections=OUTBOX_COLLECTIONS, topics=PUBLISHES + CONSUMES
+    settings = settings or Settings()
+
+    async def connected(_: ServiceRuntime) -> None:
+        await store.ensure_indexes()
+        await dispatcher.start()
+
+    runtime = ServiceRuntime(settings, outbox_collections=[JOBS, STREAMS], topics=PUBLISHES + CONSUMES,
+                             on_connected=connected)
+    store = NotifyStore(runtime.db, runtime.relay)
+    http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+    dispatcher = Dispatcher(
+        store, Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender), WebhookSender(http),
+        poll_seconds=settings.poll_seconds, max_attempts=settings.delivery_max_attempts,
+        backoff_seconds=settings.delivery_backoff_seconds, backoff_max_seconds=settings.delivery_backoff_max_seconds,
+        disable_after=settings.webhook_disable_after,
     )
-    return runtime.http_app()
+    notifier = Notifier(store, dispatcher, settings.brief_url)
+    runtime.consumer.subscribe(CONSUMES, group_id=settings.consumer_group,
+                               handlers={event: notifier.handle for event in EVENTS})
+    runtime.on_stopping.append(dispatcher.stop)
+    runtime.on_stopping.append(http.aclose)
+    app = runtime.http_app([api.router])
+    app.state.notifier = notifier
+    return app

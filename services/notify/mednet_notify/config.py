@@ -8,3 +8,13 @@ class Settings(ServiceSettings):
 
     service_name: str = "notify"
     http_port: int = 8104
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_sender: str = "mednet <no-reply@mednet.example.org>"
+    poll_seconds: float = 1.0
+    delivery_max_attempts: int = 8
+    delivery_backoff_seconds: float = 1.0
+    delivery_backoff_max_seconds: float = 300.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_disable_after: int = 10
+    brief_url: str = "http://127.0.0.1:8103/v1/cases/{case_id}/brief"

@@ -81,7 +81,7 @@ class Calendar:
             return []
         first = bisect_right(self._starts, start - buffer - self._durations[-1])
         last = bisect_left(self._starts, end + buffer)
-        return [booking for booking in self._bookings[first:last] if start <= booking.end + buffer]
+        return [booking for booking in self._bookings[first:last] if start < booking.end + buffer]
 
     def __len__(self) -> int:
         return len(self._bookings)
@@ -183,7 +183,8 @@ class _Side:
             reasons.append(f"{day} is a weekend day in the {self.role}'s zone ({self.zone_name})")
         holiday = _holiday_name(self.holiday_country, day)
         if not self.policy.allow_holidays and holiday:
-            reasons.append(f"{day} is {holiday}, a public holiday in {self.holiday_country} (the {self.role}'s country)")
+            country = f"{self.holiday_country} (the {self.role}'s country)"
+            reasons.append(f"{day} is {holiday}, a public holiday in {country}")
         return reasons
 
     def open_intervals_on(self, day: date) -> list[_Interval]:
@@ -240,7 +241,10 @@ class _Search:
             f"minus the {request.policy.preparation_lead_hours} h preparation lead)"
         )
         if self.earliest > self.notice_start:
-            return f"the requested earliest start {_text(self.earliest)} leaves no room for a {minutes}-minute call before {deadline}"
+            return (
+                f"the requested earliest start {_text(self.earliest)} leaves no room "
+                f"for a {minutes}-minute call before {deadline}"
+            )
         return (
             f"the session is too close: the minimum notice of {request.policy.minimum_notice_hours} h "
             f"(earliest start {_text(self.earliest)}) leaves no room for a {minutes}-minute call before {deadline}"
@@ -278,7 +282,9 @@ class _Search:
         if _is_empty(self.mediator.open_intervals_between(self.earliest, self.latest)):
             return f"the mediator has no working hours ({self.mediator.zone_name}) {between}{days_off}"
         if _is_empty(self.party.open_intervals_between(self.earliest, self.latest)):
-            return f"the party has no availability ({self.party.zone_name}) {between}{self.unavailable_note()}{days_off}"
+            return (
+                f"the party has no availability ({self.party.zone_name}) {between}{self.unavailable_note()}{days_off}"
+            )
         both = f"{self.mediator.description} and {self.party.description}"
         common = list(self.common_intervals())
         if not common:
@@ -310,14 +316,17 @@ class _Search:
     def rules_broken_by(self, slot: Slot) -> list[str]:
         request, policy = self.request, self.request.policy
         broken = []
+        minutes = (slot.end - slot.start) / timedelta(minutes=1)
         if slot.end - slot.start != self.duration:
-            broken.append(f"it lasts {(slot.end - slot.start) / timedelta(minutes=1):g} minutes, not {policy.call_minutes}")
+            broken.append(f"it lasts {minutes:g} minutes, not {policy.call_minutes}")
         if slot.start < self.notice_start:
-            broken.append(f"it starts before the minimum notice of {policy.minimum_notice_hours} h ({_text(self.notice_start)})")
+            notice = f"{policy.minimum_notice_hours} h ({_text(self.notice_start)})"
+            broken.append(f"it starts before the minimum notice of {notice}")
         if request.not_before and slot.start < request.not_before:
             broken.append(f"it starts before the requested earliest start {_text(request.not_before)}")
         if slot.end > self.latest:
-            broken.append(f"it ends after {_text(self.latest)}, within the {policy.preparation_lead_hours} h preparation lead")
+            lead = f"{policy.preparation_lead_hours} h preparation lead"
+            broken.append(f"it ends after {_text(self.latest)}, within the {lead}")
         broken += self.mediator.rules_broken_by(slot.start, slot.end)
         broken += self.party.rules_broken_by(slot.start, slot.end)
         broken += [

@@ -182,7 +182,7 @@ class BriefReady(Message):
 class NotificationOutcome(Message):
     topic: ClassVar[str] = Topics.NOTIFY
     notification_id: Identifier
-    case_id: Identifier
+    case_id: str = Field(description="The case, or the rejected submission's subject")
     source_event_id: str
     source_event_type: str
     channel: Literal["email", "webhook", "firm_stream"]

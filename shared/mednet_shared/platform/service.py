@@ -13,7 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics
@@ -54,6 +56,7 @@ class ServiceRuntime:
         self.topics = list(topics)
         self.on_connected = on_connected
         self.connected = asyncio.Event()
+        self.on_stopping: list[Callable[[], Awaitable[None]]] = []
         self._connecting: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -91,6 +94,8 @@ class ServiceRuntime:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
+        for stopping in self.on_stopping:
+            await stopping()
         await self.relay.stop()
         await self.broker.stop()
         await self.mongo.close()
@@ -129,6 +134,7 @@ class ServiceRuntime:
 
         app = FastAPI(title=title or f"mednet {self.name}", lifespan=lifespan)
         app.state.runtime = self
+        app.add_exception_handler(RequestValidationError, validation_failed)
 
         @app.get("/healthz", tags=["probes"])
         async def healthz() -> dict:
@@ -148,6 +154,13 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         return app
+
+
+async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
+    """Every invalid field with its message, never the submitted value (it may be confidential)."""
+    reasons = [{"field": ".".join(str(part) for part in e["loc"][1:] or e["loc"]), "message": e["msg"]}
+               for e in error.errors()]
+    return JSONResponse({"detail": {"message": "the request is invalid", "reasons": reasons}}, status_code=422)
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:

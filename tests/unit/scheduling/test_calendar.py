@@ -60,6 +60,13 @@ def test_removing_the_longest_booking_still_finds_the_others():
     assert call_ids(calendar.conflicts(start, start + timedelta(minutes=45), BUFFER)) == ["short"]
 
 
+def test_removing_a_short_booking_keeps_finding_a_long_one():
+    calendar = Calendar([Booking("long", TEN, TEN + timedelta(hours=8)), booking("short", TEN - timedelta(days=1))])
+    calendar.remove("short")
+    start = TEN + timedelta(hours=6)
+    assert call_ids(calendar.conflicts(start, start + timedelta(minutes=45), BUFFER)) == ["long"]
+
+
 def test_a_booking_must_be_aware_and_end_after_it_starts():
     with pytest.raises(ValueError):
         Booking("bad", TEN, TEN)

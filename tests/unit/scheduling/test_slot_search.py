@@ -48,7 +48,8 @@ def test_earliest_slot_on_a_simple_monday():
 
 
 def test_the_start_is_rounded_up_to_the_next_quarter_hour():
-    assert found(a_request(MONDAY.replace(hour=10, minute=7), FAR_SESSION)) == slot_at(MONDAY.replace(hour=10, minute=15))
+    request = a_request(MONDAY.replace(hour=10, minute=7), FAR_SESSION)
+    assert found(request) == slot_at(MONDAY.replace(hour=10, minute=15))
 
 
 def test_a_booking_and_the_buffer_after_it_push_the_call_later():
@@ -186,13 +187,16 @@ def test_a_session_too_close_for_notice_and_preparation_is_named_as_the_cause():
     reason = not_found(
         a_request(MONDAY.replace(hour=9), utc(2026, 1, 13, 9), minimum_notice_hours=12, preparation_lead_hours=12)
     )
-    assert reason.startswith("the session is too close: the minimum notice of 12 h (earliest start 2026-01-12 21:00 UTC)")
+    assert reason.startswith(
+        "the session is too close: the minimum notice of 12 h (earliest start 2026-01-12 21:00 UTC)"
+    )
     assert "before 2026-01-12 21:00 UTC (the session at 2026-01-13 09:00 UTC minus the 12 h preparation lead)" in reason
 
 
 def test_a_too_late_requested_start_is_named_as_the_cause():
+    late_start = MONDAY.replace(hour=11, minute=30)
     reason = not_found(
-        a_request(MONDAY.replace(hour=9), utc(2026, 1, 13, 12), preparation_lead_hours=24, not_before=MONDAY.replace(hour=11, minute=30))
+        a_request(MONDAY.replace(hour=9), utc(2026, 1, 13, 12), preparation_lead_hours=24, not_before=late_start)
     )
     assert reason.startswith("the requested earliest start 2026-01-12 11:30 UTC leaves no room for a 45-minute call")
 
@@ -200,7 +204,9 @@ def test_a_too_late_requested_start_is_named_as_the_cause():
 def test_a_mediator_on_blackout_days_is_named_as_the_cause():
     blackout = MediatorAvailability(blackout_days=frozenset({date(2026, 1, 12), date(2026, 1, 13)}))
     reason = not_found(a_request(MONDAY, utc(2026, 1, 14), availability=blackout))
-    assert reason.startswith("the mediator has no working hours (Europe/London) between 2026-01-12 00:00 UTC and 2026-01-14 00:00 UTC")
+    assert reason.startswith(
+        "the mediator has no working hours (Europe/London) between 2026-01-12 00:00 UTC and 2026-01-14 00:00 UTC"
+    )
 
 
 def test_an_unavailable_party_is_named_as_the_cause():
@@ -269,6 +275,7 @@ def switch_day_request(zone, day, start, end, call_minutes, calendar_buffer=15):
     [
         ("America/New_York", date(2026, 3, 8), "02:30", "04:00", 60, utc(2026, 3, 8, 7)),
         ("America/New_York", date(2026, 3, 8), "01:00", "03:30", 90, utc(2026, 3, 8, 6)),
+        ("America/New_York", date(2026, 3, 8), "01:00", "02:30", 60, utc(2026, 3, 8, 6)),
         ("America/New_York", date(2026, 11, 1), "01:00", "01:45", 45, utc(2026, 11, 1, 5)),
         ("America/New_York", date(2026, 11, 1), "00:30", "02:00", 150, utc(2026, 11, 1, 4, 30)),
         ("Europe/London", date(2026, 3, 29), "01:00", "03:00", 60, utc(2026, 3, 29, 1)),
@@ -316,7 +323,9 @@ def test_the_party_s_unavailable_period_is_avoided():
 
 def test_violations_name_every_broken_rule():
     party = a_party(unavailable=[(utc(2026, 1, 10, 7), utc(2026, 1, 10, 8))])
-    request = a_request(MONDAY.replace(hour=9), utc(2026, 1, 13), party=party, preparation_lead_hours=24, minimum_notice_hours=1)
+    request = a_request(
+        MONDAY.replace(hour=9), utc(2026, 1, 13), party=party, preparation_lead_hours=24, minimum_notice_hours=1
+    )
     calendar = Calendar([booking("other", utc(2026, 1, 10, 8))])
     saturday_early = Slot(utc(2026, 1, 10, 7, 30), utc(2026, 1, 10, 8, 30))
     assert violations(request, calendar, saturday_early) == [
@@ -340,6 +349,13 @@ def test_violations_name_the_preparation_lead_and_a_holiday():
     ]
 
 
+def test_violations_name_the_weekend_a_late_slot_runs_into():
+    friday_night = slot_at(utc(2026, 1, 9, 23, 30))
+    assert "2026-01-10 is a weekend day in the party's zone (Europe/London)" in violations(
+        a_request(utc(2026, 1, 9), FAR_SESSION), Calendar(), friday_night
+    )
+
+
 def test_a_valid_slot_has_no_violations():
     assert violations(a_request(MONDAY, FAR_SESSION), Calendar(), slot_at(MONDAY.replace(hour=16, minute=15))) == []
 
@@ -347,7 +363,8 @@ def test_a_valid_slot_has_no_violations():
 @pytest.mark.parametrize(
     ("zone", "country"),
     [("Europe/London", "GB"), ("Asia/Kolkata", "IN"), ("America/St_Johns", "CA"), ("Pacific/Chatham", "NZ"),
-     ("Australia/Lord_Howe", "AU"), ("Europe/Zurich", "CH"), ("UTC", None), ("Nowhere/Atlantis", None)],
+     ("Australia/Lord_Howe", "AU"), ("Europe/Zurich", "CH"), ("Europe/Oslo", "NO"), ("America/Nassau", "BS"),
+     ("UTC", None), ("Nowhere/Atlantis", None)],
 )
 def test_holiday_country_of_zone(zone, country):
     assert holiday_country_of_zone(zone) == country

@@ -43,7 +43,7 @@ SWITCH_DAYS = [
 ]
 GRID = timedelta(minutes=15)
 CALLS_PLACED = 3
-PROPERTY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def five_minute_time(minutes: int) -> time:
@@ -269,7 +269,9 @@ def weekly_hours_on(windows, day: date) -> list[tuple[time, time]]:
 
 def covered_by(slot: Slot, zone: ZoneInfo, hours_on) -> bool:
     day = slot.start.astimezone(zone).date()
-    spans = [(first_instant_showing(day, start, zone), first_instant_showing(day, end, zone)) for start, end in hours_on(day)]
+    spans = [
+        (first_instant_showing(day, start, zone), first_instant_showing(day, end, zone)) for start, end in hours_on(day)
+    ]
     merged: list[tuple[datetime, datetime]] = []
     for start, end in sorted(span for span in spans if span[0] < span[1]):
         if merged and start <= merged[-1][1]:
@@ -295,10 +297,10 @@ def touches_a_day_off(slot: Slot, zone_name: str, country: str | None, policy: S
     zone, country = ZoneInfo(zone_name), country or holiday_country_of_zone(zone_name)
     days = {slot.start.astimezone(zone).date(), (slot.end - timedelta(microseconds=1)).astimezone(zone).date()}
     weekend = not policy.allow_weekends and any(day.weekday() >= 5 for day in days)
-    holiday = not policy.allow_holidays and country is not None and any(day in public_holidays(country, day.year) for day in days)
+    holiday = not policy.allow_holidays and any(day in public_holidays(country, day.year) for day in days)
     return weekend or holiday
 
 
 @lru_cache(maxsize=None)
-def public_holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year))
+def public_holidays(country: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, years=year)) if country else frozenset()

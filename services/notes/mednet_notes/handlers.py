@@ -1,0 +1,178 @@
+"""Notes' use cases: learn cases and calls from events; record the mediator's notes; build the brief.
+
+The private observations are sealed before they reach the store and are never put in an event, a log
+line or an error. ObjectivesRecorded carries only what the party stated, and names the party's own firm
+so that notify delivers it to that side only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
+from mednet_shared.contracts.events import (
+    BriefReady,
+    CallCancelled,
+    CallRescheduled,
+    CallScheduled,
+    CaseOpened,
+    CaseUpdated,
+    Message,
+    ObjectivesRecorded,
+)
+from mednet_shared.contracts.values import Party, utc_now
+from mednet_shared.platform.consumer import Incoming
+
+from .crypto import NoteSealer
+from .domain import Brief, CallNotes, Observations, PartyObjectives, build_brief
+from .store import CaseRecord, NotesStore
+
+SOURCE = "/mednet/notes"
+
+
+class UnknownCall(LookupError):
+    pass
+
+
+class CallClosed(Exception):
+    pass
+
+
+class BriefNotReady(Exception):
+    pass
+
+
+def party_entry(party: Party) -> dict:
+    return {"party_id": party.party_id, "role": str(party.role),
+            "firm_id": party.attorney.firm_id if party.attorney else None}
+
+
+class Notes:
+    def __init__(self, store: NotesStore, sealer: NoteSealer, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.clock = clock
+
+    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
+        def change(record: CaseRecord):
+            if revision <= record.revision:
+                return None
+            record.mediator_id, record.revision = mediator_id or record.mediator_id, revision
+            record.parties = [party_entry(p) for p in parties]
+            return []
+
+        await self.store.change_case(case_id, change)
+
+    async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str, status: str) -> None:
+        def change(record: CaseRecord):
+            record.mediator_id = record.mediator_id or mediator_id
+            current = record.call(call_id)
+            if current == {"call_id": call_id, "party_id": party_id, "status": status}:
+                return None
+            record.calls = [c for c in record.calls if c["call_id"] != call_id] + [
+                {"call_id": call_id, "party_id": party_id, "status": status}]
+            return []
+
+        await self.store.change_case(case_id, change)
+
+    async def call_of(self, call_id: str, mediator_id: str | None) -> tuple[CaseRecord, dict]:
+        """The case and call, if the call exists and (when given) belongs to this mediator."""
+        case_id = call_id.rpartition(":")[0]
+        record = await self.store.case(case_id) if case_id else None
+        call = record.call(call_id) if record else None
+        if call is None or (mediator_id is not None and record.mediator_id != mediator_id):
+            raise UnknownCall(call_id)
+        return record, call
+
+    async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> CaseRecord:
+        record, call = await self.call_of(call_id, mediator_id)
+        if call["status"] == "cancelled":
+            raise CallClosed(f"call {call_id} was cancelled")
+        sealed = self.sealer.seal(notes.observations.model_dump_json().encode(), case_id=record.case_id,
+                                  call_id=call_id)
+        await self.store.save_note(call_id, record.case_id, call["party_id"], sealed)
+        if not notes.objectives:
+            return record
+        return await self.store.change_case(record.case_id, self._objectives_change(call, notes))
+
+    def _objectives_change(self, call: dict, notes: CallNotes):
+        party_id = call["party_id"]
+
+        def change(record: CaseRecord) -> list[CloudEvent] | None:
+            if record.objectives.get(party_id) == notes.objectives:
+                return None
+            record.objectives[party_id] = list(notes.objectives)
+            party = record.party(party_id) or {}
+            version = _fingerprint(notes)
+            events = [self._event(ObjectivesRecorded(
+                case_id=record.case_id, call_id=call["call_id"], party_id=party_id,
+                party_firm_id=party.get("firm_id"), objectives=notes.objectives, recorded_at=self.clock(),
+            ), derived_id(call["call_id"], "objectives", version))]
+            if not record.brief_ready and self._all_parties_recorded(record):
+                record.brief_ready = True
+                events.append(self._event(BriefReady(
+                    case_id=record.case_id, mediator_id=record.mediator_id,
+                    party_ids=[p["party_id"] for p in record.parties], ready_at=self.clock(),
+                ), derived_id(record.case_id, "brief-ready")))
+            return events
+
+        return change
+
+    @staticmethod
+    def _all_parties_recorded(record: CaseRecord) -> bool:
+        return len(record.parties) >= 2 and all(record.objectives.get(p["party_id"]) for p in record.parties)
+
+    async def read(self, call_id: str, mediator_id: str | None) -> dict:
+        record, call = await self.call_of(call_id, mediator_id)
+        note = await self.store.note(call_id)
+        observations = Observations()
+        if note:
+            opened = self.sealer.open(note["sealed"], case_id=record.case_id, call_id=call_id)
+            observations = Observations.model_validate_json(opened)
+        return {"call_id": call_id, "case_id": record.case_id, "party_id": call["party_id"],
+                "observations": observations.model_dump(),
+                "objectives": [o.model_dump(mode="json") for o in record.objectives.get(call["party_id"], [])]}
+
+    async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
+        record = await self.store.case(case_id)
+        if record is None or (mediator_id is not None and record.mediator_id != mediator_id):
+            raise UnknownCall(case_id)
+        missing = [p["party_id"] for p in record.parties if not record.objectives.get(p["party_id"])]
+        if missing or len(record.parties) < 2:
+            raise BriefNotReady(f"objectives are not yet recorded for: {', '.join(missing) or 'the parties'}")
+        return build_brief(case_id, [PartyObjectives(p["party_id"], p["role"], tuple(record.objectives[p["party_id"]]))
+                                     for p in record.parties])
+
+    def _event(self, message: Message, event_id: str) -> CloudEvent:
+        return new_event(message, SOURCE, event_id=event_id)
+
+
+def _fingerprint(notes: CallNotes) -> str:
+    objectives = [o.model_dump(mode="json") for o in notes.objectives]
+    return hashlib.sha256(json.dumps(objectives, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class NotesHandlers:
+    def __init__(self, notes: Notes) -> None:
+        self.notes = notes
+
+    async def case_opened(self, incoming: Incoming[CaseOpened]) -> None:
+        case = incoming.message
+        await self.notes.learn_case(case.case_id, case.mediator.mediator_id, 1, case.parties)
+
+    async def case_updated(self, incoming: Incoming[CaseUpdated]) -> None:
+        update = incoming.message
+        record = await self.notes.store.case(update.case_id)
+        await self.notes.learn_case(update.case_id, record.mediator_id if record else "", update.revision,
+                                    update.parties)
+
+    async def call_scheduled(self, incoming: Incoming[CallScheduled | CallRescheduled]) -> None:
+        call = incoming.message
+        await self.notes.learn_call(call.case_id, call.call_id, call.party_id, call.mediator_id, "scheduled")
+
+    async def call_cancelled(self, incoming: Incoming[CallCancelled]) -> None:
+        call = incoming.message
+        await self.notes.learn_call(call.case_id, call.call_id, call.party_id, call.mediator_id, "cancelled")

@@ -1,0 +1,79 @@
+"""Notify's HTTP API: firms register webhook endpoints; operators and mediators read notifications and set
+per-recipient channel preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr
+
+from mednet_shared.platform.auth import Principal, Role, require
+
+from .store import NotifyStore
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+firm = require(Role.FIRM)
+staff = require(Role.OPERATOR, Role.MEDIATOR)
+anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
+
+
+class EndpointRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl
+
+
+class Preference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: bool | None = None
+    reminders: bool | None = None
+
+
+def store_of(request: Request) -> NotifyStore:
+    return request.app.state.notifier.store
+
+
+def endpoint_view(endpoint: dict[str, Any], with_secret: bool = False) -> dict[str, Any]:
+    view = {k: endpoint[k] for k in ("_id", "firm_id", "url", "enabled", "consecutive_failures")}
+    view["endpoint_id"] = view.pop("_id")
+    if with_secret:
+        view["secret"] = endpoint["secret"]
+    return view
+
+
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED)
+async def register_webhook(body: EndpointRegistration, request: Request, caller: Principal = Depends(firm)) -> dict:
+    """Register an endpoint for the caller's firm; the signing secret is shown once, here."""
+    endpoint = await store_of(request).register_endpoint(caller.firm_id, str(body.url))
+    return endpoint_view(endpoint, with_secret=True)
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request, caller: Principal = Depends(firm)) -> list[dict]:
+    return [endpoint_view(e) for e in await store_of(request).endpoints_of(caller.firm_id, enabled_only=False)]
+
+
+@router.delete("/webhooks/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_webhook(endpoint_id: str, request: Request, caller: Principal = Depends(firm)) -> None:
+    if not await store_of(request).delete_endpoint(caller.firm_id, endpoint_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no endpoint {endpoint_id}")
+
+
+@router.get("/notifications")
+async def list_notifications(request: Request, case_id: str = Query(max_length=300),
+                             caller: Principal = Depends(anyone)) -> list[dict]:
+    query: dict[str, Any] = {"case_id": case_id}
+    if caller.role is Role.FIRM:
+        query["firm_id"] = caller.firm_id
+    jobs = await store_of(request).jobs.find(query, {"email.text": 0, "email.calendar": 0, "payload": 0}).to_list()
+    return [{"notification": j["_id"], "channel": j["channel"], "kind": j["purpose"], "recipient": j["recipient"],
+             "status": j["status"], "due_at": j["due_at"].isoformat(), "attempts": len(j.get("attempts", []))}
+            for j in jobs]
+
+
+@router.put("/preferences/{recipient}")
+async def set_preference(recipient: EmailStr, body: Preference, request: Request,
+                         caller: Principal = Depends(staff)) -> dict:
+    choices = {k: v for k, v in body.model_dump().items() if v is not None}
+    saved = await store_of(request).set_preference(recipient, choices)
+    return {"recipient": saved["_id"], "email": saved.get("email", True), "reminders": saved.get("reminders", True)}

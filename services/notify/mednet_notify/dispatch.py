@@ -1,0 +1,172 @@
+"""Sends due jobs: email over SMTP (aiosmtplib), signed webhooks (Standard Webhooks) over HTTP.
+
+A job is claimed with a lease before it is sent, so two instances never send it twice; a crash while
+sending lets the lease expire and the job is tried again. Failures are retried with exponential backoff
+and jitter; after the last attempt the job fails with NotificationFailed. Every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import httpx
+from standardwebhooks import Webhook
+
+from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
+from mednet_shared.contracts.events import NotificationFailed, NotificationSent
+from mednet_shared.contracts.values import utc_now
+from mednet_shared.platform import metrics as platform_metrics
+
+from . import metrics
+from .messages import Email
+from .store import NotifyStore
+
+log = logging.getLogger("mednet.notify.dispatch")
+SOURCE = "/mednet/notify"
+
+
+class DeliveryError(Exception):
+    pass
+
+
+class Mailer:
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
+        self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+
+    async def send(self, email: Email) -> None:
+        message: EmailMessage = email.to_message(self.sender)
+        try:
+            await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout,
+                                  start_tls=False, use_tls=False)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}") from None
+
+
+class WebhookSender:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, endpoint: dict[str, Any], message_id: str, payload: str) -> int:
+        timestamp = utc_now()
+        signature = Webhook(endpoint["secret"]).sign(message_id, timestamp, payload)
+        headers = {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp.timestamp())),
+                   "webhook-signature": signature, "content-type": "application/json"}
+        try:
+            response = await self.client.post(endpoint["url"], content=payload, headers=headers)
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from None
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(f"HTTP {response.status_code}")
+        return response.status_code
+
+
+class Dispatcher:
+    def __init__(self, store: NotifyStore, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
+                 max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, disable_after: int,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store, self.mailer, self.webhooks = store, mailer, webhooks
+        self.poll_seconds, self.max_attempts = poll_seconds, max_attempts
+        self.backoff_seconds, self.backoff_max_seconds = backoff_seconds, backoff_max_seconds
+        self.disable_after = disable_after
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notify-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.dispatch_due()
+            except Exception:
+                log.exception("dispatch round failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), await self._sleep_seconds())
+
+    async def _sleep_seconds(self) -> float:
+        next_due = await self.store.next_due()
+        if next_due is None:
+            return self.poll_seconds
+        return max(0.0, min(self.poll_seconds, (next_due - self.clock()).total_seconds()))
+
+    async def dispatch_due(self) -> int:
+        sent = 0
+        for job in await self.store.due_jobs(self.clock()):
+            claimed = await self.store.claim(job["_id"], timedelta(seconds=60))
+            if claimed:
+                await self._deliver(claimed)
+                sent += 1
+        return sent
+
+    async def _deliver(self, job: dict[str, Any]) -> None:
+        started = self.clock()
+        try:
+            await self._send(job)
+        except DeliveryError as error:
+            return await self._failed(job, str(error), started)
+        attempt = {"at": started, "ok": True}
+        await self.store.finish(job["_id"], "sent", attempt, None, [self._outcome(job, NotificationSent,
+                                                                                 sent_at=self.clock())])
+        metrics.NOTIFICATIONS.labels(job["channel"], job["purpose"], "sent").inc()
+
+    async def _send(self, job: dict[str, Any]) -> None:
+        if job["channel"] == "email":
+            await self.mailer.send(Email(**job["email"]))
+            return
+        endpoint = await self.store.endpoint(job["endpoint_id"])
+        if endpoint is None or not endpoint["enabled"]:
+            raise DeliveryError("the webhook endpoint is disabled or deleted")
+        try:
+            await self.webhooks.send(endpoint, job["message_id"], job["payload"])
+        except DeliveryError:
+            await self.store.endpoint_outcome(endpoint["_id"], False, self.disable_after)
+            raise
+        await self.store.endpoint_outcome(endpoint["_id"], True, self.disable_after)
+
+    async def _failed(self, job: dict[str, Any], error: str, started: datetime) -> None:
+        attempts = job["attempt_count"] + 1
+        attempt = {"at": started, "ok": False, "error": error[:500]}
+        platform_metrics.RETRIES.labels("notify", job["channel"]).inc()
+        if attempts < self.max_attempts:
+            delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (attempts - 1))
+            due = self.clock() + timedelta(seconds=delay * random.uniform(0.5, 1.5))
+            log.warning("%s to %s failed (attempt %s): %s; next try at %s", job["purpose"], job["channel"],
+                        attempts, error, due.isoformat())
+            return await self.store.finish(job["_id"], "pending", attempt, due, [])
+        log.error("%s via %s failed for good after %s attempts: %s", job["purpose"], job["channel"], attempts, error)
+        failed = self._outcome(job, NotificationFailed, error=error[:2000], attempts=attempts, failed_at=self.clock())
+        await self.store.finish(job["_id"], "failed", attempt, None, [failed])
+        metrics.NOTIFICATIONS.labels(job["channel"], job["purpose"], "failed").inc()
+
+    def _outcome(self, job: dict[str, Any], kind, **extra) -> CloudEvent:
+        notification_id = "n-" + uuid.uuid5(uuid.NAMESPACE_URL, job["_id"]).hex
+        message = kind(notification_id=notification_id, case_id=job["case_id"], source_event_id=job["source_event_id"],
+                       source_event_type=job["source_event_type"], channel=job["channel"],
+                       recipient=job["recipient"], kind=job["purpose"], **extra)
+        return new_event(message, SOURCE, event_id=derived_id(job["_id"], kind.__name__))
+
+
+def webhook_payload(event: CloudEvent) -> str:
+    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"))

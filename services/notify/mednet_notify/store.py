@@ -1,0 +1,152 @@
+"""Notify's collections.
+
+jobs: every alert to send, one document per (event, channel, recipient) — its _id makes it exactly once,
+whatever redelivery happens. Reminders are jobs due later; they survive restarts and are dropped when the
+call moves or is cancelled. A job's outcome and its NotificationSent/Failed event are one write.
+streams: one document per (event, firm) carrying the projected event for the firm's outbound topic.
+calls, cases: what notify remembers of earlier events (attendees, firms, mediator).
+endpoints: firms' webhook endpoints; preferences: per-recipient channel choices.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from mednet_shared.contracts.envelope import CloudEvent
+from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import utc_now
+from mednet_shared.platform import outbox
+from mednet_shared.platform.outbox import OutboxRelay
+
+JOBS, STREAMS, CALLS, CASES, ENDPOINTS, PREFERENCES = "jobs", "streams", "calls", "cases", "endpoints", "preferences"
+
+
+class NotifyStore:
+    def __init__(self, db: AsyncDatabase, relay: OutboxRelay) -> None:
+        self.jobs = db[JOBS]
+        self.streams = db[STREAMS]
+        self.calls = db[CALLS]
+        self.cases = db[CASES]
+        self.endpoints = db[ENDPOINTS]
+        self.preferences = db[PREFERENCES]
+        self.relay = relay
+
+    async def ensure_indexes(self) -> None:
+        await self.jobs.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+        await self.jobs.create_index("call_id")
+        await self.endpoints.create_index("firm_id")
+
+    # -- memory of earlier events ------------------------------------------------------------------
+
+    async def remember(self, collection: str, key: str, facts: dict[str, Any]) -> None:
+        await getattr(self, collection).update_one({"_id": key}, {"$set": facts}, upsert=True)
+
+    async def recall(self, collection: str, key: str) -> dict[str, Any] | None:
+        return await getattr(self, collection).find_one({"_id": key})
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    async def add_jobs(self, jobs: Sequence[dict[str, Any]]) -> int:
+        added = 0
+        for job in jobs:
+            try:
+                await self.jobs.insert_one({"status": "pending", "attempt_count": 0, "attempts": [],
+                                            "created_at": utc_now(), **job})
+                added += 1
+            except DuplicateKeyError:
+                pass
+        return added
+
+    async def drop_reminders(self, call_id: str, below_sequence: int) -> int:
+        result = await self.jobs.update_many(
+            {"call_id": call_id, "purpose": "reminder", "status": "pending", "sequence": {"$lt": below_sequence}},
+            {"$set": {"status": "dropped", "dropped_at": utc_now()}},
+        )
+        return result.modified_count
+
+    async def due_jobs(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        await self.jobs.update_many({"status": "sending", "lease_until": {"$lt": now}},
+                                    {"$set": {"status": "pending"}})
+        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", ASCENDING).limit(limit)
+        return await cursor.to_list()
+
+    async def next_due(self) -> datetime | None:
+        job = await self.jobs.find_one({"status": "pending"}, {"due_at": 1}, sort=[("due_at", ASCENDING)])
+        return job["due_at"] if job else None
+
+    async def claim(self, job_id: str, lease: timedelta) -> dict[str, Any] | None:
+        return await self.jobs.find_one_and_update(
+            {"_id": job_id, "status": "pending"},
+            {"$set": {"status": "sending", "lease_until": utc_now() + lease}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def finish(self, job_id: str, status: str, attempt: dict[str, Any], due_at: datetime | None,
+                     events: Sequence[CloudEvent]) -> None:
+        update = {"$set": {"status": status, "finished_at": utc_now()} if status != "pending"
+                  else {"status": status, "due_at": due_at},
+                  "$inc": {"attempt_count": 1}, "$push": {"attempts": attempt}, "$unset": {"lease_until": ""}}
+        await self.jobs.update_one({"_id": job_id}, outbox.with_events(update, [(Topics.NOTIFY, e) for e in events]))
+        if events:
+            self.relay.wake(JOBS, job_id)
+
+    # -- firm streams ------------------------------------------------------------------------------
+
+    async def stream(self, stream_id: str, firm_id: str, event: CloudEvent) -> None:
+        try:
+            await self.streams.insert_one({"_id": stream_id, "firm_id": firm_id, "at": utc_now(),
+                                           outbox.FIELD: outbox.entries([(Topics.firm_outbound(firm_id), event)])})
+        except DuplicateKeyError:
+            return
+        self.relay.wake(STREAMS, stream_id)
+
+    # -- webhook endpoints -------------------------------------------------------------------------
+
+    async def register_endpoint(self, firm_id: str, url: str) -> dict[str, Any]:
+        endpoint = {"_id": f"ep-{uuid.uuid4().hex[:16]}", "firm_id": firm_id, "url": url, "enabled": True,
+                    "secret": "whsec_" + _base64_secret(), "consecutive_failures": 0, "created_at": utc_now()}
+        await self.endpoints.insert_one(endpoint)
+        return endpoint
+
+    async def endpoints_of(self, firm_id: str, enabled_only: bool = True) -> list[dict[str, Any]]:
+        query = {"firm_id": firm_id, **({"enabled": True} if enabled_only else {})}
+        return await self.endpoints.find(query).to_list()
+
+    async def endpoint(self, endpoint_id: str) -> dict[str, Any] | None:
+        return await self.endpoints.find_one({"_id": endpoint_id})
+
+    async def endpoint_outcome(self, endpoint_id: str, succeeded: bool, disable_after: int) -> None:
+        if succeeded:
+            await self.endpoints.update_one({"_id": endpoint_id}, {"$set": {"consecutive_failures": 0}})
+            return
+        endpoint = await self.endpoints.find_one_and_update(
+            {"_id": endpoint_id}, {"$inc": {"consecutive_failures": 1}}, return_document=ReturnDocument.AFTER)
+        if endpoint and endpoint["consecutive_failures"] >= disable_after:
+            await self.endpoints.update_one({"_id": endpoint_id}, {"$set": {"enabled": False,
+                                                                             "disabled_at": utc_now()}})
+
+    async def delete_endpoint(self, firm_id: str, endpoint_id: str) -> bool:
+        return (await self.endpoints.delete_one({"_id": endpoint_id, "firm_id": firm_id})).deleted_count == 1
+
+    # -- preferences -------------------------------------------------------------------------------
+
+    async def preference(self, recipient: str) -> dict[str, Any]:
+        return await self.preferences.find_one({"_id": recipient.lower()}) or {}
+
+    async def set_preference(self, recipient: str, choices: dict[str, bool]) -> dict[str, Any]:
+        await self.preferences.update_one({"_id": recipient.lower()}, {"$set": choices}, upsert=True)
+        return await self.preference(recipient)
+
+
+def _base64_secret() -> str:
+    import base64
+
+    return base64.b64encode(secrets.token_bytes(24)).decode()
