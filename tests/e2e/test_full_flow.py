@@ -238,6 +238,10 @@ async def test_reminders_survive_a_notify_crash_and_are_sent_once(infrastructure
                 time.sleep(0.2)
             return process
 
+        from mednet_notify.app import CONSUMES
+        from services_harness import skip_history
+
+        await skip_history(infrastructure.kafka_bootstrap_servers, f"t-{unique}", CONSUMES)
         notify = start()
         try:
             start_at = datetime.now(UTC) + timedelta(hours=1, seconds=12)
@@ -260,6 +264,6 @@ async def test_reminders_survive_a_notify_crash_and_are_sent_once(infrastructure
         finally:
             notify.send_signal(signal.SIGTERM)
             notify.wait(timeout=15)
-        reminders = [m for m in smtp.mailbox.messages if m["Subject"].lower().startswith("reminder")]
+        reminders = [m for m in smtp.mailbox.messages if m["Subject"].strip().lower().startswith("reminder")]
         assert sorted(m["To"] for m in reminders) == sorted(p["email"] for p in people), "each reminder exactly once"
         assert late < 20, f"the reminder came {late:.1f}s after the restart"

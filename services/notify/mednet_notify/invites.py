@@ -16,9 +16,7 @@ TIME_ZONE_MARGIN = timedelta(days=366)
 
 
 def invite(call: CallScheduled | CallRescheduled, recipient: Attendee, organizer: Attendee, *, summary: str) -> bytes:
-    event = call_event(
-        call, recipient, organizer, summary=summary, start=call.start, end=call.end, status="CONFIRMED"
-    )
+    event = call_event(call, recipient, organizer, summary=summary, start=call.start, end=call.end, status="CONFIRMED")
     return calendar_of("REQUEST", event)
 
 
@@ -31,7 +29,7 @@ def cancellation(
 
 def attendee_of_kind(attendees: Iterable[Attendee], kind: AttendeeKind) -> Attendee:
     for attendee in attendees:
-        if attendee.kind is kind:
+        if attendee.kind == kind:
             return attendee
     raise ValueError(f"the call has no {kind} attendee")
 
