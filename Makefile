@@ -4,7 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up down status test test-fast setup catalog clean
+.PHONY: demo up down status test test-fast setup catalog clean
+
+demo: setup          ## bring everything up and tell the whole story: two firms, calls, notes, brief, alerts
+	$(BIN)/mednet demo
 
 up: setup            ## bring up the local stack (Kafka + MongoDB-wire) and the four services, show them healthy
 	$(BIN)/mednet up

@@ -59,9 +59,9 @@ async def skip_history(bootstrap: str, group: str, topics: list[str]) -> None:
 
 
 @asynccontextmanager
-async def running(service: str, settings) -> AsyncIterator[FastAPI]:
+async def running(service: str, settings, from_now: bool = True) -> AsyncIterator[FastAPI]:
     module = importlib.import_module(f"mednet_{service}.app")
-    if getattr(module, "CONSUMES", None):
+    if from_now and getattr(module, "CONSUMES", None):
         await skip_history(settings.kafka_bootstrap_servers, settings.consumer_group, module.CONSUMES)
     app = module.build(settings)
     runtime = app.state.runtime
@@ -79,9 +79,10 @@ async def services(infrastructure, unique: str, *names: str, instances: dict[str
     async with AsyncExitStack() as stack:
         apps: dict[str, list[FastAPI]] = {}
         for name in names:
-            for _ in range((instances or {}).get(name, 1)):
+            for copy in range((instances or {}).get(name, 1)):
                 settings = settings_for(name, infrastructure, unique)
-                apps.setdefault(name, []).append(await stack.enter_async_context(running(name, settings)))
+                app = await stack.enter_async_context(running(name, settings, from_now=copy == 0))
+                apps.setdefault(name, []).append(app)
         yield apps
 
 

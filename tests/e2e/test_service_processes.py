@@ -1,5 +1,7 @@
 """Each service as a real process: ready only while Kafka and MongoDB answer, Prometheus metrics, exit 0 on SIGTERM."""
 
+import asyncio
+import importlib
 import os
 import signal
 import subprocess
@@ -12,7 +14,7 @@ import pytest
 from mednet_cli.fleet import SERVICES, probe
 from mednet_cli.processes import free_port
 from mednet_cli.stack import KafkaNode, MongoWire, _kafka_cluster_id
-from services_harness import TEST_NOTES_KEY
+from services_harness import TEST_NOTES_KEY, skip_history
 
 
 def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -25,7 +27,11 @@ def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[s
         f"MEDNET_{name.upper()}_READY_TIMEOUT_SECONDS": "1",
         f"MEDNET_{name.upper()}_MONGODB_DATABASE": f"mednet_{name}_{port}",
         "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
+        f"MEDNET_{name.upper()}_CONSUMER_GROUP_ID": f"test-{name}-{port}",
     }
+    consumes = getattr(importlib.import_module(f"mednet_{name}.app"), "CONSUMES", [])
+    if consumes:
+        asyncio.run(skip_history(kafka, f"test-{name}-{port}", consumes))
     process = subprocess.Popen([sys.executable, "-m", f"mednet_{name}"], env=env, stdout=log.open("wb"),
                                stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}"

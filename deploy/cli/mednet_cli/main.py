@@ -93,6 +93,22 @@ def up(data_dir: DataDir = default_data_dir()) -> None:
     console.print("Stop everything with: [bold]make down[/] (or .venv/bin/mednet down)")
 
 
+@app.command("demo")
+def demo(data_dir: DataDir = default_data_dir()) -> None:
+    """Tell the whole story on the local stack: two firms, calls, notes, the brief, every alert."""
+    from . import demo as story
+
+    up(data_dir)
+    console.rule("the demo")
+    try:
+        story.run(Stack(data_dir).data_dir, console)
+    except RuntimeError as error:
+        _fail(error)
+    console.print("\nThe stack keeps running. Metrics: " + ", ".join(f"{s.url}/metrics" for s in fleet.fleet(data_dir)))
+    console.print(f"Mail caught by the SMTP sink: {fleet.mail_dir(Stack(data_dir).data_dir)}")
+    console.print("Stop everything with: [bold]make down[/] (or .venv/bin/mednet down)")
+
+
 @app.command("down")
 def down(data_dir: DataDir = default_data_dir()) -> None:
     """Stop the four services, then the local stack."""

@@ -173,5 +173,42 @@ def run(app: FastAPI, settings: ServiceSettings) -> None:
     # in place, a SIGTERM that ended in a graceful shutdown is a normal exit (status 0).
     signal.signal(signal.SIGTERM, lambda *_: None)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level=settings.log_level.lower(),
-                timeout_graceful_shutdown=8, lifespan="on")
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+                            log_level=settings.log_level.lower(), timeout_graceful_shutdown=5, lifespan="on")
+    server = StoppingServer(config, deadline_seconds=settings.shutdown_deadline_seconds)
+    server.run()
+
+
+class StoppingServer:
+    """uvicorn's server with a deadline on shutdown: past it the process exits anyway. Nothing is lost by
+    that: offsets are committed only after effects, so whatever was in flight is redelivered."""
+
+    def __init__(self, config, deadline_seconds: float) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(config)
+        self.deadline_seconds = deadline_seconds
+        original = self.server.handle_exit
+
+        def handle_exit(sig, frame) -> None:
+            original(sig, frame)
+            self._arm_deadline()
+
+        self.server.handle_exit = handle_exit
+
+    def _arm_deadline(self) -> None:
+        import os
+        import threading
+
+        def expire() -> None:
+            log.error("graceful shutdown exceeded %.0fs; exiting now (in-flight messages will be redelivered)",
+                      self.deadline_seconds)
+            logging.shutdown()
+            os._exit(0)
+
+        timer = threading.Timer(self.deadline_seconds, expire)
+        timer.daemon = True
+        timer.start()
+
+    def run(self) -> None:
+        self.server.run()

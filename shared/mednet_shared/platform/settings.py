@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     ready_timeout_seconds: float = 2.0
+    shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
     jwt_secret: str = Field(
         default_factory=lambda: _common("MEDNET_JWT_SECRET", "mednet-local-development-secret-change-me"),
         min_length=16,
