@@ -38,11 +38,12 @@ def week(start: str, end: str, days=("mon", "tue", "wed", "thu", "fri")) -> list
     return [{"day": d, "start": start, "end": end} for d in days]
 
 
-def party(party_id: str, role: str, name: str, zone: str, firm: str, counsel: str) -> dict:
+def party(party_id: str, role: str, name: str, zone: str, firm: str, counsel: str,
+          hours: tuple[str, str] = ("08:00", "19:00")) -> dict:
     slug = name.lower().replace(" ", ".")
     return {"party_id": party_id, "role": role, "time_zone": zone,
             "contact": {"name": name, "email": f"{slug}@clients.example.org"},
-            "availability": week("08:00", "19:00", ("mon", "tue", "wed", "thu", "fri", "sat")),
+            "availability": week(*hours, ("mon", "tue", "wed", "thu", "fri", "sat")),
             "attorney": {"firm_id": firm, "name": counsel, "email": f"{counsel.split()[0].lower()}@{firm}.example.org"}}
 
 
@@ -63,7 +64,8 @@ CASE_A = case(f"HL-{uuid.uuid4().hex[:6]}", "Okonkwo v. Brightline Logistics (wr
 ], days_ahead=10)
 CASE_B = case(f"ML-{uuid.uuid4().hex[:6]}", "Halvorsen Supply v. Tasman Retail (supply contract)", [
     party("supplier", "claimant", "Halvorsen Supply", "America/St_Johns", MERIDIAN, "Marcus Webb"),
-    party("retailer", "respondent", "Tasman Retail", "Australia/Lord_Howe", HARBOR, "Priya Raman"),
+    party("retailer", "respondent", "Tasman Retail", "Australia/Lord_Howe", HARBOR, "Priya Raman",
+          hours=("16:00", "22:00")),
     party("insurer", "other", "Northwind Insurance", "America/New_York", MERIDIAN, "Lena Ortiz"),
 ], days_ahead=14)
 
@@ -144,7 +146,7 @@ class Demo:
                          for key, (case_id, doc) in cases.items()}
                 progress.update(step, description="the mediator holds the calls and records notes and objectives")
                 for key, (case_id, _) in cases.items():
-                    for call in calls[key]:
+                    for call in (c for c in calls[key] if c["status"] == "scheduled"):
                         await self.call("post", "scheduling", f"/v1/calls/{call['call_id']}/complete", Role.MEDIATOR,
                                         mediator_id=MEDIATOR)
                         await self.record_notes(call)
@@ -246,8 +248,14 @@ class Demo:
         table = Table(title="timeline across topics")
         for column in ("time (UTC)", "topic", "event"):
             table.add_column(column)
+        grouped: list[list] = []
         for when, topic, kind in rows:
-            table.add_row(when.strftime("%H:%M:%S.%f")[:-3], topic, kind)
+            if grouped and grouped[-1][1:3] == [topic, kind]:
+                grouped[-1][3] += 1
+            else:
+                grouped.append([when, topic, kind, 1])
+        for when, topic, kind, count in grouped:
+            table.add_row(when.strftime("%H:%M:%S.%f")[:-3], topic, kind + (f" x{count}" if count > 1 else ""))
         return table
 
     async def events_of(self, case_id: str) -> list[tuple[datetime, str, str]]:

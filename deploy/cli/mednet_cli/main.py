@@ -79,7 +79,7 @@ def stack_status(data_dir: DataDir = default_data_dir()) -> None:
 
 
 @app.command("up")
-def up(data_dir: DataDir = default_data_dir()) -> None:
+def up(data_dir: DataDir = default_data_dir(), hints: Annotated[bool, typer.Option(hidden=True)] = True) -> None:
     """Bring up the local stack and all four services, and show them healthy."""
     try:
         stack = _stack_up(data_dir)
@@ -89,8 +89,9 @@ def up(data_dir: DataDir = default_data_dir()) -> None:
         _fail(error)
     console.print(", ".join(f"{name} {'started' if was else 'already running'}" for name, was in started.items()))
     _show_all(stack)
-    console.print("\nMetrics: " + ", ".join(f"{s.url}/metrics" for s in fleet.fleet(stack.data_dir)))
-    console.print("Stop everything with: [bold]make down[/] (or .venv/bin/mednet down)")
+    if hints:
+        console.print("\nMetrics: " + ", ".join(f"{s.url}/metrics" for s in fleet.fleet(stack.data_dir)))
+        console.print("Stop everything with: [bold]make down[/] (or .venv/bin/mednet down)")
 
 
 @app.command("demo")
@@ -98,7 +99,7 @@ def demo(data_dir: DataDir = default_data_dir()) -> None:
     """Tell the whole story on the local stack: two firms, calls, notes, the brief, every alert."""
     from . import demo as story
 
-    up(data_dir)
+    up(data_dir, hints=False)
     console.rule("the demo")
     try:
         story.run(Stack(data_dir).data_dir, console)
