@@ -91,8 +91,8 @@ class EventConsumer:
     ) -> None:
         """One subscription of the service. Events of other known types are acknowledged and ignored; with
         strict (firm inbound topics), a type neither handled nor `passing` (handled by another service) is
-        dead-lettered. on_invalid turns a schema-invalid
-        payload of that type into a domain answer (e.g. CaseRejected) instead of a dead letter."""
+        dead-lettered. on_invalid turns a schema-invalid payload of that type into a domain answer (e.g.
+        CaseRejected) instead of a dead letter."""
         by_type = {model.type_name(): handler for model, handler in (handlers or {}).items()}
         invalid = {model.type_name(): handler for model, handler in (on_invalid or {}).items()}
         accepted = frozenset(model.type_name() for model in passing) | invalid.keys() if strict else None
