@@ -93,7 +93,9 @@ class Notifier:
         if isinstance(message, CallCancelled):
             await self.store.drop_reminders(message.call_id, message.sequence + 1)
             call = await self.store.recall("calls", message.call_id) or {}
-            start, end = call.get("start", now), call.get("end", now)
+            start, end = message.start or call.get("start"), message.end or call.get("end")
+            if start is None or end is None:
+                return []
             return [email_job(event, message.case_id, "cancellation",
                               messages.cancellation_notice(message, a, start, end), due_at=now)
                     for a in message.attendees]

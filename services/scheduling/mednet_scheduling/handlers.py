@@ -176,7 +176,7 @@ class Scheduler:
             return [CallCancelled(call_id=call_id, case_id=case.case_id, party_id=party.party_id,
                                   mediator_id=case.mediator.mediator_id, sequence=current.sequence + 1,
                                   reason=reason, attendees=attendees(case, party),
-                                  participant_firms=case.participant_firms)]
+                                  participant_firms=case.participant_firms, start=current.start, end=current.end)]
 
         await self._change_calendar(case, party, call_id, cause, change)
 

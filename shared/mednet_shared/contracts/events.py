@@ -119,6 +119,8 @@ class CallCancelled(CallEvent):
     reason: LongText = ""
     attendees: list[Attendee] = Field(min_length=2)
     participant_firms: list[FirmId]
+    start: AwareDatetime | None = Field(default=None, description="When the cancelled call was to start")
+    end: AwareDatetime | None = None
 
 
 class CallCompleted(CallEvent):
