@@ -19,6 +19,9 @@ stack_app = typer.Typer(help="The local Kafka broker and MongoDB-wire server (no
 catalog_app = typer.Typer(help="The contracts: JSON Schemas of every event and command.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(catalog_app, name="catalog")
+dlq_app = typer.Typer(help="Dead letters: <topic>.dlq with the error; list, show and replay after a fix.",
+                      no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 DataDir = Annotated[
@@ -157,3 +160,83 @@ def catalog_check() -> None:
         console.print(f"[red]{problem}[/]")
     console.print("[green]compatible[/]" if not problems else f"[red]{len(problems)} incompatible change(s)[/]")
     raise typer.Exit(1 if problems else 0)
+
+
+Kafka = Annotated[str | None, typer.Option("--kafka", envvar="KAFKA_BOOTSTRAP_SERVERS",
+                                           help="Bootstrap servers; default: the local stack")]
+
+
+def _bootstrap(kafka: str | None) -> str:
+    return kafka or Stack(default_data_dir()).environment["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@app.command("timeline")
+def timeline(case_id: str, kafka: Kafka = None) -> None:
+    """Every event of a case across the network's topics, in order."""
+    import asyncio
+
+    from . import records
+
+    entries = asyncio.run(records.timeline(_bootstrap(kafka), case_id))
+    table = Table(title=f"timeline of {case_id}")
+    for column in ("time (UTC)", "topic", "event", "id", "caused by"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], entry.topic, entry.type, entry.id,
+                      entry.causation or "")
+    console.print(table)
+    raise typer.Exit(0 if entries else 1)
+
+
+@dlq_app.command("list")
+def dlq_list(kafka: Kafka = None) -> None:
+    """Every dead-letter topic and how many records it holds."""
+    import asyncio
+
+    from . import records
+
+    table = Table(title="dead-letter topics")
+    table.add_column("topic")
+    table.add_column("records", justify="right")
+    for topic, count in sorted(asyncio.run(records.dead_letter_topics(_bootstrap(kafka))).items()):
+        table.add_row(topic, str(count))
+    console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(topic: str, kafka: Kafka = None) -> None:
+    """The dead letters of a topic: where each came from and why it failed."""
+    import asyncio
+
+    from . import records
+
+    table = Table(title=topic)
+    for column in ("dlq offset", "from", "reason", "attempts", "error"):
+        table.add_column(column)
+    for letter in asyncio.run(records.dead_letters(_bootstrap(kafka), topic)):
+        h = letter.headers
+        table.add_row(str(letter.offset), f"{letter.original_topic}:{h.get('x-mednet-dlq-partition', '?')}"
+                      f"@{h.get('x-mednet-dlq-offset', '?')}", h.get("x-mednet-dlq-reason", ""),
+                      h.get("x-mednet-dlq-attempts", ""), h.get("x-mednet-dlq-error", ""))
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: str,
+    offsets: Annotated[list[int] | None, typer.Option("--offset", help="Replay only these dlq offsets")] = None,
+    kafka: Kafka = None,
+) -> None:
+    """Publish dead letters again to the topic they came from (after the fix); consumers stay idempotent."""
+    import asyncio
+
+    from . import records
+
+    bootstrap = _bootstrap(kafka)
+    letters = asyncio.run(records.dead_letters(bootstrap, topic))
+    chosen = [letter for letter in letters if offsets is None or letter.offset in offsets]
+    missing = sorted(set(offsets or ()) - {letter.offset for letter in letters})
+    if missing:
+        _fail(ValueError(f"{topic} has no record at offset(s) {missing}"))
+    replayed = asyncio.run(records.replay(bootstrap, chosen))
+    console.print(f"replayed {replayed} dead letter(s) from {topic}")
