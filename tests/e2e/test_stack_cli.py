@@ -81,3 +81,45 @@ def test_missing_java_is_named(tmp_path):
     result = mednet("stack", "up", env=env)
     assert result.returncode == 1
     assert "'java' was not found on PATH" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_three_broker_cluster_keeps_accepting_acks_all_writes_with_one_broker_down(tmp_path):
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from kafka_helpers import produce, read
+    from mednet_cli.stack import Stack
+    from mednet_shared.platform.kafka import ensure_topics
+
+    stack = Stack(tmp_path / "cluster", kafka_ports=[(free_port(), free_port()) for _ in range(3)],
+                  mongo_port=free_port(), brokers=3)
+    try:
+        stack.up()
+        assert len(stack.bootstrap.split(",")) == 3 and stack.environment["MEDNET_TOPIC_REPLICATION"] == "3"
+        for node in stack.kafka_nodes:
+            properties = (tmp_path / "cluster" / "run" / f"kafka-{node.node_id}.properties").read_text()
+            assert "min.insync.replicas=2" in properties and "default.replication.factor=3" in properties
+
+        async def scenario() -> None:
+            await ensure_topics(stack.bootstrap, ["chaos.probe"], partitions=3, replication=3)
+            admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+            await admin.start()
+            try:
+                description = (await admin.describe_topics(["chaos.probe"]))[0]
+                assert all(len(p["replicas"]) == 3 for p in description["partitions"])
+            finally:
+                await admin.close()
+            await produce(stack.bootstrap, "chaos.probe", [(b"k", b"before", [])])
+            stack.kafka_nodes[1].process.kill()
+            await produce(stack.bootstrap, "chaos.probe", [(b"k", b"while-one-is-down", [])])
+            values = [r.value for r in await read(stack.bootstrap, "chaos.probe", 2, timeout=30)]
+            assert values == [b"before", b"while-one-is-down"]
+
+        asyncio.run(scenario())
+        rows = {row["component"]: row["ready"] for row in stack.status()}
+        assert rows == {"kafka-1": True, "kafka-2": False, "kafka-3": True, "mongo-wire": True}
+    finally:
+        stack.down()
+    assert processes_with(str(tmp_path / "cluster")) == []

@@ -28,6 +28,7 @@ from mednet_shared.platform.auth import Role, issue_token
 from . import fleet
 from .processes import free_port
 from .smtp_sink import read_mail
+from .stack import Stack
 
 HARBOR, MERIDIAN = "harbor-law", "meridian-legal"
 MEDIATOR = "med-ada-okafor"
@@ -119,7 +120,8 @@ class Demo:
     def __init__(self, data_dir: Path, console: Console) -> None:
         self.data_dir, self.console = data_dir, console
         self.secret = fleet.local_secrets(data_dir)["MEDNET_JWT_SECRET"]
-        self.kafka = f"127.0.0.1:{json.loads((data_dir / 'stack.json').read_text())['kafka_port']}"
+        stack = Stack(data_dir)
+        self.kafka, self.replication = stack.bootstrap, stack.brokers
         self.mail_before = len(read_mail(fleet.mail_dir(data_dir)))
 
     def token(self, role: Role, **claims) -> dict[str, str]:
@@ -174,7 +176,7 @@ class Demo:
         from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
         topic = Topics.firm_inbound(firm)
-        await ensure_topics(self.kafka, [topic])
+        await ensure_topics(self.kafka, [topic], replication=self.replication)
         event = CloudEvent(id=str(uuid.uuid4()), type="mednet.SubmitCase.v1", source=f"/firms/{firm}",
                            subject=document["external_ref"], time=datetime.now(UTC), data=document)
         record = event.to_record(topic)

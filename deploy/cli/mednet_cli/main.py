@@ -44,8 +44,15 @@ def _table(title: str, rows: list[dict]) -> Table:
     return table
 
 
-def _stack_up(data_dir: Path) -> Stack:
-    stack = Stack(data_dir)
+Brokers = Annotated[int | None, typer.Option("--brokers", envvar="MEDNET_KAFKA_BROKERS",
+                                             help="1, or 3 for a cluster (replication 3, min.insync.replicas 2)")]
+
+
+def _stack_up(data_dir: Path, brokers: int | None = None) -> Stack:
+    stack = Stack(data_dir, **({"brokers": brokers} if brokers else {}))
+    if brokers and stack.brokers != brokers:
+        raise StackError(f"the stack in {stack.data_dir} was created with {stack.brokers} broker(s); "
+                         f"run `mednet stack down` and use another --data-dir for {brokers}")
     started_at = time.monotonic()
     with console.status("starting the local stack") as status:
         started = stack.up(on_step=lambda step: status.update(step))
@@ -55,10 +62,10 @@ def _stack_up(data_dir: Path) -> Stack:
 
 
 @stack_app.command("up")
-def stack_up(data_dir: DataDir = default_data_dir()) -> None:
+def stack_up(data_dir: DataDir = default_data_dir(), brokers: Brokers = None) -> None:
     """Start Kafka (KRaft) and the MongoDB-wire server; a second call changes nothing."""
     try:
-        stack = _stack_up(data_dir)
+        stack = _stack_up(data_dir, brokers)
     except StackError as error:
         _fail(error)
     console.print(_table("local stack", stack.status()))
@@ -82,10 +89,11 @@ def stack_status(data_dir: DataDir = default_data_dir()) -> None:
 
 
 @app.command("up")
-def up(data_dir: DataDir = default_data_dir(), hints: Annotated[bool, typer.Option(hidden=True)] = True) -> None:
+def up(data_dir: DataDir = default_data_dir(), brokers: Brokers = None,
+       hints: Annotated[bool, typer.Option(hidden=True)] = True) -> None:
     """Bring up the local stack and all four services, and show them healthy."""
     try:
-        stack = _stack_up(data_dir)
+        stack = _stack_up(data_dir, brokers)
         with console.status("starting intake, scheduling, notes and notify; waiting for /readyz"):
             started = fleet.start_all(stack.data_dir, stack.environment)
     except StackError as error:
@@ -102,7 +110,7 @@ def demo(data_dir: DataDir = default_data_dir()) -> None:
     """Tell the whole story on the local stack: two firms, calls, notes, the brief, every alert."""
     from . import demo as story
 
-    up(data_dir, hints=False)
+    up(data_dir, brokers=None, hints=False)
     console.rule("the demo")
     try:
         story.run(Stack(data_dir).data_dir, console)

@@ -181,12 +181,15 @@ class MongoWire:
 
 @dataclass
 class Stack:
-    """One Kafka node and one MongoDB-wire server sharing a data directory; their settings are recorded there."""
+    """Kafka (one node, or a three-node cluster with replication 3 and min.insync.replicas 2) and one
+    MongoDB-wire server sharing a data directory; their settings are recorded there."""
 
     data_dir: Path = field(default_factory=default_data_dir)
     kafka_port: int = int(os.environ.get("MEDNET_KAFKA_PORT", "9092"))
     kafka_controller_port: int = int(os.environ.get("MEDNET_KAFKA_CONTROLLER_PORT", "9093"))
     mongo_port: int = int(os.environ.get("MEDNET_MONGO_PORT", "27017"))
+    brokers: int = int(os.environ.get("MEDNET_KAFKA_BROKERS", "1"))
+    kafka_ports: list[tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -195,6 +198,12 @@ class Stack:
             self.kafka_port = recorded["kafka_port"]
             self.kafka_controller_port = recorded["kafka_controller_port"]
             self.mongo_port = recorded["mongo_port"]
+            self.brokers = recorded.get("brokers", 1)
+            self.kafka_ports = [tuple(pair) for pair in recorded.get("kafka_nodes", [])] or None
+        if self.brokers not in (1, 3):
+            raise StackError(f"the local stack runs 1 or 3 Kafka brokers, not {self.brokers}")
+        self.kafka_ports = self.kafka_ports or [
+            (self.kafka_port + 2 * n, self.kafka_controller_port + 2 * n) for n in range(self.brokers)]
 
     @property
     def settings_file(self) -> Path:
@@ -207,16 +216,27 @@ class Stack:
             return None
 
     @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        voters = ",".join(f"{n + 1}@127.0.0.1:{controller}" for n, (_, controller) in enumerate(self.kafka_ports))
+        return [KafkaNode(self.data_dir, port, controller, node_id=n + 1, voters=voters, replication=self.brokers)
+                for n, (port, controller) in enumerate(self.kafka_ports)]
+
+    @property
     def kafka(self) -> KafkaNode:
-        return KafkaNode(self.data_dir, self.kafka_port, self.kafka_controller_port)
+        return self.kafka_nodes[0]
 
     @property
     def mongo(self) -> MongoWire:
         return MongoWire(self.data_dir, self.mongo_port)
 
     @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.kafka_nodes)
+
+    @property
     def environment(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap, "MONGODB_URL": self.mongo.url}
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URL": self.mongo.url,
+                "MEDNET_TOPIC_REPLICATION": str(self.brokers)}
 
     def up(self, on_step=lambda message: None) -> dict[str, bool]:
         """Start what is not running and wait until it answers. Returns which components were started."""
@@ -227,6 +247,8 @@ class Stack:
             "kafka_port": self.kafka_port,
             "kafka_controller_port": self.kafka_controller_port,
             "mongo_port": self.mongo_port,
+            "brokers": self.brokers,
+            "kafka_nodes": self.kafka_ports,
         }
         self.settings_file.write_text(json.dumps(recorded, indent=2))
         for jars in (kafka_jars(), mongo_wire_jars()):
@@ -234,29 +256,29 @@ class Stack:
                 on_step(f"downloading {jars.name} jars from Maven Central into {jars.directory} (first start only)")
                 jars.resolve()
         on_step("starting Kafka and the MongoDB-wire server")
-        started = {"kafka": self.kafka.start(recorded["cluster_id"]), "mongo-wire": self.mongo.start()}
+        started = {node.process.name: node.start(recorded["cluster_id"]) for node in self.kafka_nodes}
+        started["mongo-wire"] = self.mongo.start()
         on_step("waiting for Kafka and the MongoDB-wire server to answer")
-        self.kafka.wait_ready()
+        for node in self.kafka_nodes:
+            node.wait_ready()
         self.mongo.wait_ready()
-        return started
+        return {"kafka" if self.brokers == 1 else name: was for name, was in started.items()}
 
     def down(self) -> dict[str, bool]:
-        return {"kafka": self.kafka.process.stop(), "mongo-wire": self.mongo.process.stop()}
+        stopped = {node.process.name: node.process.stop() for node in self.kafka_nodes}
+        stopped = {"kafka": any(stopped.values())} if self.brokers == 1 else stopped
+        return {**stopped, "mongo-wire": self.mongo.process.stop()}
 
     def status(self) -> list[dict]:
+        components = [("kafka" if self.brokers == 1 else node.process.name, node.process, node.port,
+                       lambda node=node: kafka_answers(node.bootstrap, 2.0)) for node in self.kafka_nodes]
+        components.append(("mongo-wire", self.mongo.process, self.mongo_port,
+                           lambda: mongo_answers(self.mongo.url, 1.0)))
         rows = []
-        for name, process, port, probe in (
-            ("kafka", self.kafka.process, self.kafka_port, lambda: kafka_answers(self.kafka.bootstrap, 2.0)),
-            ("mongo-wire", self.mongo.process, self.mongo_port, lambda: mongo_answers(self.mongo.url, 1.0)),
-        ):
+        for name, process, port, probe in components:
             pid = process.pid()
-            rows.append({
-                "component": name,
-                "pid": pid,
-                "port": port,
-                "ready": bool(pid) and port_answers(port) and probe(),
-                "log": str(process.log_file),
-            })
+            rows.append({"component": name, "pid": pid, "port": port,
+                         "ready": bool(pid) and port_answers(port) and probe(), "log": str(process.log_file)})
         return rows
 
     def is_running(self) -> bool:

@@ -30,7 +30,7 @@ class ServiceSettings(BaseSettings):
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
     retry_backoff_max_seconds: float = Field(default=10.0, ge=0)
     topic_partitions: int = Field(default=3, ge=1)
-    topic_replication: int = Field(default=1, ge=1)
+    topic_replication: int = Field(default_factory=lambda: int(_common("MEDNET_TOPIC_REPLICATION", "1")), ge=1)
     ready_timeout_seconds: float = 2.0
     shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
     jwt_secret: str = Field(
