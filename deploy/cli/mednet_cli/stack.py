@@ -256,21 +256,23 @@ class Stack:
                 on_step(f"downloading {jars.name} jars from Maven Central into {jars.directory} (first start only)")
                 jars.resolve()
         on_step("starting Kafka and the MongoDB-wire server")
-        started = {node.process.name: node.start(recorded["cluster_id"]) for node in self.kafka_nodes}
+        started = {self._name(node): node.start(recorded["cluster_id"]) for node in self.kafka_nodes}
         started["mongo-wire"] = self.mongo.start()
         on_step("waiting for Kafka and the MongoDB-wire server to answer")
         for node in self.kafka_nodes:
             node.wait_ready()
         self.mongo.wait_ready()
-        return {"kafka" if self.brokers == 1 else name: was for name, was in started.items()}
+        return started
+
+    def _name(self, node: KafkaNode) -> str:
+        return "kafka" if self.brokers == 1 else node.process.name
 
     def down(self) -> dict[str, bool]:
-        stopped = {node.process.name: node.process.stop() for node in self.kafka_nodes}
-        stopped = {"kafka": any(stopped.values())} if self.brokers == 1 else stopped
+        stopped = {self._name(node): node.process.stop() for node in self.kafka_nodes}
         return {**stopped, "mongo-wire": self.mongo.process.stop()}
 
     def status(self) -> list[dict]:
-        components = [("kafka" if self.brokers == 1 else node.process.name, node.process, node.port,
+        components = [(self._name(node), node.process, node.port,
                        lambda node=node: kafka_answers(node.bootstrap, 2.0)) for node in self.kafka_nodes]
         components.append(("mongo-wire", self.mongo.process, self.mongo_port,
                            lambda: mongo_answers(self.mongo.url, 1.0)))
