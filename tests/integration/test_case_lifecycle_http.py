@@ -115,6 +115,15 @@ async def test_all_calls_completed_is_premediation_completed(infrastructure, kaf
         completed = await events_of(kafka, Topics.SCHEDULING, case_id, "PreMediationCompleted", 1)
         assert len({e.id for e in completed}) == 1
         assert sorted(completed[0].payload().call_ids) == sorted(c["call_id"] for c in view["calls"])
+        async with client(scheduling, Role.OPERATOR) as operator:
+            metrics = (await operator.get("/metrics")).text
+        for figure in ('mednet_calls_scheduled_total{kind="scheduled"}', "mednet_call_lead_time_hours_count",
+                       'mednet_premediation_completed_total{before_session="true"}',
+                       'mednet_mongodb_command_seconds_count{command="update",outcome="ok",service="scheduling"}',
+                       'mednet_events_consumed_total{outcome="processed",service="scheduling"',
+                       'mednet_events_published_total{service="scheduling",type="mednet.CallScheduled.v1"}'):
+            line = next((l for l in metrics.splitlines() if l.startswith(figure)), None)
+            assert line and float(line.rsplit(" ", 1)[1]) > 0, figure
 
 
 async def test_moving_the_session_reschedules_calls_that_no_longer_fit_and_withdrawal_cancels(

@@ -30,6 +30,7 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import Attendee, AttendeeKind, Party, utc_now
 from mednet_shared.platform.consumer import Incoming, PoisonMessage
 
+from . import metrics
 from .domain import NoSlot, Slot, SlotRequest, find_slot, violations
 from .store import CalendarState, CallRecord, CaseState, Conflict, SchedulingStore
 
@@ -132,6 +133,8 @@ class Scheduler:
                 await self.store.save_calendar(calendar, events)
             except Conflict:
                 continue
+            for message in messages:
+                metrics.count(message, case)
             return await self._project(case, party, calendar.calls.get(call_id), messages)
         raise Conflict(case.mediator.mediator_id)
 
@@ -223,9 +226,12 @@ class Scheduler:
                 raise CallStateError(f"call {call['call_id']} is {call['status']}")
             events = self._completion(state, party_id, cause)
             try:
-                return await self.store.save_case(state, events)
+                await self.store.save_case(state, events)
             except Conflict:
                 continue
+            for event in events:
+                metrics.count(event.payload(), state.case)
+            return
         raise Conflict(case_id)
 
     def _completion(self, state: CaseState, party_id: str, cause: Cause) -> list[CloudEvent]:

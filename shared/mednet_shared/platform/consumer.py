@@ -26,7 +26,7 @@ from ..contracts.envelope import CloudEvent, EnvelopeError
 from ..contracts.events import Message
 from ..contracts.topics import Topics
 from ..contracts.values import utc_now
-from . import metrics
+from . import logs, metrics
 from .idempotency import ClaimHeldElsewhere, IdempotencyGuard
 from .kafka import CONSUMER_DEFAULTS
 
@@ -98,7 +98,10 @@ class EventConsumer:
         accepted = frozenset(model.type_name() for model in passing) | invalid.keys() if strict else None
 
         async def on_record(message: KafkaMessage) -> None:
-            await self.process(message, by_type, invalid, accepted)
+            try:
+                await self.process(message, by_type, invalid, accepted)
+            finally:
+                logs.current_event.set(None)
 
         on_record.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
         self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **options})(on_record)
@@ -116,6 +119,9 @@ class EventConsumer:
             event = CloudEvent.from_bytes(message.body)
         except EnvelopeError as error:
             return await self.dead_letter(message, "unparseable", error, attempts=1)
+        logs.current_event.set({"event_id": event.id, "event_type": event.type,
+                                 "correlation_id": event.correlationid or event.id,
+                                 "causation_id": event.causationid or ""})
         handler = handlers.get(event.type)
         if handler is None:
             if accepted is not None and event.type not in accepted:

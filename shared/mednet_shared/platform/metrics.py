@@ -20,3 +20,9 @@ DEPENDENCY_UP = Gauge("mednet_dependency_up", "1 when the dependency answered th
 DUPLICATES_ABSORBED = Counter(
     "mednet_duplicates_absorbed_total", "Redelivered events whose effect had already happened", ["service", "type"]
 )
+MONGODB_COMMAND_SECONDS = Histogram(
+    "mednet_mongodb_command_seconds", "MongoDB operation latency", ["service", "command", "outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CONSUMER_LAG = Gauge("mednet_consumer_lag", "Records not yet consumed, per partition",
+                     ["service", "group", "topic", "partition"])

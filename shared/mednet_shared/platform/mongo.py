@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import ConnectionFailure, PyMongoError
+
+from . import metrics
+
+
+class CommandTimer(monitoring.CommandListener):
+    """MongoDB operation latency by command, as mednet_mongodb_command_seconds."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        metrics.MONGODB_COMMAND_SECONDS.labels(self.service, event.command_name, "ok").observe(
+            event.duration_micros / 1e6)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        metrics.MONGODB_COMMAND_SECONDS.labels(self.service, event.command_name, "error").observe(
+            event.duration_micros / 1e6)
 
 
 def make_client(url: str, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient:
     return AsyncMongoClient(
         url,
         appname=app_name,
+        event_listeners=[CommandTimer(app_name.removeprefix("mednet-"))],
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,

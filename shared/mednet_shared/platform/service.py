@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics
+from . import logs, metrics
 from .consumer import EventConsumer, RetryPolicy
 from .idempotency import IdempotencyGuard
 from .kafka import BrokerPublisher, ensure_topics, make_broker
@@ -57,6 +57,7 @@ class ServiceRuntime:
         self.on_connected = on_connected
         self.connected = asyncio.Event()
         self.on_stopping: list[Callable[[], Awaitable[None]]] = []
+        self._lag: asyncio.Task | None = None
         self._connecting: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -73,6 +74,7 @@ class ServiceRuntime:
                     await self.on_connected(self)
                 await self.broker.start()
                 await self.relay.start()
+                self._lag = asyncio.create_task(self._measure_lag(), name=f"{self.name}-consumer-lag")
                 self.connected.set()
                 log.info("%s connected to Kafka %s and MongoDB", self.name, self.settings.kafka_bootstrap_servers)
                 return
@@ -86,6 +88,24 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
+    async def _measure_lag(self, every_seconds: float = 5.0) -> None:
+        """mednet_consumer_lag per assigned partition: the partition's end offset minus the consumer's position."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            for subscriber in self.broker.subscribers:
+                consumer = getattr(subscriber, "consumer", None)
+                if consumer is None:
+                    continue
+                try:
+                    for partition in consumer.assignment():
+                        highwater = consumer.highwater(partition)
+                        if highwater is not None:
+                            lag = highwater - await consumer.position(partition)
+                            metrics.CONSUMER_LAG.labels(self.name, consumer._group_id, partition.topic,
+                                                        str(partition.partition)).set(max(lag, 0))
+                except Exception as error:
+                    log.debug("consumer lag not measured: %s", error)
+
     async def start(self) -> None:
         self._connecting = asyncio.create_task(self.connect(), name=f"{self.name}-connect")
 
@@ -94,6 +114,8 @@ class ServiceRuntime:
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
+        if self._lag:
+            self._lag.cancel()
         for stopping in self.on_stopping:
             await stopping()
         await self.relay.stop()
@@ -172,8 +194,8 @@ def run(app: FastAPI, settings: ServiceSettings) -> None:
     # uvicorn re-raises the signal it shut down on, once its own handler is removed; with this one
     # in place, a SIGTERM that ended in a graceful shutdown is a normal exit (status 0).
     signal.signal(signal.SIGTERM, lambda *_: None)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+    log_config = logs.configure(settings.service_name, settings.log_level, settings.json_logs)
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=log_config,
                             log_level=settings.log_level.lower(), timeout_graceful_shutdown=5, lifespan="on")
     server = StoppingServer(config, deadline_seconds=settings.shutdown_deadline_seconds)
     server.run()

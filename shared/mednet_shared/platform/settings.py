@@ -25,6 +25,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = Field(default_factory=lambda: _common("MEDNET_LOG_LEVEL", "INFO"))
+    json_logs: bool = Field(default_factory=lambda: _common("MEDNET_JSON_LOGS", "true").lower() in ("1", "true"))
     outbox_sweep_seconds: float = 2.0
     handler_max_attempts: int = Field(default=5, ge=1)
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
