@@ -150,6 +150,8 @@ def catalog_export(
 
     written = catalog.export(directory or catalog.SCHEMA_DIR)
     console.print(f"wrote {len(written)} schemas to {written[0].parent}")
+    documents = catalog.export_asyncapi()
+    console.print(f"wrote {len(documents)} AsyncAPI documents to {documents[0].parent}")
 
 
 @catalog_app.command("check")

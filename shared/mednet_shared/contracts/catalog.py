@@ -10,6 +10,8 @@ from .envelope import CloudEvent
 from .events import BY_TYPE
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+ASYNCAPI_DIR = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
+SERVICES = ("intake", "scheduling", "notes", "notify")
 ENVELOPE_SCHEMA = "cloudevents.envelope"
 
 
@@ -29,6 +31,44 @@ def export(directory: Path = SCHEMA_DIR) -> list[Path]:
     for name, schema in generated_schemas().items():
         path = directory / f"{name}.json"
         path.write_text(render(schema))
+        written.append(path)
+    return written
+
+
+def asyncapi_documents() -> dict[str, dict[str, Any]]:
+    """Each service's AsyncAPI 3.0 document, from its own wiring (the services must be installed)."""
+    import importlib
+    import os
+
+    from faststream.specification import AsyncAPI
+
+    documentation_settings = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017",
+                              "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE="}
+    saved = {key: os.environ.get(key) for key in documentation_settings}
+    os.environ.update(documentation_settings)
+    try:
+        documents = {}
+        for service in SERVICES:
+            app = importlib.import_module(f"mednet_{service}.app").build()
+            spec = AsyncAPI(app.state.runtime.broker, title=f"mednet {service}", version="1",
+                            description=f"The {service} service's subscriptions and publications",
+                            schema_version="3.0.0")
+            documents[service] = json.loads(spec.to_specification().to_json())
+        return documents
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def export_asyncapi(directory: Path = ASYNCAPI_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for service, document in asyncapi_documents().items():
+        path = directory / f"{service}.json"
+        path.write_text(render(document))
         written.append(path)
     return written
 

@@ -104,7 +104,9 @@ class EventConsumer:
                 logs.current_event.set(None)
 
         on_record.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
-        self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **options})(on_record)
+        described = {"description": "Handles " + ", ".join(sorted(by_type)) + "; commits after the effect",
+                     "title": f"{self.service}:{'+'.join(topics) or options.get('pattern', '')}:subscribe"}
+        self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **described, **options})(on_record)
 
     async def process(
         self,

@@ -54,11 +54,23 @@ class ServiceRuntime:
             RetryPolicy(settings.handler_max_attempts, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds),
         )
         self.topics = list(topics)
+        self._document_publications()
         self.on_connected = on_connected
         self.connected = asyncio.Event()
         self.on_stopping: list[Callable[[], Awaitable[None]]] = []
         self._lag: asyncio.Task | None = None
         self._connecting: asyncio.Task | None = None
+
+    def _document_publications(self) -> None:
+        """Declare what the service publishes, for its AsyncAPI document (the outbox relay does the publishing)."""
+        from ..contracts.envelope import CloudEvent
+        from ..contracts.events import EVENTS
+
+        for topic in self.topics:
+            types = [model.type_name() for model in EVENTS if model.topic == topic]
+            if types and topic == _own_topic(self.name):
+                self.broker.publisher(topic, title=f"{topic}:publish", schema=CloudEvent,
+                                      description="CloudEvents 1.0 (structured JSON, key = case_id): " + ", ".join(types))
 
     async def connect(self) -> None:
         """Retry until Kafka and MongoDB answer, then start consuming and relaying."""
@@ -176,6 +188,10 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         return app
+
+
+def _own_topic(service: str) -> str:
+    return f"mednet.{service}.events"
 
 
 async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
