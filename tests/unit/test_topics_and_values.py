@@ -38,3 +38,10 @@ def test_unknown_zones_are_rejected_by_name(zone):
 def test_contacts_need_a_real_email():
     with pytest.raises(ValidationError, match="email"):
         Contact(name="A", email="not-an-email")
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash():
+    from mednet_cli.stack import _kafka_cluster_id
+
+    identifiers = [_kafka_cluster_id() for _ in range(5000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in identifiers)

@@ -23,7 +23,11 @@ def default_data_dir() -> Path:
 
 
 def _kafka_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Like Kafka's Uuid.randomUuid: base64url of 16 random bytes, never starting with '-' (it would read as a flag)."""
+    while True:
+        identifier = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not identifier.startswith("-"):
+            return identifier
 
 
 def _java_heap(maximum: str) -> list[str]:
