@@ -102,8 +102,9 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatch round failed; retrying")
             self._wake.clear()
+            pause = await self._sleep_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._sleep_seconds())
+                await asyncio.wait_for(self._wake.wait(), pause)
 
     async def _sleep_seconds(self) -> float:
         next_due = await self.store.next_due()
