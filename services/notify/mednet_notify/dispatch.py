@@ -107,7 +107,11 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), pause)
 
     async def _sleep_seconds(self) -> float:
-        next_due = await self.store.next_due()
+        try:
+            next_due = await self.store.next_due()
+        except Exception:
+            log.warning("could not read the next due job; polling again in %.1fs", self.poll_seconds)
+            return self.poll_seconds
         if next_due is None:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (next_due - self.clock()).total_seconds()))
