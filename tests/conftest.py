@@ -1,10 +1,9 @@
-import os
-from mednet_shared.platform.mongo import make_client
 import uuid
 
 import pytest
 
 from infrastructure import Infrastructure, provide
+from mednet_shared.platform.mongo import make_client
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +18,6 @@ def infrastructure() -> Infrastructure:
 def unique() -> str:
     """A short unique suffix so topics, groups and databases of one test never meet another's."""
     return uuid.uuid4().hex[:10]
-from mednet_shared.platform.mongo import make_client
 
 
 @pytest.fixture

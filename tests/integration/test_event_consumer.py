@@ -31,8 +31,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_next_message_is_proc
     processed: list[str] = []
 
     async def handle(incoming) -> None:
-        event, message = incoming.event, incoming.message
-        processed.append(message.case_id)
+        processed.append(incoming.message.case_id)
 
     broker = await _running_consumer(kafka, db, unique, topic, handle)
     try:
@@ -66,7 +65,7 @@ async def test_a_handler_failing_every_time_is_dead_lettered_after_its_attempts(
     processed: list[str] = []
 
     async def handle(incoming) -> None:
-        event, message = incoming.event, incoming.message
+        message = incoming.message
         attempts[message.case_id] = attempts.get(message.case_id, 0) + 1
         if message.case_id == "case-bad":
             raise ValueError("deterministic failure")
@@ -93,12 +92,11 @@ async def test_transient_faults_are_retried_and_never_dead_lettered(kafka, db, u
     processed: list[str] = []
 
     async def handle(incoming) -> None:
-        event, message = incoming.event, incoming.message
         nonlocal attempts
         attempts += 1
         if attempts <= 5:
             raise TransientError("database unreachable")
-        processed.append(message.case_id)
+        processed.append(incoming.message.case_id)
 
     broker = await _running_consumer(kafka, db, unique, topic, handle, max_attempts=2)
     try:
@@ -115,8 +113,7 @@ async def test_the_same_event_delivered_three_times_has_one_effect(kafka, db, un
     effects: list[str] = []
 
     async def handle(incoming) -> None:
-        event, message = incoming.event, incoming.message
-        effects.append(event.id)
+        effects.append(incoming.event.id)
 
     broker = await _running_consumer(kafka, db, unique, topic, handle)
     try:

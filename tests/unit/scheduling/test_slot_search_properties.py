@@ -18,7 +18,7 @@ from mednet_scheduling.domain import (
     holiday_country_of_zone,
     violations,
 )
-from mednet_shared.contracts.values import DateWindow, SchedulingPolicy, Session, Weekday, WeeklyWindow
+from mednet_shared.contracts.values import SchedulingPolicy, Session, Weekday, WeeklyWindow
 
 from .factories import a_mediator, a_party
 
