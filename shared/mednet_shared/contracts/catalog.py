@@ -26,11 +26,15 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def export(directory: Path = SCHEMA_DIR) -> list[Path]:
+    return _write(directory, generated_schemas())
+
+
+def _write(directory: Path, documents: dict[str, dict[str, Any]]) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in generated_schemas().items():
+    for name, document in documents.items():
         path = directory / f"{name}.json"
-        path.write_text(render(schema))
+        path.write_text(render(document))
         written.append(path)
     return written
 
@@ -64,13 +68,7 @@ def asyncapi_documents() -> dict[str, dict[str, Any]]:
 
 
 def export_asyncapi(directory: Path = ASYNCAPI_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for service, document in asyncapi_documents().items():
-        path = directory / f"{service}.json"
-        path.write_text(render(document))
-        written.append(path)
-    return written
+    return _write(directory, asyncapi_documents())
 
 
 def _with_id(schema: dict[str, Any], name: str) -> dict[str, Any]:
