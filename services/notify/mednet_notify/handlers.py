@@ -54,7 +54,7 @@ class Notifier:
         """Every event: remember what later events need, email the people it concerns, feed the firms."""
         event, message = incoming.event, incoming.message
         await self._remember(message)
-        jobs = await self._emails(event, message)
+        jobs = await self._wanted(await self._emails(event, message))
         facts = await self._facts(getattr(message, "case_id", ""))
         for firm in sorted(firms_for(message, facts)):
             projected = project(event, message, firm)
@@ -123,18 +123,26 @@ class Notifier:
         for attendee in call.attendees:
             jobs.append(email_job(event, call.case_id, "invitation", messages.invitation(call, attendee), due_at=now,
                                   call_id=call.call_id, sequence=call.sequence))
-            if (await self.store.preference(attendee.email)).get("reminders", True) is False:
-                continue
             for lead, due in messages.reminder_times(call.start, now):
                 key = f"{call.call_id}:{call.sequence}:reminder-{int(lead.total_seconds())}:{attendee.email.lower()}"
                 jobs.append(email_job(event, call.case_id, "reminder", messages.reminder(call, attendee, lead),
                                       due_at=due, key=key, call_id=call.call_id, sequence=call.sequence))
-        return [job for job in jobs if await self._wanted(job)]
+        return jobs
 
-    async def _wanted(self, job: dict[str, Any]) -> bool:
-        if job["purpose"] in ("invitation", "cancellation"):
-            return True
-        return (await self.store.preference(job["recipient"])).get("email", True) is not False
+    async def _wanted(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per-recipient preferences, read once per recipient: calendar invites and cancellations always go
+        (calendars must stay right); other emails only if email is wanted; reminders only if reminders are."""
+        preferences = {r: await self.store.preference(r) for r in {job["recipient"] for job in jobs}}
+
+        def wanted(job: dict[str, Any]) -> bool:
+            choice = preferences[job["recipient"]]
+            if job["purpose"] in ("invitation", "cancellation"):
+                return True
+            if job["purpose"] == "reminder" and choice.get("reminders", True) is False:
+                return False
+            return choice.get("email", True) is not False
+
+        return [job for job in jobs if wanted(job)]
 
     async def _attendees(self, call_id: str) -> list[Attendee]:
         call = await self.store.recall("calls", call_id)
