@@ -43,8 +43,8 @@ class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
 
-    async def send(self, email: Email) -> None:
-        message: EmailMessage = email.to_message(self.sender)
+    async def send(self, email: Email, alert_id: str | None = None) -> None:
+        message: EmailMessage = email.to_message(self.sender, alert_id)
         try:
             await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout,
                                   start_tls=False, use_tls=False)
@@ -138,7 +138,7 @@ class Dispatcher:
 
     async def _send(self, job: dict[str, Any]) -> None:
         if job["channel"] == "email":
-            await self.mailer.send(Email(**job["email"]))
+            await self.mailer.send(Email(**job["email"]), job["_id"])
             return
         endpoint = await self.store.endpoint(job["endpoint_id"])
         if endpoint is None or not endpoint["enabled"]:

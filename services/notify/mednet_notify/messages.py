@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,13 +52,15 @@ class Email:
         if (self.calendar is None) != (self.calendar_method is None):
             raise ValueError("a calendar attachment and its method come together")
 
-    def to_message(self, sender: str) -> EmailMessage:
+    def to_message(self, sender: str, alert_id: str | None = None) -> EmailMessage:
+        """The email; the same alert_id always gives the same Message-ID, so a resend after a crash is
+        recognised by the recipient's mail system as the message it already has."""
         message = EmailMessage()
         message["From"] = sender
         message["To"] = self.to
         message["Subject"] = self.subject
         message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = make_msgid(domain=domain_of(sender))
+        message["Message-ID"] = message_id_of(alert_id, sender) if alert_id else make_msgid(domain=domain_of(sender))
         message.set_content(self.text)
         if self.calendar is not None:
             message.add_attachment(
@@ -68,6 +71,10 @@ class Email:
                 params={"method": self.calendar_method, "charset": "utf-8"},
             )
         return message
+
+
+def message_id_of(alert_id: str, sender: str) -> str:
+    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, alert_id).hex}@{domain_of(sender)}>"
 
 
 def domain_of(address: str) -> str:

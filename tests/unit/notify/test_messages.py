@@ -326,3 +326,12 @@ def test_a_scheduling_failure_notice_gives_the_reason():
     assert message.to == "alex@example.org"
     assert "case-1" in message.subject
     assert "Reason: No common availability before the session" in message.text
+
+
+def test_the_same_alert_always_has_the_same_message_id_so_a_resend_is_recognised():
+    notice = reminder(a_call(), PARTY, timedelta(hours=1))
+    first = received(notice.to_message("notify@mednet.example", "job-1"))
+    again = received(notice.to_message("notify@mednet.example", "job-1"))
+    other = received(notice.to_message("notify@mednet.example", "job-2"))
+    assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
+    assert first["Message-ID"].endswith("@mednet.example>")
