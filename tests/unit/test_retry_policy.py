@@ -14,3 +14,9 @@ def test_what_counts_as_transient():
                   ConnectionRefusedError(), TimeoutError()):
         assert isinstance(error, TRANSIENT)
     assert not isinstance(ValueError("x"), TRANSIENT)
+
+
+def test_a_comma_separated_bootstrap_list_reaches_the_broker_as_separate_hosts():
+    from mednet_shared.platform.kafka import servers
+
+    assert servers("127.0.0.1:9092, 127.0.0.1:9094,") == ["127.0.0.1:9092", "127.0.0.1:9094"]

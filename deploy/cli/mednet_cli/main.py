@@ -250,3 +250,8 @@ def dlq_replay(
         _fail(ValueError(f"{topic} has no record at offset(s) {missing}"))
     replayed = asyncio.run(records.replay(bootstrap, chosen))
     console.print(f"replayed {replayed} dead letter(s) from {topic}")
+
+
+from .chaos.cli import chaos_command  # noqa: E402
+
+app.command("chaos")(chaos_command)

@@ -238,6 +238,13 @@ class Stack:
         return ",".join(node.bootstrap for node in self.kafka_nodes)
 
     @property
+    def cluster_id(self) -> str:
+        recorded = self._recorded()
+        if recorded is None:
+            raise StackError(f"no stack recorded in {self.data_dir}")
+        return recorded["cluster_id"]
+
+    @property
     def environment(self) -> dict[str, str]:
         return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URL": self.mongo.url,
                 "MEDNET_TOPIC_REPLICATION": str(self.brokers)}

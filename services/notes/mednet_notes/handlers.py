@@ -62,7 +62,7 @@ class Notes:
                 return None
             record.mediator_id, record.revision = mediator_id or record.mediator_id, revision
             record.parties = [party_entry(p) for p in parties]
-            return []
+            return self._brief_if_ready(record)
 
         await self.store.change_case(case_id, change)
 
@@ -111,15 +111,18 @@ class Notes:
                 case_id=record.case_id, call_id=call["call_id"], party_id=party_id,
                 party_firm_id=party.get("firm_id"), objectives=notes.objectives, recorded_at=self.clock(),
             ), derived_id(call["call_id"], "objectives", version))]
-            if not record.brief_ready and self._all_parties_recorded(record):
-                record.brief_ready = True
-                events.append(self._event(BriefReady(
-                    case_id=record.case_id, mediator_id=record.mediator_id,
-                    party_ids=[p["party_id"] for p in record.parties], ready_at=self.clock(),
-                ), derived_id(record.case_id, "brief-ready")))
-            return events
+            return events + self._brief_if_ready(record)
 
         return change
+
+    def _brief_if_ready(self, record: CaseRecord) -> list[CloudEvent]:
+        """BriefReady once, when the last of objectives and the case's parties arrives, in whichever order."""
+        if record.brief_ready or not self._all_parties_recorded(record):
+            return []
+        record.brief_ready = True
+        return [self._event(BriefReady(case_id=record.case_id, mediator_id=record.mediator_id,
+                                       party_ids=[p["party_id"] for p in record.parties], ready_at=self.clock()),
+                            derived_id(record.case_id, "brief-ready"))]
 
     @staticmethod
     def _all_parties_recorded(record: CaseRecord) -> bool:

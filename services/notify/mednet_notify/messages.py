@@ -140,7 +140,8 @@ def completion_confirmation(call: CallCompleted, recipient: Attendee) -> Email:
         subject="Pre-mediation call completed",
         text=letter(
             recipient,
-            f"Your private pre-mediation call ended on {local_time_text(call.completed_at, recipient.time_zone)}.",
+            f"Your private pre-mediation call {call.call_id} ended on "
+            f"{local_time_text(call.completed_at, recipient.time_zone)}.",
             "Thank you for taking part.",
         ),
     )

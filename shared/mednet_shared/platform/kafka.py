@@ -43,7 +43,7 @@ def _prometheus_middleware() -> KafkaPrometheusMiddleware:
 
 def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0) -> KafkaBroker:
     return KafkaBroker(
-        bootstrap_servers,
+        servers(bootstrap_servers),
         client_id=client_id,
         graceful_timeout=graceful_timeout,
         middlewares=[_prometheus_middleware()],
@@ -51,6 +51,11 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
         **PRODUCER_DEFAULTS,
     )
+
+
+def servers(bootstrap_servers: str) -> list[str]:
+    """KAFKA_BOOTSTRAP_SERVERS as a list: FastStream takes a single string as one host."""
+    return [server.strip() for server in bootstrap_servers.split(",") if server.strip()]
 
 
 class BrokerPublisher:

@@ -1,0 +1,113 @@
+"""What a chaos run sends: firms' case submissions and poison, each traceable by event id and offset."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from mednet_shared.contracts.envelope import CloudEvent, KafkaRecord
+from mednet_shared.contracts.topics import Topics
+
+ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns", "UTC",
+         "Asia/Kathmandu", "Europe/Berlin"]
+WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ROLES = ["claimant", "respondent", "other", "other"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    firm: str
+    event_id: str
+    external_ref: str
+    mediator_id: str
+    parties: int
+    record: KafkaRecord
+
+
+@dataclass(frozen=True)
+class Poison:
+    kind: str
+    firm: str
+    record: KafkaRecord
+
+
+def firm_ids(run: str, count: int) -> list[str]:
+    return [f"chaos-{run}-f{n}" for n in range(count)]
+
+
+def mediator_ids(run: str, count: int) -> list[str]:
+    return [f"chaos-{run}-m{n}" for n in range(count)]
+
+
+def windows(start: str, end: str, days: list[str]) -> list[dict]:
+    return [{"day": day, "start": start, "end": end} for day in days]
+
+
+def case_document(reference: str, mediator_id: str, parties: int, firms: list[str], session_start: datetime,
+                  rng: random.Random) -> dict:
+    return {
+        "external_ref": reference,
+        "title": f"Dispute {reference}",
+        "mediator": {"mediator_id": mediator_id, "name": f"Mediator {mediator_id}",
+                     "email": f"{mediator_id}@mediators.example.org", "time_zone": "Europe/Berlin",
+                     "working_hours": windows("08:00", "18:00", WEEK[:5]), "buffer_minutes": 15},
+        "session": {"start": session_start.isoformat(), "end": (session_start + timedelta(hours=6)).isoformat(),
+                    "time_zone": "Europe/Berlin"},
+        "parties": [party(reference, n, rng.choice(ZONES), rng.choice(firms)) for n in range(parties)],
+        "policy": {"call_minutes": 45, "minimum_notice_hours": 24, "preparation_lead_hours": 24},
+    }
+
+
+def party(reference: str, n: int, zone: str, firm: str) -> dict:
+    party_id = f"p{n + 1}"
+    return {"party_id": party_id, "role": ROLES[n], "time_zone": zone,
+            "contact": {"name": f"Party {party_id}", "email": f"{party_id}.{reference}@parties.example.org"},
+            "availability": windows("08:00", "20:00", WEEK),
+            "attorney": {"firm_id": firm, "name": f"Counsel for {party_id}",
+                         "email": f"counsel-{party_id}.{reference}@{firm}.example.org"}}
+
+
+def command_record(firm: str, event_type: str, data: object, event_id: str, subject: str) -> KafkaRecord:
+    event = CloudEvent(id=event_id, type=event_type, source=f"/firms/{firm}", subject=subject,
+                       time=datetime.now(UTC), data=data)
+    return event.to_record(Topics.firm_inbound(firm))
+
+
+def submissions(run: str, cases: int, firms: list[str], mediators: list[str], seed: int,
+                now: datetime | None = None) -> list[Submission]:
+    rng = random.Random(seed)
+    today = (now or datetime.now(UTC)).replace(hour=9, minute=0, second=0, microsecond=0)
+    made = []
+    for n in range(cases):
+        firm, mediator = rng.choice(firms), rng.choice(mediators)
+        reference, parties = f"c{n}-{run}", rng.choice([2, 2, 2, 3, 4])
+        start = today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4]))
+        document = case_document(reference, mediator, parties, firms, start, rng)
+        event_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        made.append(Submission(firm, event_id, reference, mediator, parties,
+                               command_record(firm, "mednet.SubmitCase.v1", document, event_id, reference)))
+    return made
+
+
+def poison(firms: list[str], count: int, seed: int) -> list[Poison]:
+    """Records that can never be processed; each must end up dead-lettered exactly once."""
+    rng = random.Random(seed ^ 0x5EED)
+    made = []
+    for n in range(count):
+        firm = rng.choice(firms)
+        topic = Topics.firm_inbound(firm)
+        kind = ["not-json", "not-a-cloudevent", "unknown-type", "truncated"][n % 4]
+        if kind == "unknown-type":
+            record = command_record(firm, "mednet.LaunchMissiles.v1", {"n": n}, str(uuid.uuid4()), f"poison-{n}")
+        elif kind == "not-json":
+            record = KafkaRecord(topic, f"poison-{n}".encode(), b"\x00\xffnot json " + str(n).encode(), {})
+        elif kind == "not-a-cloudevent":
+            record = KafkaRecord(topic, f"poison-{n}".encode(), json.dumps({"hello": n}).encode(), {})
+        else:
+            whole = command_record(firm, "mednet.SubmitCase.v1", {"external_ref": f"p{n}"}, str(uuid.uuid4()), "x")
+            record = KafkaRecord(topic, whole.key, whole.value[: len(whole.value) // 2], {})
+        made.append(Poison(kind, firm, record))
+    return made
