@@ -3,7 +3,7 @@ transient faults are retried (never dead-lettered), and the guard makes a redeli
 
 import asyncio
 
-from kafka_helpers import new_topic, produce, read, wait_for
+from kafka_helpers import committed, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.events import CallCompleted
 from mednet_shared.platform.consumer import EventConsumer, RetryPolicy, TransientError
@@ -151,3 +151,22 @@ async def test_a_claim_whose_holder_died_is_taken_over_after_its_lease(db):
     assert await dead_holder.claim("event-2")
     await asyncio.sleep(0.3)
     assert await IdempotencyGuard(db["processed_events"], "test").claim("event-2")
+
+
+async def test_a_poison_record_redelivered_after_a_lost_commit_is_dead_lettered_once(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.poison-again.{unique}")
+    await produce(kafka, topic, [(b"k", b"{not json", [])])
+
+    async def handle(incoming) -> None:
+        pass
+
+    for attempt in ("first", "redelivered"):
+        broker = await _running_consumer(kafka, db, f"{unique}-{attempt}", topic, handle)
+        try:
+            async def past_the_record(group=f"test-{unique}-{attempt}") -> bool:
+                return (await committed(kafka, group)).get((topic, 0)) == 1
+            await wait_for(past_the_record, timeout=30, interval=0.3)
+        finally:
+            await broker.stop()
+    dead = await read(kafka, f"{topic}.dlq", 10, timeout=3)
+    assert len(dead) == 1, "the second group read the same record at the same position: no second dead letter"

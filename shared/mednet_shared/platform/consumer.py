@@ -179,7 +179,18 @@ class EventConsumer:
     async def dead_letter(
         self, message: KafkaMessage, reason: str, error: BaseException, attempts: int, event_type: str = "unknown"
     ) -> None:
-        """Publish the original record to <topic>.dlq with the error; returning lets the offset be committed."""
+        """Publish the original record to <topic>.dlq with the error; returning lets the offset be committed.
+        Guarded by the record's position, so a redelivery after a lost commit (a rebalance, a crash) does not
+        dead-letter the same record twice."""
+        record = message.raw_message
+        async with self.guard.once(f"dead-letter/{record.topic}/{record.partition}/{record.offset}") as first:
+            if first:
+                await self._publish_dead_letter(message, reason, error, attempts)
+        self._attempts.pop((record.topic, record.partition, record.offset), None)
+        metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead-lettered").inc()
+
+    async def _publish_dead_letter(self, message: KafkaMessage, reason: str, error: BaseException,
+                                   attempts: int) -> None:
         record = message.raw_message
         headers = {key: _text(value) for key, value in (record.headers or [])}
         headers.update({
@@ -194,9 +205,7 @@ class EventConsumer:
             "x-mednet-dlq-failed-at": utc_now().isoformat(),
         })
         await self.broker.publish(message.body, topic=Topics.dead_letter(record.topic), key=record.key, headers=headers)
-        self._attempts.pop((record.topic, record.partition, record.offset), None)
         metrics.DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
-        metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead-lettered").inc()
         log.error("dead-lettered %s:%s@%s (%s): %s", record.topic, record.partition, record.offset, reason,
                   type(error).__name__)
 
