@@ -111,6 +111,11 @@ async def test_firm_commands_reschedule_change_availability_and_withdraw(infrast
         await produce(kafka, attorney_inbound, [as_record(command({"case_id": case_id}, "mednet.WithdrawCase.v1"))])
         dead = await read(kafka, Topics.dead_letter(attorney_inbound), 1, timeout=20)
         assert b"only the submitting firm" in dict(dead[0].headers)["x-mednet-dlq-error"]
+        await produce(kafka, attorney_inbound, [(b"x", b"\x00 not an envelope", [])])
+        await asyncio.sleep(3)
+        dead = await read(kafka, Topics.dead_letter(attorney_inbound), 10, timeout=3)
+        assert [dict(d.headers)["x-mednet-dlq-service"] for d in dead] == [b"intake", b"intake"], \
+            "both intake and scheduling read the firm's topic; only intake, its owner, dead-letters what is no envelope"
 
         await produce(kafka, inbound, [as_record(command({"case_id": case_id, "reason": "settled"},
                                                          "mednet.WithdrawCase.v1"))])

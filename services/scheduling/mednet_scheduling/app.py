@@ -38,6 +38,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         pattern=settings.inbound_topic_pattern,
         group_id=f"{settings.consumer_group}-firm-commands",
         handlers={RequestReschedule: handlers.request_reschedule},
+        unparseable_left_to="intake",
     )
     app = runtime.http_app([api.router])
     app.state.scheduler = scheduler

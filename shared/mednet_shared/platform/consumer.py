@@ -87,19 +87,21 @@ class EventConsumer:
         on_invalid: dict[type[Message], InvalidHandler] | None = None,
         strict: bool = False,
         passing: Iterable[type[Message]] = (),
+        unparseable_left_to: str | None = None,
         **options,
     ) -> None:
         """One subscription of the service. Events of other known types are acknowledged and ignored; with
         strict (firm inbound topics), a type neither handled nor `passing` (handled by another service) is
         dead-lettered. on_invalid turns a schema-invalid payload of that type into a domain answer (e.g.
-        CaseRejected) instead of a dead letter."""
+        CaseRejected) instead of a dead letter. unparseable_left_to names the service that dead-letters records
+        that are not even an envelope (the topic's owner), so a topic read by two services gets one dead letter."""
         by_type = {model.type_name(): handler for model, handler in (handlers or {}).items()}
         invalid = {model.type_name(): handler for model, handler in (on_invalid or {}).items()}
         accepted = frozenset(model.type_name() for model in passing) | invalid.keys() if strict else None
 
         async def on_record(message: KafkaMessage) -> None:
             try:
-                await self.process(message, by_type, invalid, accepted)
+                await self.process(message, by_type, invalid, accepted, unparseable_left_to)
             finally:
                 logs.current_event.set(None)
 
@@ -114,12 +116,16 @@ class EventConsumer:
         handlers: dict[str, Handler],
         invalid: dict[str, InvalidHandler] | None = None,
         accepted: frozenset[str] | None = None,
+        unparseable_left_to: str | None = None,
     ) -> None:
         record = message.raw_message
         position = (record.topic, record.partition, record.offset)
         try:
             event = CloudEvent.from_bytes(message.body)
         except EnvelopeError as error:
+            if unparseable_left_to:
+                metrics.EVENTS_CONSUMED.labels(self.service, "unknown", f"left-to-{unparseable_left_to}").inc()
+                return None
             return await self.dead_letter(message, "unparseable", error, attempts=1)
         logs.current_event.set({"event_id": event.id, "event_type": event.type,
                                  "correlation_id": event.correlationid or event.id,
