@@ -4,7 +4,7 @@
 set -euo pipefail
 
 KUSTOMIZE_VERSION="${MEDNET_KUSTOMIZE_VERSION:-v5.8.1}"
-BIN_DIR="${MEDNET_TOOLS_BIN:-${MEDNET_CACHE_DIR:-$HOME/.cache/mednet}/bin}"
+BIN_DIR="${MEDNET_CACHE_DIR:-$HOME/.cache/mednet}/bin"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -18,8 +18,9 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
 fi
 
 if [ ! -x "$BIN_DIR/kustomize" ] || ! "$BIN_DIR/kustomize" version 2>/dev/null | grep -q "${KUSTOMIZE_VERSION#v}"; then
-    command -v go >/dev/null || { echo "error: go is required to install kustomize (https://go.dev/dl)"; exit 1; }
+    GO="$(command -v go || echo /usr/local/go/bin/go)"
+    [ -x "$GO" ] || { echo "error: go 1.24+ is required to install kustomize (https://go.dev/dl)"; exit 1; }
     echo "installing kustomize $KUSTOMIZE_VERSION into $BIN_DIR"
     mkdir -p "$BIN_DIR"
-    GOBIN="$BIN_DIR" GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+    GOBIN="$BIN_DIR" GOTOOLCHAIN=local "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
