@@ -11,6 +11,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
     echo "installing prometheus (promtool + server) with apt-get"
     as_root apt-get update -qq
+    no_daemon=/usr/sbin/policy-rc.d
+    if [ ! -e "$no_daemon" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$no_daemon" >/dev/null && as_root chmod +x "$no_daemon"
+        trap 'as_root rm -f "$no_daemon"' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
     if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
         as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
