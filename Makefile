@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo up down status test test-fast setup catalog clean
+.PHONY: demo up down status test test-fast setup tools catalog clean
 
 demo: setup          ## bring everything up and tell the whole story: two firms, calls, notes, brief, alerts
 	$(BIN)/mednet demo
@@ -27,7 +27,10 @@ test-fast: setup     ## unit and contract tests only
 catalog: setup       ## regenerate the checked-in JSON Schemas
 	$(BIN)/mednet catalog export
 
-setup: $(STAMP)
+setup: $(STAMP) tools
+
+tools:               ## promtool, prometheus (apt) and kustomize (go install, ~/.cache/mednet/bin); quick when present
+	@bash deploy/tools/install-tools.sh
 
 $(STAMP): requirements-dev.txt constraints.txt shared/pyproject.toml deploy/cli/pyproject.toml services/*/pyproject.toml
 	@command -v java >/dev/null || { echo "error: java (JDK 17+) is required: apt-get install openjdk-17-jdk-headless"; exit 1; }

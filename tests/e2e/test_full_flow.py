@@ -1,6 +1,7 @@
 """The whole story on the real broker and database, a real SMTP server and a real webhook receiver: a three-party
 case is submitted, every call scheduled and completed, objectives recorded; every email, webhook, firm stream
-event and the brief are checked, and no private observation leaks anywhere."""
+event and the brief are checked, no private observation leaks anywhere, and every metric the operations issue names
+is on each service's /metrics, grown by what the flow did."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -9,12 +10,13 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from standardwebhooks import Webhook
 
-from kafka_helpers import events_of, read, wait_for
+from kafka_helpers import events_of, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
 from receivers import SmtpServer, WebhookReceiver
 from sample_cases import submission
+from metrics_text import increase, matching, parse
 from services_harness import client, running, settings_for
 
 MARKERS = {field: f"PRIVATE-{field.upper()}-7f3a" for field in (
@@ -55,6 +57,7 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
         party["attorney"]["firm_id"] = firms[party["party_id"]]
         party["attorney"]["time_zone"] = "Australia/Lord_Howe" if party["party_id"] == "p3" else None
 
+    inbound = await new_topic(kafka, Topics.firm_inbound(submitter))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
         settings = {name: settings_for(name, infrastructure, unique) for name in ("intake", "scheduling", "notes")}
         settings["notify"] = settings_for("notify", infrastructure, unique, smtp_port=smtp.port)
@@ -62,6 +65,8 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                 running("scheduling", settings["scheduling"]) as scheduling, \
                 running("notes", settings["notes"]) as notes, \
                 running("notify", settings["notify"]) as notify:
+            apps = {"intake": intake, "scheduling": scheduling, "notes": notes, "notify": notify}
+            before = await metrics_of(notify)
             secrets = {}
             for firm in (submitter, *firms.values()):
                 async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
@@ -173,8 +178,6 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                            if r.key == case_id.encode() and dict(r.headers).get("ce-type") == b"mednet.CallScheduled.v1"]
             first = redelivered[0]
             call = CloudEvent.from_bytes(first.value).payload()
-            from kafka_helpers import produce
-
             await produce(kafka, Topics.SCHEDULING, [(first.key, first.value, list(first.headers))] * 2)
             await asyncio.sleep(4)
             for attendee in call.attendees:
@@ -182,6 +185,9 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                                and str(calendar_of(m).walk("VEVENT")[0]["UID"]) == call.call_id
                                and calendar_of(m).get("METHOD") == "REQUEST"]
                 assert len(invitations) == 1, "the same CallScheduled three times: one email per recipient"
+
+            await produce(kafka, inbound, [(b"poison", b"{'not': json", [])])
+            await assert_every_metric_the_issue_names(apps, before, inbound)
 
         everything = b"".join(smtp.mailbox.raw) + b"".join(d.body for d in hooks.deliveries)
         for topic in (Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES, Topics.NOTIFY,
@@ -197,6 +203,49 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                 if path.is_file():
                     content = path.read_bytes()
                     assert all(m.encode() not in content for m in MARKERS.values()), f"a marker is in {path}"
+
+
+async def metrics_of(app) -> dict:
+    async with client(app, Role.OPERATOR) as operator:
+        page = await operator.get("/metrics")
+    assert page.status_code == 200
+    return parse(page.text)
+
+
+async def assert_every_metric_the_issue_names(apps: dict, before: dict, inbound: str) -> None:
+    """Present on every service's /metrics (one registry in this process, so each page is checked), and grown by
+    this flow where it exercised the metric."""
+    services = list(apps)
+
+    async def settled() -> bool:
+        after = await metrics_of(apps["intake"])
+        return (increase(before, after, "mednet_dead_letters_total", service="intake", topic=inbound) >= 1
+                and all(matching(after, "mednet_consumer_lag", service=s) for s in services))
+
+    await wait_for(settled, timeout=30, interval=0.5)
+    for name, app in apps.items():
+        after = await metrics_of(app)
+        for service in services:
+            for present in ("mednet_events_consumed_total", "mednet_consumer_lag",
+                            "mednet_outbox_backlog", "mednet_outbox_oldest_age_seconds",
+                            "mednet_mongodb_command_seconds_count"):
+                assert matching(after, present, service=service), f"{present} for {service} on {name}'s /metrics"
+            assert increase(before, after, "mednet_mongodb_command_seconds_count", service=service) > 0, service
+            assert increase(before, after, "mednet_events_published_total", service=service, outcome="published") > 0
+        for service in ("scheduling", "notes", "notify"):
+            assert increase(before, after, "mednet_events_consumed_total", service=service, outcome="processed") > 0
+            assert increase(before, after, "mednet_handler_seconds_count", service=service) > 0
+        for service in ("intake", "scheduling"):
+            assert increase(before, after, "mednet_events_consumed_total", service=service, outcome="dead-lettered") == 1
+            assert increase(before, after, "mednet_dead_letters_total", service=service, topic=inbound,
+                            reason="unparseable") == 1
+        assert increase(before, after, "mednet_calls_scheduled_total", kind="scheduled") >= 3
+        assert increase(before, after, "mednet_call_lead_time_hours_count") >= 3
+        assert increase(before, after, "mednet_premediation_completed_total", before_session="true") >= 1
+        assert matching(after, "mednet_premediation_completed_total") and matching(after,
+                                                                                    "mednet_scheduling_failures_total")
+        for channel in ("email", "webhook"):
+            assert increase(before, after, "mednet_notifications_total", channel=channel, outcome="sent") > 0, channel
 
 
 async def _known(notes_app, call_id: str) -> bool:

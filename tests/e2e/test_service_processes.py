@@ -1,58 +1,13 @@
 """Each service as a real process: ready only while Kafka and MongoDB answer, Prometheus metrics, exit 0 on SIGTERM."""
 
-import asyncio
-import importlib
-import os
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from mednet_cli.fleet import SERVICES, probe
 from mednet_cli.processes import free_port
 from mednet_cli.stack import KafkaNode, MongoWire, _kafka_cluster_id
-from services_harness import TEST_NOTES_KEY, skip_history
-
-
-def start_service(name: str, kafka: str, mongodb_url: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "MONGODB_URL": mongodb_url,
-        f"MEDNET_{name.upper()}_HTTP_PORT": str(port),
-        f"MEDNET_{name.upper()}_READY_TIMEOUT_SECONDS": "1",
-        f"MEDNET_{name.upper()}_MONGODB_DATABASE": f"mednet_{name}_{port}",
-        "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
-        f"MEDNET_{name.upper()}_CONSUMER_GROUP_ID": f"test-{name}-{port}",
-    }
-    consumes = getattr(importlib.import_module(f"mednet_{name}.app"), "CONSUMES", [])
-    if consumes:
-        asyncio.run(skip_history(kafka, f"test-{name}-{port}", consumes))
-    process = subprocess.Popen([sys.executable, "-m", f"mednet_{name}"], env=env, stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_status(url: str, expected: int, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    code, body = 0, {}
-    while time.monotonic() < deadline:
-        code, body = probe(f"{url}/readyz", timeout=5)
-        if code == expected:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{url}/readyz stayed {code} {body}, expected {expected}")
-
-
-def terminate(process: subprocess.Popen) -> tuple[int, float]:
-    started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=15)
-    return code, time.monotonic() - started
+from service_processes import start_service, terminate, wait_status
 
 
 def test_all_four_services_start_ready_expose_metrics_and_exit_0_on_sigterm(infrastructure, tmp_path):

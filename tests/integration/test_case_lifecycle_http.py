@@ -121,7 +121,7 @@ async def test_all_calls_completed_is_premediation_completed(infrastructure, kaf
                        'mednet_premediation_completed_total{before_session="true"}',
                        'mednet_mongodb_command_seconds_count{command="update",outcome="ok",service="scheduling"}',
                        'mednet_events_consumed_total{outcome="processed",service="scheduling"',
-                       'mednet_events_published_total{service="scheduling",type="mednet.CallScheduled.v1"}'):
+                       'mednet_events_published_total{outcome="published",service="scheduling",type="mednet.CallScheduled.v1"}'):
             line = next((l for l in metrics.splitlines() if l.startswith(figure)), None)
             assert line and float(line.rsplit(" ", 1)[1]) > 0, figure
 

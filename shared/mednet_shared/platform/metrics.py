@@ -5,7 +5,10 @@ from prometheus_client import Counter, Gauge, Histogram
 EVENTS_CONSUMED = Counter(
     "mednet_events_consumed_total", "Events consumed, by type and outcome", ["service", "type", "outcome"]
 )
-EVENTS_PUBLISHED = Counter("mednet_events_published_total", "Events published by the outbox relay", ["service", "type"])
+EVENTS_PUBLISHED = Counter(
+    "mednet_events_published_total", "Events the outbox relay published, by type and outcome: published, failed",
+    ["service", "type", "outcome"],
+)
 HANDLER_SECONDS = Histogram(
     "mednet_handler_seconds",
     "Handler latency",

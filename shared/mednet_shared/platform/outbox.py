@@ -108,8 +108,12 @@ class OutboxRelay:
                 pending = (document or {}).get(FIELD) or []
                 published: list[str] = []
                 for entry in pending:
-                    await self.publisher.publish(record_of(entry))
-                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
+                    try:
+                        await self.publisher.publish(record_of(entry))
+                    except Exception:
+                        metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"], "failed").inc()
+                        raise
+                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"], "published").inc()
                     published.append(entry["id"])
                 if published:
                     await self.mark_published(store, document_id, published)

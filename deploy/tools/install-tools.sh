@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The operations tools the tests need: promtool and prometheus (Debian package), kustomize (Go module, pinned).
+# Idempotent: does nothing when they are present. kustomize goes to ~/.cache/mednet/bin.
+set -euo pipefail
+
+KUSTOMIZE_VERSION="${MEDNET_KUSTOMIZE_VERSION:-v5.8.1}"
+BIN_DIR="${MEDNET_CACHE_DIR:-$HOME/.cache/mednet}/bin"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    echo "installing prometheus (promtool + server) with apt-get"
+    as_root apt-get update -qq
+    no_daemon=/usr/sbin/policy-rc.d
+    if [ ! -e "$no_daemon" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$no_daemon" >/dev/null && as_root chmod +x "$no_daemon"
+        trap 'as_root rm -f "$no_daemon"' EXIT
+    fi
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+        as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+fi
+
+if [ ! -x "$BIN_DIR/kustomize" ] || ! "$BIN_DIR/kustomize" version 2>/dev/null | grep -q "${KUSTOMIZE_VERSION#v}"; then
+    GO="$(command -v go || echo /usr/local/go/bin/go)"
+    [ -x "$GO" ] || { echo "error: go 1.24+ is required to install kustomize (https://go.dev/dl)"; exit 1; }
+    echo "installing kustomize $KUSTOMIZE_VERSION into $BIN_DIR"
+    mkdir -p "$BIN_DIR"
+    GOBIN="$BIN_DIR" GOTOOLCHAIN=local "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi

@@ -1,0 +1,66 @@
+"""Where the deployment files and the operations tools are; a missing tool is a failure that says how to get it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+SERVICES = ("intake", "scheduling", "notes", "notify")
+INSTALL_HINT = "run `make setup` (deploy/tools/install-tools.sh installs promtool, prometheus and kustomize)"
+
+
+def tool(name: str) -> str:
+    cache = Path(os.environ.get("MEDNET_CACHE_DIR", Path.home() / ".cache" / "mednet")) / "bin"
+    found = shutil.which(name) or shutil.which(name, path=str(cache))
+    assert found, f"{name} is not installed: {INSTALL_HINT}"
+    return found
+
+
+def run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([tool(command[0]), *command[1:]], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def load_all_yaml(text: str) -> list[dict]:
+    return [document for document in yaml.safe_load_all(text) if document]
+
+
+def dockerfile(service: str) -> str:
+    return (ROOT / "services" / service / "Dockerfile").read_text()
+
+
+def exposed_port(service: str) -> int:
+    return int(re.search(r"^EXPOSE (\d+)$", dockerfile(service), re.MULTILINE).group(1))
+
+
+def exposed_metric_names() -> set[str]:
+    """Every sample name the services can expose, from the metric definitions themselves."""
+    import importlib
+
+    from prometheus_client import REGISTRY
+
+    for module in ("mednet_shared.platform.metrics", "mednet_scheduling.metrics", "mednet_notify.metrics"):
+        importlib.import_module(module)
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum")}
+    return {family.name + suffix for family in REGISTRY.collect() if family.name.startswith("mednet_")
+            for suffix in suffixes.get(family.type, ("",))}
+
+
+def recorded_names() -> set[str]:
+    return {rule["record"] for path in (PROMETHEUS / "rules").glob("*.yml")
+            for group in load_yaml(path)["groups"] for rule in group["rules"] if "record" in rule}
+
+
+def metric_names_in(promql: str) -> set[str]:
+    return set(re.findall(r"\bmednet[_:][A-Za-z0-9_:]*", promql))
