@@ -252,6 +252,7 @@ def dlq_replay(
     console.print(f"replayed {replayed} dead letter(s) from {topic}")
 
 
-from .chaos.cli import chaos_command  # noqa: E402
+from .chaos.cli import chaos_command, fuzz_command  # noqa: E402
 
 app.command("chaos")(chaos_command)
+app.command("fuzz")(fuzz_command)
