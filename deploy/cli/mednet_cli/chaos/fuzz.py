@@ -10,6 +10,7 @@ import json
 import random
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,16 +173,14 @@ class FuzzRun:
         was_dead = {n for n, s in enumerate(hostile) if (Topics.firm_inbound(s.firm), s.partition, s.offset) in letters}
         accounted = was_rejected | was_dead
         unaccounted = [s for n, s in enumerate(hostile) if n not in accounted]
-        kinds: dict[str, int] = {}
-        for s in hostile:
-            kinds[s.hostile.kind.split(" ")[0]] = kinds.get(s.hostile.kind.split(" ")[0], 0) + 1
+        kinds = Counter(s.hostile.kind for s in hostile)
         return FuzzFigures(
             hostile_sent=len(hostile), hostile_rejected_with_reason=len(was_rejected),
             hostile_dead_lettered=len(was_dead), hostile_unaccounted=len(unaccounted),
             valid_sent=len(valid), valid_processed=sum(1 for s in valid if s.event_id in opened),
             valid_lost=sum(1 for s in valid if s.event_id not in opened),
             cases_opened_for_another_firm=sum(1 for s in valid if opened.get(s.event_id, s.firm) != s.firm),
-            instance_crashes=crashes, seconds=round(seconds, 1), hostile_kinds=kinds,
+            instance_crashes=crashes, seconds=round(seconds, 1), hostile_kinds=dict(kinds),
             unaccounted_examples=[f"{s.hostile.kind}: {s.hostile.value[:120]!r}" for s in unaccounted[:10]])
 
 

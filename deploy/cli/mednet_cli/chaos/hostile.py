@@ -31,7 +31,7 @@ TYPED = {"external_ref": "x", "mediator.email": "x", "mediator.time_zone": "x", 
          "mediator": "x", "session": "x", "policy.call_minutes": 1}
 
 
-DOMAIN_INVALID = {"session ends before it starts", "duplicate party"}
+DOMAIN_INVALID = {"session-reversed", "duplicate-party"}
 
 
 @dataclass(frozen=True)
@@ -65,44 +65,44 @@ def strategies(valid_document: dict) -> st.SearchStrategy[Hostile]:
         document = copy.deepcopy(valid_document)
         target, key = at(document, path)
         del target[key]
-        return record(f"missing {path}", envelope("mednet.SubmitCase.v1", document))
+        return record("missing-field", envelope("mednet.SubmitCase.v1", document))
 
     def wrongly_typed(path: str, value: object) -> Hostile:
         document = copy.deepcopy(valid_document)
         target, key = at(document, path)
         target[key] = value if value is not None else TYPED[path]
-        return record(f"bad {path}", envelope("mednet.SubmitCase.v1", document))
+        return record("bad-field", envelope("mednet.SubmitCase.v1", document))
 
     def broken_envelope(field: str, value: object) -> Hostile:
         document = envelope("mednet.SubmitCase.v1", copy.deepcopy(valid_document))
         document[field] = value
-        return record(f"envelope {field}", document)
+        return record("bad-envelope", document)
 
     def bad_session() -> Hostile:
         document = copy.deepcopy(valid_document)
         document["session"]["start"], document["session"]["end"] = document["session"]["end"], document["session"]["start"]
-        return record("session ends before it starts", envelope("mednet.SubmitCase.v1", document))
+        return record("session-reversed", envelope("mednet.SubmitCase.v1", document))
 
     def same_party_twice() -> Hostile:
         document = copy.deepcopy(valid_document)
         document["parties"][1]["party_id"] = document["parties"][0]["party_id"]
-        return record("duplicate party", envelope("mednet.SubmitCase.v1", document))
+        return record("duplicate-party", envelope("mednet.SubmitCase.v1", document))
 
     def too_many_parties(n: int) -> Hostile:
         document = copy.deepcopy(valid_document)
         document["parties"] = [dict(document["parties"][0], party_id=f"p{i}") for i in range(n)]
-        return record("party count", envelope("mednet.SubmitCase.v1", document))
+        return record("party-count", envelope("mednet.SubmitCase.v1", document))
 
     def firm_in_payload(firm: str) -> Hostile:
         document = copy.deepcopy(valid_document) | {"firm_id": firm}
-        return record("firm id in the payload", envelope("mednet.SubmitCase.v1", document))
+        return record("firm-in-payload", envelope("mednet.SubmitCase.v1", document))
 
     commands = st.sampled_from(["mednet.WithdrawCase.v1", "mednet.UpdatePartyAvailability.v1"])
     return st.one_of(
         st.binary(max_size=300).map(lambda raw: Hostile("bytes", b"\x00" + raw, None)),
         st.recursive(hostile_scalar, lambda inner: st.lists(inner, max_size=3), max_leaves=5).map(
-            lambda value: record("json, not an object", [value])),
-        st.dictionaries(st.text(max_size=10), hostile_scalar, max_size=5).map(lambda d: record("json object", d)),
+            lambda value: record("json-array", [value])),
+        st.dictionaries(st.text(max_size=10), hostile_scalar, max_size=5).map(lambda d: record("json-object", d)),
         st.sampled_from(REQUIRED).map(without),
         st.tuples(st.sampled_from(sorted(TYPED)), hostile_scalar.filter(lambda v: not isinstance(v, str))).map(
             lambda pair: wrongly_typed(*pair)),
@@ -115,9 +115,9 @@ def strategies(valid_document: dict) -> st.SearchStrategy[Hostile]:
         st.from_regex(r"mednet\.[A-Z][a-z]{3,12}\.v[0-9]", fullmatch=True).filter(
             lambda t: t not in ("mednet.SubmitCase.v1", "mednet.WithdrawCase.v1",
                                 "mednet.UpdatePartyAvailability.v1", "mednet.RequestReschedule.v1")).map(
-            lambda t: record("unknown type", envelope(t, {"anything": 1}))),
+            lambda t: record("unknown-type", envelope(t, {"anything": 1}))),
         st.tuples(commands, st.text(min_size=1, max_size=20)).map(lambda pair: record(
-            "command on no case", envelope(pair[0], {"case_id": f"missing-{pair[1]}", "party_id": "p1",
+            "command-on-no-case", envelope(pair[0], {"case_id": f"missing-{pair[1]}", "party_id": "p1",
                                                      "availability": [{"day": "mon", "start": "09:00",
                                                                        "end": "17:00"}]}))),
         st.just(None).map(lambda _: Hostile("oversized", json.dumps(envelope(
