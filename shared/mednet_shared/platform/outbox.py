@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -28,6 +27,9 @@ log = logging.getLogger("mednet.outbox")
 
 class Publisher(Protocol):
     async def publish(self, record: KafkaRecord) -> None: ...
+
+    async def send(self, record: KafkaRecord) -> Awaitable[Any]:
+        """Queue the record (in call order) and return what completes once the broker acknowledged it."""
 
 
 def entries(events: Iterable[tuple[str, CloudEvent]]) -> list[dict[str, Any]]:
@@ -87,52 +89,73 @@ class OutboxRelay:
 
     async def _drain(self) -> None:
         while not self._wakeups.empty():
-            await self.relay_document(*self._wakeups.get_nowait())
+            await self._relay_woken([self._wakeups.get_nowait()])
 
     async def _run(self) -> None:
         await self.sweep()
         while True:
             try:
-                collection, document_id = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
+                first = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
             except TimeoutError:
                 await self.sweep()
                 continue
-            await self.relay_document(collection, document_id)
+            woken = [first]
+            while not self._wakeups.empty():
+                woken.append(self._wakeups.get_nowait())
+            await self._relay_woken(woken)
+
+    async def _relay_woken(self, woken: list[tuple[str, Any]]) -> None:
+        by_collection: dict[str, list[Any]] = {}
+        for collection, document_id in woken:
+            ids = by_collection.setdefault(collection, [])
+            if document_id not in ids:
+                ids.append(document_id)
+        for collection, ids in by_collection.items():
+            await self.relay_documents(collection, ids)
 
     async def relay_document(self, collection: str, document_id: Any) -> int:
-        """Publish the document's pending events in order, then remove exactly those from it."""
+        return await self.relay_documents(collection, [document_id]) or 0
+
+    async def relay_documents(self, collection: str, document_ids: list[Any]) -> int | None:
+        """Publish the documents' pending events (each document's in order, all of them queued at once), wait for
+        every acknowledgement, then remove exactly those events from each document. None if that failed."""
         async with self._lock:
             store = self.collections[collection]
             try:
-                document = await store.find_one({"_id": document_id}, {FIELD: 1})
-                pending = (document or {}).get(FIELD) or []
-                published: list[str] = []
-                for entry in pending:
-                    await self.publisher.publish(record_of(entry))
-                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
-                    published.append(entry["id"])
-                if published:
-                    await self.mark_published(store, document_id, published)
-                return len(published)
+                documents = await store.find({"_id": {"$in": document_ids}, f"{FIELD}.0": {"$exists": True}},
+                                             {FIELD: 1}).to_list()
+                acknowledgements = [await self.publisher.send(record_of(entry))
+                                    for document in documents for entry in document[FIELD]]
+                await asyncio.gather(*acknowledgements)
+                for document in documents:
+                    for entry in document[FIELD]:
+                        metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
+                await asyncio.gather(*(self.mark_published(store, document["_id"], [e["id"] for e in document[FIELD]])
+                                       for document in documents))
+                return len(acknowledgements)
             except Exception:
-                log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_id)
-                return 0
+                log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_ids)
+                return None
 
     async def mark_published(self, store: AsyncCollection, document_id: Any, event_ids: list[str]) -> None:
         await store.update_one({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})
 
     async def sweep(self) -> int:
-        """Relay every document that still holds events; refresh the backlog metrics."""
+        """Relay every document that still holds events (one scan per collection); the backlog metrics count
+        what could not be relayed."""
         relayed = 0
         backlog, oldest = 0, None
         for name, store in self.collections.items():
             try:
-                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {"_id": 1}):
-                    relayed += await self.relay_document(name, document["_id"])
-                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1}):
-                    backlog += len(document[FIELD])
-                    created: datetime = document[FIELD][0]["created_at"]
-                    oldest = created if oldest is None or created < oldest else oldest
+                waiting = [document async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1})]
+                for start in range(0, len(waiting), 100):
+                    chunk = waiting[start:start + 100]
+                    done = await self.relay_documents(name, [document["_id"] for document in chunk])
+                    relayed += done or 0
+                    if done is None:
+                        backlog += sum(len(document[FIELD]) for document in chunk)
+                        created = min(document[FIELD][0]["created_at"] for document in chunk)
+                        oldest = created if oldest is None or created < oldest else oldest
             except Exception:
                 log.exception("outbox sweep of %s failed", name)
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
