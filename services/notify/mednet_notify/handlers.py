@@ -61,7 +61,8 @@ class Notifier:
             await self.store.stream(f"{event.id}:stream:{firm}", firm, projected)
             jobs += await self._webhooks(event, message, firm, projected)
         if await self.store.add_jobs(jobs):
-            self.dispatcher.wake()
+            now = self.clock()
+            self.dispatcher.due_now([job["_id"] for job in jobs if job["due_at"] <= now])
 
     async def _remember(self, message: Message) -> None:
         if isinstance(message, CaseOpened):
@@ -88,7 +89,8 @@ class Notifier:
     async def _emails(self, event: CloudEvent, message: Message) -> list[dict[str, Any]]:
         now = self.clock()
         if isinstance(message, (CallScheduled, CallRescheduled)):
-            await self.store.drop_reminders(message.call_id, message.sequence)
+            if message.sequence > 0:
+                await self.store.drop_reminders(message.call_id, message.sequence)
             return await self._invitations(event, message, now)
         if isinstance(message, CallCancelled):
             await self.store.drop_reminders(message.call_id, message.sequence + 1)
@@ -132,7 +134,7 @@ class Notifier:
     async def _wanted(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per-recipient preferences, read once per recipient: calendar invites and cancellations always go
         (calendars must stay right); other emails only if email is wanted; reminders only if reminders are."""
-        preferences = {r: await self.store.preference(r) for r in {job["recipient"] for job in jobs}}
+        preferences = await self.store.preferences_of({job["recipient"] for job in jobs}) if jobs else {}
 
         def wanted(job: dict[str, Any]) -> bool:
             choice = preferences[job["recipient"]]
