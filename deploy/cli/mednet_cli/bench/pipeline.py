@@ -132,8 +132,14 @@ async def _start_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
+        for _ in range(20):
+            await consumer._client.force_metadata_update()
+            if all(consumer.partitions_for_topic(t) for t in topics):
+                break
+            await asyncio.sleep(0.25)
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not partitions:
+            return
         consumer.assign(partitions)
         await consumer.commit(await consumer.end_offsets(partitions))
     finally:
