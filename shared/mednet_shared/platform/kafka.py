@@ -33,7 +33,7 @@ CONSUMER_DEFAULTS = {
 
 # Batches of up to max_records, committed once every record in them is done. An empty poll waits at most
 # batch_timeout_ms (twice: faststream then sleeps as long), so a quiet topic adds at most that to latency.
-BATCH_CONSUMER_DEFAULTS = {**CONSUMER_DEFAULTS, "batch": True, "max_records": 100, "batch_timeout_ms": 10}
+BATCH_CONSUMER_DEFAULTS = {**CONSUMER_DEFAULTS, "batch": True, "max_records": 100, "batch_timeout_ms": 5}
 
 _prometheus: KafkaPrometheusMiddleware | None = None
 

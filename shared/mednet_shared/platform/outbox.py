@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..contracts.envelope import CloudEvent, KafkaRecord
@@ -130,12 +131,21 @@ class OutboxRelay:
                 for document in documents:
                     for entry in document[FIELD]:
                         metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
-                await asyncio.gather(*(self.mark_published(store, document["_id"], [e["id"] for e in document[FIELD]])
-                                       for document in documents))
+                await self.mark_all_published(store, {document["_id"]: [entry["id"] for entry in document[FIELD]]
+                                                      for document in documents})
                 return len(acknowledgements)
             except Exception:
                 log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_ids)
                 return None
+
+    async def mark_all_published(self, store: AsyncCollection, published: dict[Any, list[str]]) -> None:
+        """One write for all the documents (one document: mark_published)."""
+        if len(published) == 1:
+            [(document_id, event_ids)] = published.items()
+            return await self.mark_published(store, document_id, event_ids)
+        if published:
+            await store.bulk_write([UpdateOne({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})
+                                    for document_id, event_ids in published.items()], ordered=False)
 
     async def mark_published(self, store: AsyncCollection, document_id: Any, event_ids: list[str]) -> None:
         await store.update_one({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})

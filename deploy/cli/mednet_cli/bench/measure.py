@@ -3,6 +3,7 @@ service."""
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections import defaultdict
 
@@ -57,6 +58,33 @@ async def average_sizes(bootstrap: str, before: Offsets, after: Offsets, sample:
                 if records[-1].offset + 1 >= ranges[tp][1] or len(sizes[tp.topic]) >= sample:
                     pending.discard(tp)
         return {topic: sum(values) / len(values) for topic, values in sizes.items()}
+    finally:
+        await consumer.stop()
+
+
+async def events_between(bootstrap: str, topics: list[str], before: Offsets, after: Offsets) -> list[dict]:
+    """Every CloudEvent written to these topics between the two offset snapshots, as JSON."""
+    ranges = {tp: (before.get(tp, 0), end) for tp, end in after.items()
+              if tp.topic in topics and end > before.get(tp, 0)}
+    if not ranges:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    events: list[dict] = []
+    try:
+        consumer.assign(list(ranges))
+        for tp, (start, _) in ranges.items():
+            consumer.seek(tp, start)
+        pending = set(ranges)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=1000)
+            if not batches:
+                break
+            for tp, records in batches.items():
+                events += [json.loads(record.value) for record in records if record.offset < ranges[tp][1]]
+                if records[-1].offset + 1 >= ranges[tp][1]:
+                    pending.discard(tp)
+        return events
     finally:
         await consumer.stop()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class PhaseResult:
     cpu_seconds: dict[str, float]
     writes: dict[str, int]
     instances: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def cases_per_second(self) -> float:
@@ -166,7 +168,8 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         progress_at = time.monotonic()
         while received < expected:
             await asyncio.sleep(0.05)
-            ours = [r for r in pipeline.receipts.poll() if r["to"] in owner or r["to"].startswith(f"med-{name}-")]
+            ours = [r for r in pipeline.receipts.poll() if r["calendar"] == "REQUEST"
+                    and (r["to"] in owner or r["to"].startswith(f"med-{name}-"))]
             for receipt in ours:
                 reference = owner.get(receipt["to"])
                 if reference and receipt["at"] < first.get(reference, float("inf")):
@@ -189,6 +192,7 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
     await asyncio.sleep(1.0)
     after = await measure.end_offsets(pipeline.bootstrap)
     cpu_after, writes_after = measure.cpu_seconds(pids), pipeline.writes()
+    events = await measure.events_between(pipeline.bootstrap, [Topics.INTAKE, Topics.SCHEDULING], offsets, after)
     return PhaseResult(
         name=name, cases=len(cases), invitations=received, target_rate=rate, started=started,
         seconds=last_receipt - min(submitted.values()), submitted=submitted, first_invitation=first,
@@ -196,7 +200,32 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         sizes=await measure.average_sizes(pipeline.bootstrap, offsets, after),
         cpu_seconds={label: cpu_after[label] - cpu.get(label, 0.0) for label in cpu_after},
         writes={service: writes_after[service] - writes.get(service, 0) for service in writes_after},
-        instances={service: len(processes) for service, processes in pipeline.instances.items()})
+        instances={service: len(processes) for service, processes in pipeline.instances.items()},
+        stages=stages(submitted, first, events))
+
+
+STAGES = ("submitted -> CaseOpened", "CaseOpened -> first CallScheduled", "first CallScheduled -> first invitation")
+
+
+def stages(submitted: dict[str, float], invited: dict[str, float], events: list[dict]) -> dict[str, list[float]]:
+    """Where the time goes, per case, in milliseconds: from the events' own timestamps (when each service
+    created them) and the SMTP receipt."""
+    opened: dict[str, tuple[str, float]] = {}
+    scheduled: dict[str, float] = {}
+    for event in events:
+        at = datetime.fromisoformat(event["time"]).timestamp()
+        if event["type"] == "mednet.CaseOpened.v1":
+            opened[event["data"]["case_id"]] = (event["data"]["external_ref"], at)
+        elif event["type"] == "mednet.CallScheduled.v1":
+            case_id = event["data"]["case_id"]
+            scheduled[case_id] = min(at, scheduled.get(case_id, at))
+    result: dict[str, list[float]] = {name: [] for name in STAGES}
+    for case_id, (reference, opened_at) in opened.items():
+        if reference in submitted and case_id in scheduled and reference in invited:
+            moments = (submitted[reference], opened_at, scheduled[case_id], invited[reference])
+            for name, (earlier, later) in zip(STAGES, zip(moments, moments[1:]), strict=True):
+                result[name].append((later - earlier) * 1000)
+    return result
 
 
 async def _submit(producer: AIOKafkaProducer, pipeline: Pipeline, cases: list[BenchCase], rate: float | None,

@@ -32,6 +32,8 @@ def phase_figures(phase: PhaseResult) -> dict:
         "events_per_second": round(phase.events_per_second, 1),
         "latency_ms": {name: round(percentile(latencies, q), 1) for name, q in
                        (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
+        "stages_ms": {stage: {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1)}
+                      for stage, values in phase.stages.items()},
         "cpu_seconds": {name: round(seconds, 3) for name, seconds in phase.cpu_seconds.items()},
         "cpu_ms_per_case": {name: round(1000 * seconds / phase.cases, 2) for name, seconds in phase.cpu_seconds.items()},
         "mongodb_writes": phase.writes, "records_per_topic": phase.records,
@@ -77,6 +79,15 @@ def show(console: Console, result: dict) -> None:
                       f"{phase['cases_per_second']:.2f}", f"{phase['events_per_second']:.1f}", f"{latency['p50']:.0f}",
                       f"{latency['p95']:.0f}", f"{latency['p99']:.0f}", f"{latency['max']:.0f}")
     console.print(table)
+    stages = Table(title="where the time goes: p50 / p95 ms per stage (event timestamps, SMTP receipt)")
+    stages.add_column("phase")
+    names = list(next(iter(result["phases"].values()))["stages_ms"])
+    for name in names:
+        stages.add_column(name, justify="right")
+    for phase_name, phase in result["phases"].items():
+        stages.add_row(phase_name, *(f"{phase['stages_ms'][n]['p50']:.0f} / {phase['stages_ms'][n]['p95']:.0f}"
+                                     for n in names))
+    console.print(stages)
     raw = result["raw_limit"]
     console.print(f"raw limit (same {raw['messages']} records over the same hops, acks=all + idempotence; "
                   f"{raw['mongodb_writes']} MongoDB writes): {raw['seconds']:.2f}s = {raw['cases_per_second']:.2f} "

@@ -1,9 +1,11 @@
-"""The benchmark's SMTP sink: every message it receives becomes one JSON line with the moment it arrived."""
+"""The benchmark's SMTP sink: every message it receives becomes one JSON line with the moment it arrived, its
+recipient, subject and calendar method (REQUEST for an invitation)."""
 
 from __future__ import annotations
 
 import asyncio
 import email
+from email import policy
 import json
 import signal
 import sys
@@ -21,8 +23,10 @@ class ReceiptLog:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
         received_at = time.time()
-        message = email.message_from_bytes(envelope.original_content or envelope.content)
-        receipt = {"at": received_at, "to": parseaddr(message["To"])[1].lower(), "subject": message["Subject"]}
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        methods = [part.get_param("method") for part in message.walk() if part.get_content_type() == "text/calendar"]
+        receipt = {"at": received_at, "to": parseaddr(str(message["To"]))[1].lower(), "subject": str(message["Subject"]),
+                   "calendar": next(iter(methods), None)}
         self.handle.write(json.dumps(receipt) + "\n")
         return "250 OK"
 
