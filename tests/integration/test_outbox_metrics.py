@@ -1,22 +1,31 @@
 """What the outbox relay counts: each event published, or each attempt the broker refused, by type."""
 
+import asyncio
+
 from prometheus_client import REGISTRY
 
 from mednet_shared.platform import outbox
 from sample_events import completed_event
 
 
+def settled(error: Exception | None = None) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(error) if error else future.set_result(None)
+    return future
+
+
 class RefusingPublisher:
-    async def publish(self, record) -> None:
-        raise ConnectionError("broker unavailable")
+    async def send(self, record) -> asyncio.Future:
+        return settled(ConnectionError("broker unavailable"))
 
 
 class AcceptingPublisher:
     def __init__(self) -> None:
         self.records = []
 
-    async def publish(self, record) -> None:
+    async def send(self, record) -> asyncio.Future:
         self.records.append(record)
+        return settled()
 
 
 def published(service: str, outcome: str) -> float:

@@ -73,10 +73,12 @@ class ServiceProcess:
     name: str
     port: int
     data_dir: Path
+    instance: int = 0
 
     @property
     def process(self) -> ManagedProcess:
-        return ManagedProcess(f"service-{self.name}", self.data_dir / "run", self.data_dir / "logs")
+        suffix = f"-{self.instance}" if self.instance else ""
+        return ManagedProcess(f"service-{self.name}{suffix}", self.data_dir / "run", self.data_dir / "logs")
 
     @property
     def url(self) -> str:

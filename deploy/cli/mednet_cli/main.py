@@ -172,6 +172,27 @@ def catalog_check() -> None:
     raise typer.Exit(1 if problems else 0)
 
 
+@app.command("bench")
+def bench(
+    cases: Annotated[int | None, typer.Option("--cases", help="Cases per phase (default 200; 8 with --quick)")] = None,
+    parties: Annotated[str, typer.Option("--parties", help="Parties per case, alternating: 2/4, 2 or 4")] = "2/4",
+    out: Annotated[Path, typer.Option("--out", help="Where bench.json and latency.png go")] = Path("bench-results"),
+    quick: Annotated[bool, typer.Option("--quick", help="A few cases: checks the bench itself in seconds")] = False,
+) -> None:
+    """Measure the pipeline on its own local stack (or KAFKA_BOOTSTRAP_SERVERS + MONGODB_URL) against the raw
+    limit of the same records and writes: cases/s, events/s, latency p50/p95/p99, CPU per service, scaling."""
+    import os
+
+    from . import bench as benchmark
+
+    try:
+        options = benchmark.BenchOptions(cases or (8 if quick else 200), parties, out, quick,
+                                         os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL"))
+        benchmark.run(options, console)
+    except (ValueError, StackError, RuntimeError) as error:
+        _fail(error)
+
+
 Kafka = Annotated[str | None, typer.Option("--kafka", envvar="KAFKA_BOOTSTRAP_SERVERS",
                                            help="Bootstrap servers; default: the local stack")]
 

@@ -48,7 +48,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         store, Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender), WebhookSender(http),
         poll_seconds=settings.poll_seconds, max_attempts=settings.delivery_max_attempts,
         backoff_seconds=settings.delivery_backoff_seconds, backoff_max_seconds=settings.delivery_backoff_max_seconds,
-        disable_after=settings.webhook_disable_after,
+        disable_after=settings.webhook_disable_after, concurrency=settings.dispatch_concurrency,
     )
     notifier = Notifier(store, dispatcher, settings.brief_url)
     runtime.consumer.subscribe(CONSUMES, group_id=settings.consumer_group,

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mednet_shared.platform.settings import ServiceSettings
@@ -12,6 +13,7 @@ class Settings(ServiceSettings):
     smtp_port: int = 2525
     smtp_sender: str = "mednet <no-reply@mednet.example.org>"
     poll_seconds: float = 1.0
+    dispatch_concurrency: int = Field(default=16, ge=1)
     delivery_max_attempts: int = 8
     delivery_backoff_seconds: float = 1.0
     delivery_backoff_max_seconds: float = 300.0

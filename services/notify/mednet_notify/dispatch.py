@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -73,16 +73,27 @@ class WebhookSender:
 class Dispatcher:
     def __init__(self, store: NotifyStore, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
                  max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, disable_after: int,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 concurrency: int = 16, clock: Callable[[], datetime] = utc_now) -> None:
         self.store, self.mailer, self.webhooks = store, mailer, webhooks
         self.poll_seconds, self.max_attempts = poll_seconds, max_attempts
         self.backoff_seconds, self.backoff_max_seconds = backoff_seconds, backoff_max_seconds
         self.disable_after = disable_after
+        self.concurrency = concurrency
         self.clock = clock
+        self._next_lease_check = datetime.min.replace(tzinfo=UTC)
         self._wake = asyncio.Event()
+        self._ready: list[str] = []
+        self._scan_now = False
         self._task: asyncio.Task | None = None
 
     def wake(self) -> None:
+        """Look for due jobs now."""
+        self._scan_now = True
+        self._wake.set()
+
+    def due_now(self, job_ids: list[str]) -> None:
+        """Send these jobs now, without looking for them: they were just written and are due."""
+        self._ready += job_ids
         self._wake.set()
 
     async def start(self) -> None:
@@ -96,15 +107,25 @@ class Dispatcher:
             self._task = None
 
     async def _run(self) -> None:
+        """Jobs handed over by the handlers go at once; a scan every poll finds the rest (reminders, retries,
+        jobs of an instance that died)."""
+        loop = asyncio.get_running_loop()
+        scan_at = 0.0
         while True:
+            ready, self._ready = self._ready, []
+            self._wake.clear()
             try:
-                await self.dispatch_due()
+                if ready:
+                    await self.dispatch(ready)
+                if self._scan_now or loop.time() >= scan_at:
+                    self._scan_now = False
+                    await self.dispatch_due()
+                    scan_at = loop.time() + await self._sleep_seconds()
             except Exception:
                 log.exception("dispatch round failed; retrying")
-            self._wake.clear()
-            pause = await self._sleep_seconds()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+            if not self._ready and not self._scan_now:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, scan_at - loop.time()))
 
     async def _sleep_seconds(self) -> float:
         try:
@@ -112,18 +133,29 @@ class Dispatcher:
         except Exception:
             log.warning("could not read the next due job; polling again in %.1fs", self.poll_seconds)
             return self.poll_seconds
-        if next_due is None:
+        if next_due is None or next_due <= self.clock():
             return self.poll_seconds
-        return max(0.0, min(self.poll_seconds, (next_due - self.clock()).total_seconds()))
+        return min(self.poll_seconds, (next_due - self.clock()).total_seconds())
 
     async def dispatch_due(self) -> int:
-        sent = 0
-        for job in await self.store.due_jobs(self.clock()):
-            claimed = await self.store.claim(job["_id"], timedelta(seconds=60))
-            if claimed:
-                await self._deliver(claimed)
-                sent += 1
-        return sent
+        now = self.clock()
+        if now >= self._next_lease_check:
+            await self.store.release_expired_claims(now)
+            self._next_lease_check = now + timedelta(seconds=self.poll_seconds)
+        return await self.dispatch([job["_id"] for job in await self.store.due_jobs(now)])
+
+    async def dispatch(self, job_ids: list[str]) -> int:
+        """These jobs at once (up to `concurrency` in flight), each claimed before it is sent."""
+        in_flight = asyncio.Semaphore(self.concurrency)
+
+        async def claim_and_deliver(job_id: str) -> int:
+            async with in_flight:
+                claimed = await self.store.claim(job_id, timedelta(seconds=60), self.clock())
+                if claimed:
+                    await self._deliver(claimed)
+                return int(claimed is not None)
+
+        return sum(await asyncio.gather(*(claim_and_deliver(job_id) for job_id in job_ids)))
 
     async def _deliver(self, job: dict[str, Any]) -> None:
         started = self.clock()

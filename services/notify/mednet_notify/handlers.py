@@ -6,6 +6,7 @@ sends them. So a redelivered event adds nothing, and a restart loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -54,14 +55,23 @@ class Notifier:
         """Every event: remember what later events need, email the people it concerns, feed the firms."""
         event, message = incoming.event, incoming.message
         await self._remember(message)
-        jobs = await self._wanted(await self._emails(event, message))
+        await self._send(await self._wanted(await self._emails(event, message)))
         facts = await self._facts(getattr(message, "case_id", ""))
-        for firm in sorted(firms_for(message, facts)):
-            projected = project(event, message, firm)
-            await self.store.stream(f"{event.id}:stream:{firm}", firm, projected)
-            jobs += await self._webhooks(event, message, firm, projected)
+        feeds = await asyncio.gather(*(self._feed(event, message, firm) for firm in sorted(firms_for(message, facts))))
+        await self._send([job for webhooks in feeds for job in webhooks])
+
+    async def _send(self, jobs: list[dict[str, Any]]) -> None:
+        """Write the jobs; those due now go to the dispatcher at once."""
         if await self.store.add_jobs(jobs):
-            self.dispatcher.wake()
+            now = self.clock()
+            self.dispatcher.due_now([job["_id"] for job in jobs if job["due_at"] <= now])
+
+    async def _feed(self, event: CloudEvent, message: Message, firm: str) -> list[dict[str, Any]]:
+        """The firm's outbound stream record and its webhook jobs."""
+        projected = project(event, message, firm)
+        _, webhooks = await asyncio.gather(self.store.stream(f"{event.id}:stream:{firm}", firm, projected),
+                                           self._webhooks(event, message, firm, projected))
+        return webhooks
 
     async def _remember(self, message: Message) -> None:
         if isinstance(message, CaseOpened):
@@ -88,7 +98,8 @@ class Notifier:
     async def _emails(self, event: CloudEvent, message: Message) -> list[dict[str, Any]]:
         now = self.clock()
         if isinstance(message, (CallScheduled, CallRescheduled)):
-            await self.store.drop_reminders(message.call_id, message.sequence)
+            if message.sequence > 0:
+                await self.store.drop_reminders(message.call_id, message.sequence)
             return await self._invitations(event, message, now)
         if isinstance(message, CallCancelled):
             await self.store.drop_reminders(message.call_id, message.sequence + 1)
@@ -132,7 +143,7 @@ class Notifier:
     async def _wanted(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per-recipient preferences, read once per recipient: calendar invites and cancellations always go
         (calendars must stay right); other emails only if email is wanted; reminders only if reminders are."""
-        preferences = {r: await self.store.preference(r) for r in {job["recipient"] for job in jobs}}
+        preferences = await self.store.preferences_of({job["recipient"] for job in jobs}) if jobs else {}
 
         def wanted(job: dict[str, Any]) -> bool:
             choice = preferences[job["recipient"]]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled
 from mednet_shared.contracts.values import Attendee, AttendeeKind
@@ -75,7 +76,18 @@ def calendar_of(method: str, event: Event) -> bytes:
     calendar.version = "2.0"
     calendar.method = method
     calendar.add_component(event)
-    calendar.add_missing_timezones(
-        first_date=event.start.date() - TIME_ZONE_MARGIN, last_date=event.end.date() + TIME_ZONE_MARGIN
-    )
+    first_year = (event.start.date() - TIME_ZONE_MARGIN).year
+    last_year = (event.end.date() + TIME_ZONE_MARGIN).year
+    for tzid in sorted(calendar.get_missing_tzids()):
+        if (timezone := time_zone(tzid, first_year, last_year)) is not None:
+            calendar.subcomponents.insert(len(calendar.timezones), timezone)
     return calendar.to_ical()
+
+
+@lru_cache(maxsize=512)
+def time_zone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
+    """The VTIMEZONE of a zone over whole years (built once: it is the costly part of an invitation)."""
+    try:
+        return Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 12, 31))
+    except ValueError:
+        return None

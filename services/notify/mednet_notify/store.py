@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
@@ -26,6 +26,7 @@ from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
 from mednet_shared.platform.outbox import OutboxRelay
 
+DUPLICATE_KEY = 11000
 JOBS, STREAMS, CALLS, CASES, ENDPOINTS, PREFERENCES = "jobs", "streams", "calls", "cases", "endpoints", "preferences"
 
 
@@ -55,15 +56,17 @@ class NotifyStore:
     # -- jobs --------------------------------------------------------------------------------------
 
     async def add_jobs(self, jobs: Sequence[dict[str, Any]]) -> int:
-        added = 0
-        for job in jobs:
-            try:
-                await self.jobs.insert_one({"status": "pending", "attempt_count": 0, "attempts": [],
-                                            "created_at": utc_now(), **job})
-                added += 1
-            except DuplicateKeyError:
-                pass
-        return added
+        """One write for all of an event's jobs; a job that already exists (a redelivery) is left as it is."""
+        if not jobs:
+            return 0
+        now = utc_now()
+        documents = [{"status": "pending", "attempt_count": 0, "attempts": [], "created_at": now, **job} for job in jobs]
+        try:
+            return len((await self.jobs.insert_many(documents, ordered=False)).inserted_ids)
+        except BulkWriteError as error:
+            if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
+                raise
+            return error.details["nInserted"]
 
     async def drop_reminders(self, call_id: str, below_sequence: int) -> int:
         result = await self.jobs.update_many(
@@ -72,9 +75,13 @@ class NotifyStore:
         )
         return result.modified_count
 
+    async def release_expired_claims(self, now: datetime) -> int:
+        """Jobs whose sender died while sending go back to pending."""
+        result = await self.jobs.update_many({"status": "sending", "lease_until": {"$lt": now}},
+                                             {"$set": {"status": "pending"}})
+        return result.modified_count
+
     async def due_jobs(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
-        await self.jobs.update_many({"status": "sending", "lease_until": {"$lt": now}},
-                                    {"$set": {"status": "pending"}})
         cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", ASCENDING).limit(limit)
         return await cursor.to_list()
 
@@ -82,9 +89,10 @@ class NotifyStore:
         job = await self.jobs.find_one({"status": "pending"}, {"due_at": 1}, sort=[("due_at", ASCENDING)])
         return job["due_at"] if job else None
 
-    async def claim(self, job_id: str, lease: timedelta) -> dict[str, Any] | None:
+    async def claim(self, job_id: str, lease: timedelta, now: datetime | None = None) -> dict[str, Any] | None:
+        """The job, now ours to send for the lease, if it is pending and due."""
         return await self.jobs.find_one_and_update(
-            {"_id": job_id, "status": "pending"},
+            {"_id": job_id, "status": "pending", "due_at": {"$lte": now or utc_now()}},
             {"$set": {"status": "sending", "lease_until": utc_now() + lease}},
             return_document=ReturnDocument.AFTER,
         )
@@ -137,6 +145,12 @@ class NotifyStore:
         return (await self.endpoints.delete_one({"_id": endpoint_id, "firm_id": firm_id})).deleted_count == 1
 
     # -- preferences -------------------------------------------------------------------------------
+
+    async def preferences_of(self, recipients: set[str]) -> dict[str, dict[str, Any]]:
+        """Every recipient's choices in one read ({} for a recipient without any)."""
+        found = {document["_id"]: document
+                 async for document in self.preferences.find({"_id": {"$in": sorted(r.lower() for r in recipients)}})}
+        return {recipient: found.get(recipient.lower(), {}) for recipient in recipients}
 
     async def preference(self, recipient: str) -> dict[str, Any]:
         return await self.preferences.find_one({"_id": recipient.lower()}) or {}

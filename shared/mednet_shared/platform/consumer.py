@@ -5,6 +5,10 @@ it done), after it was dead-lettered, or after it was recognised as a duplicate.
 (database or broker unreachable, a claim held elsewhere) are retried with backoff and never
 dead-lettered; any other failure is retried a few times and then dead-lettered with the error, so
 the partition keeps flowing.
+
+Records arrive in batches: records of one key (one case) are handled in order, different keys at the same
+time, and the batch is committed once every record in it is done. If one fails, the whole batch is delivered
+again (the guard absorbs what was already done).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -28,7 +34,7 @@ from ..contracts.topics import Topics
 from ..contracts.values import utc_now
 from . import logs, metrics
 from .idempotency import ClaimHeldElsewhere, IdempotencyGuard
-from .kafka import CONSUMER_DEFAULTS
+from .kafka import BATCH_CONSUMER_DEFAULTS
 
 log = logging.getLogger("mednet.consumer")
 M = TypeVar("M", bound=Message)
@@ -99,34 +105,50 @@ class EventConsumer:
         invalid = {model.type_name(): handler for model, handler in (on_invalid or {}).items()}
         accepted = frozenset(model.type_name() for model in passing) | invalid.keys() if strict else None
 
-        async def on_record(message: KafkaMessage) -> None:
-            try:
-                await self.process(message, by_type, invalid, accepted, unparseable_left_to)
-            finally:
-                logs.current_event.set(None)
+        async def on_batch(message: KafkaMessage) -> None:
+            await self.process_batch(message.raw_message, by_type, invalid, accepted, unparseable_left_to)
 
-        on_record.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
+        on_batch.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
         described = {"description": "Handles " + ", ".join(sorted(by_type)) + "; commits after the effect",
                      "title": f"{self.service}:{'+'.join(topics) or options.get('pattern', '')}:subscribe"}
-        self.broker.subscriber(*topics, group_id=group_id, **{**CONSUMER_DEFAULTS, **described, **options})(on_record)
+        self.broker.subscriber(*topics, group_id=group_id, **{**BATCH_CONSUMER_DEFAULTS, **described, **options})(on_batch)
+
+    async def process_batch(self, records: Sequence[ConsumerRecord], handlers: dict[str, Handler],
+                            invalid: dict[str, InvalidHandler] | None = None,
+                            accepted: frozenset[str] | None = None, unparseable_left_to: str | None = None) -> None:
+        """Each key's records in order, the keys concurrently; raises (so nothing is committed) if any failed."""
+        chains: dict[tuple, list[ConsumerRecord]] = defaultdict(list)
+        for record in records:
+            chains[(record.topic, record.partition, record.key)].append(record)
+
+        async def in_order(chain: list[ConsumerRecord]) -> None:
+            for record in chain:
+                try:
+                    await self.process(record, handlers, invalid, accepted, unparseable_left_to)
+                finally:
+                    logs.current_event.set(None)
+
+        outcomes = await asyncio.gather(*(in_order(chain) for chain in chains.values()), return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def process(
         self,
-        message: KafkaMessage,
+        record: ConsumerRecord,
         handlers: dict[str, Handler],
         invalid: dict[str, InvalidHandler] | None = None,
         accepted: frozenset[str] | None = None,
         unparseable_left_to: str | None = None,
     ) -> None:
-        record = message.raw_message
         position = (record.topic, record.partition, record.offset)
         try:
-            event = CloudEvent.from_bytes(message.body)
+            event = CloudEvent.from_bytes(record.value or b"")
         except EnvelopeError as error:
             if unparseable_left_to:
                 metrics.EVENTS_CONSUMED.labels(self.service, "unknown", f"left-to-{unparseable_left_to}").inc()
                 return None
-            return await self.dead_letter(message, "unparseable", error, attempts=1)
+            return await self.dead_letter(record, "unparseable", error, attempts=1)
         logs.current_event.set({"event_id": event.id, "event_type": event.type,
                                  "correlation_id": event.correlationid or event.id,
                                  "causation_id": event.causationid or ""})
@@ -134,7 +156,7 @@ class EventConsumer:
         if handler is None:
             if accepted is not None and event.type not in accepted:
                 error = EnvelopeError(f"{event.type} is not accepted on {record.topic}")
-                return await self.dead_letter(message, "unknown-type", error, attempts=1, event_type=event.type)
+                return await self.dead_letter(record, "unknown-type", error, attempts=1, event_type=event.type)
             metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
             return None
         started = time.perf_counter()
@@ -145,16 +167,16 @@ class EventConsumer:
                 else:
                     await self._handle(event, handler, (invalid or {}).get(event.type), *position)
         except EnvelopeError as error:
-            return await self.dead_letter(message, "schema-invalid", error, attempts=1, event_type=event.type)
+            return await self.dead_letter(record, "schema-invalid", error, attempts=1, event_type=event.type)
         except PoisonMessage as error:
-            return await self.dead_letter(message, "rejected", error, attempts=1, event_type=event.type)
+            return await self.dead_letter(record, "rejected", error, attempts=1, event_type=event.type)
         except TRANSIENT as error:
             await self._before_redelivery(position, "transient", error, event.type, counted=False)
             raise
         except Exception as error:
             attempts = self._attempts.get(position, 0) + 1
             if attempts >= self.retry.max_attempts:
-                return await self.dead_letter(message, "handler-failed", error, attempts, event_type=event.type)
+                return await self.dead_letter(record, "handler-failed", error, attempts, event_type=event.type)
             await self._before_redelivery(position, "failed", error, event.type, counted=True)
             raise
         self._attempts.pop(position, None)
@@ -183,21 +205,19 @@ class EventConsumer:
         await asyncio.sleep(self.retry.delay(attempts))
 
     async def dead_letter(
-        self, message: KafkaMessage, reason: str, error: BaseException, attempts: int, event_type: str = "unknown"
+        self, record: ConsumerRecord, reason: str, error: BaseException, attempts: int, event_type: str = "unknown"
     ) -> None:
         """Publish the original record to <topic>.dlq with the error; returning lets the offset be committed.
         Guarded by the record's position, so a redelivery after a lost commit (a rebalance, a crash) does not
         dead-letter the same record twice."""
-        record = message.raw_message
         async with self.guard.once(f"dead-letter/{record.topic}/{record.partition}/{record.offset}") as first:
             if first:
-                await self._publish_dead_letter(message, reason, error, attempts)
+                await self._publish_dead_letter(record, reason, error, attempts)
         self._attempts.pop((record.topic, record.partition, record.offset), None)
         metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead-lettered").inc()
 
-    async def _publish_dead_letter(self, message: KafkaMessage, reason: str, error: BaseException,
+    async def _publish_dead_letter(self, record: ConsumerRecord, reason: str, error: BaseException,
                                    attempts: int) -> None:
-        record = message.raw_message
         headers = {key: _text(value) for key, value in (record.headers or [])}
         headers.update({
             "x-mednet-dlq-reason": reason,
@@ -210,7 +230,8 @@ class EventConsumer:
             "x-mednet-dlq-attempts": str(attempts),
             "x-mednet-dlq-failed-at": utc_now().isoformat(),
         })
-        await self.broker.publish(message.body, topic=Topics.dead_letter(record.topic), key=record.key, headers=headers)
+        await self.broker.publish(record.value or b"", topic=Topics.dead_letter(record.topic), key=record.key,
+                                  headers=headers)
         metrics.DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
         log.error("dead-lettered %s:%s@%s (%s): %s", record.topic, record.partition, record.offset, reason,
                   type(error).__name__)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..contracts.envelope import CloudEvent, KafkaRecord
@@ -28,6 +28,9 @@ log = logging.getLogger("mednet.outbox")
 
 class Publisher(Protocol):
     async def publish(self, record: KafkaRecord) -> None: ...
+
+    async def send(self, record: KafkaRecord) -> Awaitable[Any]:
+        """Queue the record (in call order) and return what completes once the broker acknowledged it."""
 
 
 def entries(events: Iterable[tuple[str, CloudEvent]]) -> list[dict[str, Any]]:
@@ -87,56 +90,84 @@ class OutboxRelay:
 
     async def _drain(self) -> None:
         while not self._wakeups.empty():
-            await self.relay_document(*self._wakeups.get_nowait())
+            await self._relay_woken([self._wakeups.get_nowait()])
 
     async def _run(self) -> None:
         await self.sweep()
         while True:
             try:
-                collection, document_id = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
+                first = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
             except TimeoutError:
                 await self.sweep()
                 continue
-            await self.relay_document(collection, document_id)
+            woken = [first]
+            while not self._wakeups.empty():
+                woken.append(self._wakeups.get_nowait())
+            await self._relay_woken(woken)
+
+    async def _relay_woken(self, woken: list[tuple[str, Any]]) -> None:
+        by_collection: dict[str, list[Any]] = {}
+        for collection, document_id in woken:
+            ids = by_collection.setdefault(collection, [])
+            if document_id not in ids:
+                ids.append(document_id)
+        for collection, ids in by_collection.items():
+            await self.relay_documents(collection, ids)
 
     async def relay_document(self, collection: str, document_id: Any) -> int:
-        """Publish the document's pending events in order, then remove exactly those from it."""
+        return await self.relay_documents(collection, [document_id]) or 0
+
+    async def relay_documents(self, collection: str, document_ids: list[Any]) -> int | None:
+        """Publish the documents' pending events (each document's in order, all of them queued at once), wait for
+        every acknowledgement, then remove exactly those events from each document. None if that failed."""
         async with self._lock:
             store = self.collections[collection]
             try:
-                document = await store.find_one({"_id": document_id}, {FIELD: 1})
-                pending = (document or {}).get(FIELD) or []
-                published: list[str] = []
-                for entry in pending:
-                    try:
-                        await self.publisher.publish(record_of(entry))
-                    except Exception:
-                        metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"], "failed").inc()
-                        raise
-                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"], "published").inc()
-                    published.append(entry["id"])
-                if published:
-                    await self.mark_published(store, document_id, published)
-                return len(published)
+                documents = await store.find({"_id": {"$in": document_ids}, f"{FIELD}.0": {"$exists": True}},
+                                             {FIELD: 1}).to_list()
+                entries = [entry for document in documents for entry in document[FIELD]]
+                acknowledgements = [await self.publisher.send(record_of(entry)) for entry in entries]
+                outcomes = await asyncio.gather(*acknowledgements, return_exceptions=True)
+                for entry, outcome in zip(entries, outcomes):
+                    failed = isinstance(outcome, BaseException)
+                    metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"], "failed" if failed else "published").inc()
+                if failure := next((o for o in outcomes if isinstance(o, BaseException)), None):
+                    raise failure
+                await self.mark_all_published(store, {document["_id"]: [entry["id"] for entry in document[FIELD]]
+                                                      for document in documents})
+                return len(acknowledgements)
             except Exception:
-                log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_id)
-                return 0
+                log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_ids)
+                return None
+
+    async def mark_all_published(self, store: AsyncCollection, published: dict[Any, list[str]]) -> None:
+        """One write for all the documents (one document: mark_published)."""
+        if len(published) == 1:
+            [(document_id, event_ids)] = published.items()
+            return await self.mark_published(store, document_id, event_ids)
+        if published:
+            await store.bulk_write([UpdateOne({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})
+                                    for document_id, event_ids in published.items()], ordered=False)
 
     async def mark_published(self, store: AsyncCollection, document_id: Any, event_ids: list[str]) -> None:
         await store.update_one({"_id": document_id}, {"$pull": {FIELD: {"id": {"$in": event_ids}}}})
 
     async def sweep(self) -> int:
-        """Relay every document that still holds events; refresh the backlog metrics."""
+        """Relay every document that still holds events (one scan per collection); the backlog metrics count
+        what could not be relayed."""
         relayed = 0
         backlog, oldest = 0, None
         for name, store in self.collections.items():
             try:
-                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {"_id": 1}):
-                    relayed += await self.relay_document(name, document["_id"])
-                async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1}):
-                    backlog += len(document[FIELD])
-                    created: datetime = document[FIELD][0]["created_at"]
-                    oldest = created if oldest is None or created < oldest else oldest
+                waiting = [document async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1})]
+                for start in range(0, len(waiting), 100):
+                    chunk = waiting[start:start + 100]
+                    done = await self.relay_documents(name, [document["_id"] for document in chunk])
+                    relayed += done or 0
+                    if done is None:
+                        backlog += sum(len(document[FIELD]) for document in chunk)
+                        created = min(document[FIELD][0]["created_at"] for document in chunk)
+                        oldest = created if oldest is None or created < oldest else oldest
             except Exception:
                 log.exception("outbox sweep of %s failed", name)
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)

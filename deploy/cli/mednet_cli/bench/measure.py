@@ -1,0 +1,114 @@
+"""What the benchmark reads off the running system: records per topic, their sizes, CPU per process, writes per
+service."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import defaultdict
+
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
+Offsets = dict[TopicPartition, int]
+
+
+async def end_offsets(bootstrap: str, prefix: str = "mednet.") -> Offsets:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        return await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+def records_per_topic(before: Offsets, after: Offsets) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for partition, end in after.items():
+        counts[partition.topic] += end - before.get(partition, 0)
+    return {topic: count for topic, count in counts.items() if count}
+
+
+async def average_sizes(bootstrap: str, before: Offsets, after: Offsets, sample: int = 60) -> dict[str, float]:
+    """Mean value size of up to `sample` records per topic written between the two offset snapshots."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    sizes: dict[str, list[int]] = defaultdict(list)
+    try:
+        ranges = {tp: (before.get(tp, 0), end) for tp, end in after.items() if end > before.get(tp, 0)}
+        if not ranges:
+            return {}
+        consumer.assign(list(ranges))
+        for tp, (start, _) in ranges.items():
+            consumer.seek(tp, start)
+        pending = set(ranges)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=500)
+            if not batches:
+                break
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ranges[tp][1] and len(sizes[tp.topic]) < sample:
+                        sizes[tp.topic].append(len(record.value or b""))
+                if records[-1].offset + 1 >= ranges[tp][1] or len(sizes[tp.topic]) >= sample:
+                    pending.discard(tp)
+        return {topic: sum(values) / len(values) for topic, values in sizes.items()}
+    finally:
+        await consumer.stop()
+
+
+async def events_between(bootstrap: str, topics: list[str], before: Offsets, after: Offsets) -> list[dict]:
+    """Every CloudEvent written to these topics between the two offset snapshots, as JSON."""
+    ranges = {tp: (before.get(tp, 0), end) for tp, end in after.items()
+              if tp.topic in topics and end > before.get(tp, 0)}
+    if not ranges:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    events: list[dict] = []
+    try:
+        consumer.assign(list(ranges))
+        for tp, (start, _) in ranges.items():
+            consumer.seek(tp, start)
+        pending = set(ranges)
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=1000)
+            if not batches:
+                break
+            for tp, records in batches.items():
+                events += [json.loads(record.value) for record in records if record.offset < ranges[tp][1]]
+                if records[-1].offset + 1 >= ranges[tp][1]:
+                    pending.discard(tp)
+        return events
+    finally:
+        await consumer.stop()
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    seconds = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            seconds[name] = times.user + times.system
+        except psutil.Error:
+            seconds[name] = 0.0
+    return seconds
+
+
+def mongo_writes(metrics_url: str) -> int:
+    """Write commands a service sent to MongoDB so far, from its Prometheus metrics."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    total = 0
+    for family in text_string_to_metric_families(text):
+        if family.name != "mednet_mongodb_command_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count") and sample.labels.get("command") in WRITE_COMMANDS:
+                total += int(sample.value)
+    return total
