@@ -145,10 +145,12 @@ class SchedulingStore:
             self.relay.wake(CASES, state.case.case_id)
 
     async def project_call(self, case_id: str, projection: dict[str, Any]) -> None:
-        """Mirror a call's state into its case (idempotent; the calendar stays the source of truth)."""
+        """Mirror a call's state into its case (idempotent; the calendar stays the source of truth). A completed
+        call stays completed: a placement replayed after a crash mirrors "scheduled" again and must not undo it."""
         for _ in range(50):
             state = await self.case(case_id)
-            if state is None or state.calls.get(projection["party_id"]) == projection:
+            current = state.calls.get(projection["party_id"]) if state else None
+            if state is None or current == projection or (current or {}).get("status") == "completed":
                 return
             state.calls[projection["party_id"]] = projection
             try:
