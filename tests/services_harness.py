@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from mednet_shared.platform.auth import Role, issue_token
+from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 
 TEST_NOTES_KEY = "bWVkbmV0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbiE="
@@ -87,6 +87,6 @@ async def services(infrastructure, unique: str, *names: str, instances: dict[str
 
 
 def client(app: FastAPI, role: Role, **claims) -> httpx.AsyncClient:
-    token = issue_token(app.state.runtime.settings.jwt_secret, role, **claims)
+    token = issue_token(TokenPolicy.of(app.state.runtime.settings), role, **claims)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
                              headers={"Authorization": f"Bearer {token}"})

@@ -62,6 +62,8 @@ async def delete_webhook(endpoint_id: str, request: Request, caller: Principal =
 @router.get("/notifications")
 async def list_notifications(request: Request, case_id: str = Query(max_length=300),
                              caller: Principal = Depends(anyone)) -> list[dict]:
+    if not await concerns(store_of(request), case_id, caller):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
     query: dict[str, Any] = {"case_id": case_id}
     if caller.role is Role.FIRM:
         query["firm_id"] = caller.firm_id
@@ -69,6 +71,18 @@ async def list_notifications(request: Request, case_id: str = Query(max_length=3
     return [{"notification": j["_id"], "channel": j["channel"], "kind": j["purpose"], "recipient": j["recipient"],
              "status": j["status"], "due_at": j["due_at"].isoformat(), "attempts": len(j.get("attempts", []))}
             for j in jobs]
+
+
+async def concerns(store: NotifyStore, case_id: str, caller: Principal) -> bool:
+    """Operators see every case; a firm only the cases it takes part in; a mediator only their own."""
+    if caller.role is Role.OPERATOR:
+        return True
+    case = await store.recall("cases", case_id)
+    if case is None:
+        return False
+    if caller.role is Role.MEDIATOR:
+        return case.get("mediator_id") == caller.mediator_id
+    return caller.firm_id in case.get("participant_firms", [])
 
 
 @router.put("/preferences/{recipient}")

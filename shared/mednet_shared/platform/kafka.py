@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from ..contracts.envelope import KafkaRecord
 from ..contracts.topics import Topics
+from .kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger("mednet.kafka")
 
@@ -41,7 +42,8 @@ def _prometheus_middleware() -> KafkaPrometheusMiddleware:
     return _prometheus
 
 
-def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0) -> KafkaBroker:
+def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0,
+                security: KafkaSecurity = PLAINTEXT) -> KafkaBroker:
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
@@ -50,6 +52,7 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         logger=logging.getLogger(f"mednet.{client_id}.kafka"),
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
         **PRODUCER_DEFAULTS,
+        **security.client_options(),
     )
 
 
@@ -64,11 +67,13 @@ class BrokerPublisher:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1, timeout: float = 15.0
+    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1, timeout: float = 15.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create each topic and its dead-letter topic if missing (idempotent)."""
     names = sorted({name for topic in topics for name in (topic, Topics.dead_letter(topic))})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000),
+                                **security.client_options())
     await asyncio.wait_for(admin.start(), timeout)
     try:
         existing = set(await admin.list_topics())
@@ -78,5 +83,10 @@ async def ensure_topics(
                 await admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:
+                if not security.uses_sasl:
+                    raise
+                log.info("no right to create %s: on a secured cluster the operator provisions topics",
+                         ", ".join(t.name for t in missing))
     finally:
         await admin.close()
