@@ -67,7 +67,15 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
-    return {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
+    environment = {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
+    if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
+        from .kafka_acls import credentials, service_user
+
+        passwords = credentials(data_dir)
+        for name in SERVICES:
+            environment[f"MEDNET_{name.upper()}_KAFKA_SASL_USERNAME"] = service_user(name)
+            environment[f"MEDNET_{name.upper()}_KAFKA_SASL_PASSWORD"] = passwords[service_user(name)]
+    return environment
 
 
 def probe(url: str, timeout: float = 3.0) -> tuple[int, dict]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from mednet_shared.platform.auth import Principal, Role, require
 
 from .domain import CallNotes
+from .crypto import SealError
 from .handlers import BriefNotReady, CallClosed, Notes, NotesPurged, UnknownCall
 
 router = APIRouter(prefix="/v1", tags=["notes"])
@@ -38,6 +39,8 @@ async def read_notes(call_id: str, request: Request, caller: Principal = Depends
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
     except NotesPurged as purged:
         raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 @router.get("/cases/{case_id}/brief")

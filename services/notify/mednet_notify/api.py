@@ -1,5 +1,5 @@
-"""Notify's HTTP API: firms register webhook endpoints; operators and mediators read notifications and set
-per-recipient channel preferences."""
+"""Notify's HTTP API: firms register webhook endpoints; each caller reads the notifications of its own cases;
+operators set per-recipient channel preferences (a recipient is anyone's address, so no mediator or firm may)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .store import NotifyStore
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 firm = require(Role.FIRM)
-staff = require(Role.OPERATOR, Role.MEDIATOR)
+operator = require(Role.OPERATOR)
 anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
 
 
@@ -87,7 +87,7 @@ async def concerns(store: NotifyStore, case_id: str, caller: Principal) -> bool:
 
 @router.put("/preferences/{recipient}")
 async def set_preference(recipient: EmailStr, body: Preference, request: Request,
-                         caller: Principal = Depends(staff)) -> dict:
+                         caller: Principal = Depends(operator)) -> dict:
     choices = {k: v for k, v in body.model_dump().items() if v is not None}
     saved = await store_of(request).set_preference(recipient, choices)
     return {"recipient": saved["_id"], "email": saved.get("email", True), "reminders": saved.get("reminders", True)}
