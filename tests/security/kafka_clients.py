@@ -48,3 +48,15 @@ async def join_group(bootstrap: str, security: KafkaSecurity, topic: str, group:
         return [record for records in batch.values() for record in records]
     finally:
         await consumer.stop()
+
+
+async def read_all(bootstrap: str, security: KafkaSecurity, topic: str, seconds: float = 2.0) -> list:
+    """Every record of the topic so far (all partitions, no group)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", **TIMEOUTS, **security.client_options())
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=int(seconds * 1000))
+        return [record for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()

@@ -11,6 +11,7 @@ from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedErr
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from prometheus_client import REGISTRY
 
 from ..contracts.envelope import KafkaRecord
@@ -51,9 +52,19 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         middlewares=[_prometheus_middleware()],
         logger=logging.getLogger(f"mednet.{client_id}.kafka"),
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        security=broker_security(security),
         **PRODUCER_DEFAULTS,
-        **security.client_options(),
     )
+
+
+def broker_security(security: KafkaSecurity) -> BaseSecurity | None:
+    """FastStream's form of the same settings (SASL/SCRAM, with TLS under SASL_SSL)."""
+    if not security.uses_sasl:
+        return None
+    scram = SASLScram512 if security.mechanism == "SCRAM-SHA-512" else SASLScram256
+    options = security.client_options()
+    return scram(security.username, security.password, ssl_context=options.get("ssl_context"),
+                 use_ssl=security.protocol == "SASL_SSL")
 
 
 class BrokerPublisher:

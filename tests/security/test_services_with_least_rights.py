@@ -1,0 +1,65 @@
+"""intake and scheduling run on the secured cluster as their own principals, with only the ACLs that
+`mednet stack up --security` and `mednet firms add` grant them; intake takes the firm from the topic a
+command arrived on (which only that firm's principal may write), never from the envelope or payload."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from kafka_clients import produce_one, read_all
+from kafka_helpers import command
+from mednet_cli import kafka_acls
+from mednet_intake.domain import case_id_for
+from mednet_shared.contracts.envelope import CloudEvent
+from mednet_shared.contracts.topics import Topics
+from sample_cases import submission
+from services_harness import running
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def secure_settings(secure, service: str, unique: str, **overrides):
+    import importlib
+
+    config = importlib.import_module(f"mednet_{service}.config")
+    user = kafka_acls.service_user(service)
+    return config.Settings(
+        kafka_bootstrap_servers=secure.bootstrap, mongodb_url=secure.stack.mongo.url,
+        mongodb_database=f"t_{unique}_{service}", consumer_group_id=f"{user}-{unique}",
+        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=user,
+        kafka_sasl_password=kafka_acls.credentials(secure.stack.data_dir)[user], outbox_sweep_seconds=1.0,
+        **overrides)
+
+
+async def events(secure, topic: str, subject: str, kind: str, timeout: float = 60) -> list[CloudEvent]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in (CloudEvent.from_bytes(r.value)
+                             for r in await read_all(secure.bootstrap, secure.stack.admin_security, topic))
+                 if e.subject == subject and e.type == f"mednet.{kind}.v1"]
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no {kind} for {subject} on {topic} within {timeout}s")
+
+
+async def test_intake_and_scheduling_work_with_their_least_rights_and_the_firm_comes_from_the_topic(secure, unique):
+    a, b = secure.firm_a, secure.firm_b
+    intake = secure_settings(secure, "intake", unique,
+                             inbound_topic_pattern=rf"mednet\.firm\.{a.firm_id}\.inbound$")
+    scheduling = secure_settings(secure, "scheduling", unique)
+    async with running("intake", intake, from_now=False), running("scheduling", scheduling, from_now=False):
+        document = submission(f"sec-{unique}", mediator_id=f"med-{unique}")
+        forged = command(document)
+        forged = CloudEvent.model_validate({**forged.model_dump(), "firmid": b.firm_id})
+        record = forged.to_record(Topics.firm_inbound(a.firm_id))
+        await produce_one(secure.bootstrap, a.kafka_security, Topics.firm_inbound(a.firm_id), record.value)
+
+        opened = await events(secure, Topics.INTAKE, case_id_for(a.firm_id, f"sec-{unique}"), "CaseOpened")
+        assert opened[0].payload().firm_id == a.firm_id, "the firm is the topic's, not the envelope's"
+        assert opened[0].firmid == a.firm_id
+        scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
+        assert scheduled
