@@ -53,7 +53,7 @@ class TokenPolicy:
     issuer: str = ISSUER
     audience: str = AUDIENCE
     jwks_url: str | None = None
-    minimum_secret_length: int = field(default=16, repr=False)
+    minimum_secret_length: int = field(default=32, repr=False)
 
     def __post_init__(self) -> None:
         if not self.keys and not self.jwks_url:

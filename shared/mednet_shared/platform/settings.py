@@ -38,7 +38,7 @@ class ServiceSettings(BaseSettings):
     shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
     jwt_secret: str = Field(
         default_factory=lambda: _common("MEDNET_JWT_SECRET", "mednet-local-development-secret-change-me"),
-        min_length=16,
+        min_length=32,
     )
     jwt_keys: str = Field(default_factory=lambda: _common("MEDNET_JWT_KEYS", ""))
     jwt_active_kid: str = Field(default_factory=lambda: _common("MEDNET_JWT_ACTIVE_KID", ""))

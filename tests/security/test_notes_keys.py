@@ -1,0 +1,100 @@
+"""Notes on real MongoDB: each case's notes under its own data key; tampered or moved ciphertext does not open;
+`mednet notes purge --case` crypto-shreds one case while the others stay readable; reads are audited."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from mednet_cli.main import app as cli
+from mednet_cli.processes import free_port
+from mednet_shared.platform.auth import Role
+from services_harness import client, running, settings_for
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@contextlib.asynccontextmanager
+async def serving(app):
+    """The app on a real port, served by this event loop (where its MongoDB client lives)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off",
+                                           log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_one_case_is_purged_the_others_stay_readable_tampering_fails_and_reads_are_audited(
+    infrastructure, unique, tmp_path
+):
+    mediator = f"med-{unique}"
+    cases = [f"case-{unique}-{n}" for n in (1, 2, 3)]
+    calls = [f"{case}:p1" for case in cases]
+    settings = settings_for("notes", infrastructure, unique)
+    async with running("notes", settings) as notes_app:
+        notes = notes_app.state.notes
+        for case, call in zip(cases, calls):
+            await notes.learn_case(case, mediator, 1, [])
+            await notes.learn_call(case, call, "p1", mediator, "scheduled")
+        async with client(notes_app, Role.MEDIATOR, mediator_id=mediator) as the_mediator:
+            for n, call in enumerate(calls):
+                saved = await the_mediator.put(f"/v1/calls/{call}/notes",
+                                               json={"observations": {"concerns": f"secret-{n}"}})
+                assert saved.status_code == 200, saved.text
+
+            stored = notes.store.notes
+            sealed = (await stored.find_one({"_id": calls[2]}))["sealed"]
+            altered = bytearray(sealed["ciphertext"])
+            altered[3] ^= 0x01
+            await stored.update_one({"_id": calls[2]}, {"$set": {"sealed.ciphertext": bytes(altered)}})
+            tampered = await the_mediator.get(f"/v1/calls/{calls[2]}/notes")
+            assert tampered.status_code == 500 and "integrity check failed" in tampered.json()["detail"]
+            moved = (await stored.find_one({"_id": calls[1]}))["sealed"]
+            await stored.update_one({"_id": calls[2]}, {"$set": {"sealed": moved}})
+            assert (await the_mediator.get(f"/v1/calls/{calls[2]}/notes")).status_code == 500, "another case's note"
+            assert (await the_mediator.get(f"/v1/calls/{calls[1]}/notes")).json()["observations"]["concerns"] \
+                == "secret-1"
+
+            async with client(notes_app, Role.FIRM, firm_id=f"firm-{unique}") as firm:
+                assert (await firm.post(f"/v1/cases/{cases[0]}/notes/purge")).status_code == 403
+                assert (await firm.get("/v1/audit")).status_code == 403
+            async with serving(notes_app) as url:
+                result = await asyncio.to_thread(
+                    CliRunner().invoke, cli,
+                    ["notes", "purge", "--case", cases[0], "--notes-url", url, "--data-dir", str(tmp_path), "--yes"],
+                    env={"MEDNET_JWT_SECRET": settings.jwt_secret, "MEDNET_JWT_KEYS": ""})
+            assert result.exit_code == 0, result.output
+            assert f"purged case {cases[0]}" in " ".join(result.output.split())
+            assert "1 sealed note(s) can no longer be read" in " ".join(result.output.split())
+
+            gone = await the_mediator.get(f"/v1/calls/{calls[0]}/notes")
+            assert gone.status_code == 410 and "purged" in gone.json()["detail"]
+            assert "secret-0" not in gone.text
+            refused = await the_mediator.put(f"/v1/calls/{calls[0]}/notes", json={"observations": {"concerns": "x"}})
+            assert refused.status_code == 409 and "purged" in refused.json()["detail"]
+            still = await the_mediator.get(f"/v1/calls/{calls[1]}/notes")
+            assert still.status_code == 200 and still.json()["observations"]["concerns"] == "secret-1"
+
+        key = await notes.store.case_key(cases[0])
+        assert "wrapped_key" not in key and "master_key_id" not in key and key["purged_at"]
+        assert "wrapped_key" in await notes.store.case_key(cases[1])
+
+        async with client(notes_app, Role.OPERATOR) as operator:
+            entries = (await operator.get("/v1/audit", params={"action": "GET /v1/calls/{call_id}/notes"})).json()
+            purges = (await operator.get("/v1/audit",
+                                         params={"action": "POST /v1/cases/{case_id}/notes/purge"})).json()
+        reads = {(e["resource"]["call_id"], e["outcome"], e["status"]) for e in entries
+                 if e["who"]["mediator_id"] == mediator}
+        assert (calls[1], "allowed", 200) in reads and (calls[0], "failed", 410) in reads
+        assert all(e["correlation_id"] and e["at"] and e["who"]["role"] == "mediator" for e in entries)
+        assert [(e["who"]["subject"], e["outcome"]) for e in purges if e["resource"]["case_id"] == cases[0]] == [
+            ("mednet-cli", "allowed"), (f"firm-{unique}", "denied")]
