@@ -1,4 +1,4 @@
-"""intake and scheduling run on the secured cluster as their own principals, with only the ACLs that
+"""The four services run on the secured cluster as their own principals, with only the ACLs that
 `mednet stack up --security` and `mednet firms add` grant them; intake takes the firm from the topic a
 command arrived on (which only that firm's principal may write), never from the envelope or payload."""
 
@@ -16,7 +16,8 @@ from mednet_intake.domain import case_id_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
-from services_harness import running
+from mednet_cli.processes import free_port
+from services_harness import TEST_NOTES_KEY, running
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -46,12 +47,17 @@ async def events(secure, topic: str, subject: str, kind: str, timeout: float = 6
     raise AssertionError(f"no {kind} for {subject} on {topic} within {timeout}s")
 
 
-async def test_intake_and_scheduling_work_with_their_least_rights_and_the_firm_comes_from_the_topic(secure, unique):
+async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from_the_topic(secure, unique):
     a, b = secure.firm_a, secure.firm_b
     intake = secure_settings(secure, "intake", unique,
                              inbound_topic_pattern=rf"mednet\.firm\.{a.firm_id}\.inbound$")
-    scheduling = secure_settings(secure, "scheduling", unique)
-    async with running("intake", intake, from_now=False), running("scheduling", scheduling, from_now=False):
+    others = {name: secure_settings(secure, name, unique, **extra) for name, extra in
+              (("scheduling", {}), ("notes", {"encryption_key": TEST_NOTES_KEY}),
+               ("notify", {"smtp_port": free_port(), "delivery_max_attempts": 1}))}
+    async with running("intake", intake, from_now=False), \
+            running("scheduling", others["scheduling"], from_now=False), \
+            running("notes", others["notes"], from_now=False) as notes, \
+            running("notify", others["notify"], from_now=False):
         document = submission(f"sec-{unique}", mediator_id=f"med-{unique}")
         forged = command(document)
         forged = CloudEvent.model_validate({**forged.model_dump(), "firmid": b.firm_id})
@@ -63,3 +69,13 @@ async def test_intake_and_scheduling_work_with_their_least_rights_and_the_firm_c
         assert opened[0].firmid == a.firm_id
         scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
         assert scheduled
+        deadline = time.monotonic() + 60
+        while not (mine := [r for r in await read_all(secure.bootstrap, a.kafka_security,
+                                                      Topics.firm_outbound(a.firm_id))
+                            if CloudEvent.from_bytes(r.value).subject == opened[0].subject]):
+            assert time.monotonic() < deadline, "notify fed the firm's outbound topic"
+        assert {CloudEvent.from_bytes(r.value).type for r in mine} >= {"mednet.CaseOpened.v1"}
+        deadline = time.monotonic() + 60
+        while len(getattr(await notes.state.notes.store.case(opened[0].subject), "calls", [])) < len(scheduled):
+            assert time.monotonic() < deadline, "notes learned the case and its calls"
+            await asyncio.sleep(0.5)

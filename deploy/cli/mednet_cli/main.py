@@ -194,6 +194,20 @@ def _bootstrap(kafka: str | None) -> str:
     return kafka or Stack(default_data_dir()).environment["KAFKA_BOOTSTRAP_SERVERS"]
 
 
+def _security():
+    """KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_* when set, else the local stack's admin on a secured stack."""
+    import os
+
+    from mednet_shared.platform.kafka_security import KafkaSecurity
+
+    if os.environ.get("KAFKA_SECURITY_PROTOCOL"):
+        env = os.environ
+        return KafkaSecurity(env["KAFKA_SECURITY_PROTOCOL"], env.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+                             env.get("KAFKA_SASL_USERNAME", ""), env.get("KAFKA_SASL_PASSWORD", ""),
+                             env.get("KAFKA_SSL_CAFILE", ""))
+    return Stack(default_data_dir()).admin_security
+
+
 @app.command("timeline")
 def timeline(case_id: str, kafka: Kafka = None) -> None:
     """Every event of a case across the network's topics, in order."""
@@ -201,7 +215,7 @@ def timeline(case_id: str, kafka: Kafka = None) -> None:
 
     from . import records
 
-    entries = asyncio.run(records.timeline(_bootstrap(kafka), case_id))
+    entries = asyncio.run(records.timeline(_bootstrap(kafka), case_id, _security()))
     table = Table(title=f"timeline of {case_id}")
     for column in ("time (UTC)", "topic", "event", "id", "caused by"):
         table.add_column(column)
@@ -222,7 +236,7 @@ def dlq_list(kafka: Kafka = None) -> None:
     table = Table(title="dead-letter topics")
     table.add_column("topic")
     table.add_column("records", justify="right")
-    for topic, count in sorted(asyncio.run(records.dead_letter_topics(_bootstrap(kafka))).items()):
+    for topic, count in sorted(asyncio.run(records.dead_letter_topics(_bootstrap(kafka), _security())).items()):
         table.add_row(topic, str(count))
     console.print(table)
 
@@ -237,7 +251,7 @@ def dlq_show(topic: str, kafka: Kafka = None) -> None:
     table = Table(title=topic)
     for column in ("dlq offset", "from", "reason", "attempts", "error"):
         table.add_column(column)
-    for letter in asyncio.run(records.dead_letters(_bootstrap(kafka), topic)):
+    for letter in asyncio.run(records.dead_letters(_bootstrap(kafka), topic, _security())):
         h = letter.headers
         table.add_row(str(letter.offset), f"{letter.original_topic}:{h.get('x-mednet-dlq-partition', '?')}"
                       f"@{h.get('x-mednet-dlq-offset', '?')}", h.get("x-mednet-dlq-reason", ""),
@@ -257,12 +271,12 @@ def dlq_replay(
     from . import records
 
     bootstrap = _bootstrap(kafka)
-    letters = asyncio.run(records.dead_letters(bootstrap, topic))
+    letters = asyncio.run(records.dead_letters(bootstrap, topic, _security()))
     chosen = [letter for letter in letters if offsets is None or letter.offset in offsets]
     missing = sorted(set(offsets or ()) - {letter.offset for letter in letters})
     if missing:
         _fail(ValueError(f"{topic} has no record at offset(s) {missing}"))
-    replayed = asyncio.run(records.replay(bootstrap, chosen))
+    replayed = asyncio.run(records.replay(bootstrap, chosen, _security()))
     console.print(f"replayed {replayed} dead letter(s) from {topic}")
 
 
