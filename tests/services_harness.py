@@ -14,6 +14,7 @@ from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 
 TEST_NOTES_KEY = "bWVkbmV0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbiE="
+TEST_SECRET_KEYS = '{"s1": "bWVkbmV0LXRlc3Qtd2ViaG9vay1zZWNyZXRzLWtleSE="}'
 
 
 def settings_for(service: str, infrastructure, unique: str, **overrides):
@@ -23,6 +24,7 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
         overrides.setdefault("encryption_key", TEST_NOTES_KEY)
     if "smtp_port" in config.Settings.model_fields:
         overrides.setdefault("poll_seconds", 0.3)
+        overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     return config.Settings(

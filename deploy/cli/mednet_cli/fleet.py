@@ -19,7 +19,8 @@ SMTP_SINK_PORT = 2525
 
 def local_secrets(data_dir: Path) -> dict[str, str]:
     """Secrets of the local stack, made once and kept (mode 0600) in the data directory: the JWT key set and
-    the notes master key set (each with its active id, so either can be rotated by editing the file)."""
+    the notes master key set and notify's key for webhook secrets (each with its active id, so any of them can be
+    rotated by editing the file)."""
     path = data_dir / "secrets.json"
     if not path.exists():
         import base64
@@ -28,7 +29,9 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
 
         values = {"MEDNET_JWT_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}), "MEDNET_JWT_ACTIVE_KID": "k1",
                   "MEDNET_NOTES_MASTER_KEYS": json.dumps({"m1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
-                  "MEDNET_NOTES_MASTER_KEY_ID": "m1"}
+                  "MEDNET_NOTES_MASTER_KEY_ID": "m1",
+                  "MEDNET_NOTIFY_SECRET_KEYS": json.dumps({"s1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
+                  "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
         write_private(path, values)
     return json.loads(path.read_text())
 
