@@ -14,8 +14,12 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from typer.testing import CliRunner
+
 from kafka_clients import join_group, produce_one, read_assigned
 from mednet_cli import firms
+from mednet_cli.main import app as cli
+from mednet_shared.platform.auth import Role, verify_token
 from mednet_cli.stack import kafka_answers
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka_security import KafkaSecurity
@@ -86,10 +90,31 @@ async def test_a_plaintext_connection_is_refused(secure):
     await producer.stop()
 
 
-async def test_a_revoked_firm_can_no_longer_log_in(secure):
-    gamma = await asyncio.to_thread(firms.add, secure.stack, f"gamma-{secure.firm_a.firm_id.split('-')[1]}")
-    await produce_one(secure.bootstrap, gamma.kafka_security, Topics.firm_inbound(gamma.firm_id))
-    await asyncio.to_thread(firms.revoke, secure.stack, gamma.firm_id)
+def mednet(secure, *arguments: str) -> str:
+    result = CliRunner().invoke(cli, [*arguments, "--data-dir", str(secure.stack.data_dir)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def setting(output: str, name: str) -> str:
+    return next(line.split("│")[2].strip() for line in output.splitlines() if f"│ {name} " in line)
+
+
+async def test_firms_add_prints_working_settings_and_a_revoked_firm_can_no_longer_log_in(secure):
+    firm_id = f"gamma-{secure.firm_a.firm_id.split('-')[1]}"
+    shown = await asyncio.to_thread(mednet, secure, "firms", "add", firm_id)
+    gamma = KafkaSecurity(setting(shown, "security.protocol"), setting(shown, "sasl.mechanism"),
+                          setting(shown, "sasl.username"), setting(shown, "sasl.password"))
+    assert setting(shown, "bootstrap.servers") == secure.bootstrap
+    assert setting(shown, "produce to") == Topics.firm_inbound(firm_id)
+    assert setting(shown, "consumer group prefix") == f"mednet.firm.{firm_id}."
+    principal = verify_token(firms.token_policy(secure.stack.data_dir), setting(shown, "HTTP bearer token"))
+    assert (principal.role, principal.firm_id) == (Role.FIRM, firm_id)
+    await produce_one(secure.bootstrap, gamma, Topics.firm_inbound(firm_id))
+    assert firm_id in await asyncio.to_thread(mednet, secure, "firms", "list")
+
+    revoked = await asyncio.to_thread(mednet, secure, "firms", "revoke", firm_id, "--yes")
+    assert f"{firm_id} revoked" in revoked and "user-deleted" in revoked
     with pytest.raises(KafkaConnectionError):
-        await produce_one(secure.bootstrap, gamma.kafka_security, Topics.firm_inbound(gamma.firm_id))
-    assert firms.registry(secure.stack.data_dir)[gamma.firm_id]["revoked_at"]
+        await produce_one(secure.bootstrap, gamma, Topics.firm_inbound(firm_id))
+    assert firms.registry(secure.stack.data_dir)[firm_id]["revoked_at"]

@@ -98,3 +98,32 @@ async def test_one_case_is_purged_the_others_stay_readable_tampering_fails_and_r
         assert all(e["correlation_id"] and e["at"] and e["who"]["role"] == "mediator" for e in entries)
         assert [(e["who"]["subject"], e["outcome"]) for e in purges if e["resource"]["case_id"] == cases[0]] == [
             ("mednet-cli", "allowed"), (f"firm-{unique}", "denied")]
+
+
+async def test_a_new_master_key_rewraps_every_case_key_and_the_old_one_can_then_be_dropped(infrastructure, unique):
+    import json
+
+    from mednet_notes.crypto import generate_key
+    from mednet_notes.envelope import MasterKeys
+
+    old, new = generate_key(), generate_key()
+    mediator, case = f"med-{unique}", f"case-{unique}"
+    settings = settings_for("notes", infrastructure, unique, master_keys=json.dumps({"m1": old}), master_key_id="m1")
+    async with running("notes", settings) as notes_app:
+        notes = notes_app.state.notes
+        await notes.learn_case(case, mediator, 1, [])
+        await notes.learn_call(case, f"{case}:p1", "p1", mediator, "scheduled")
+        async with client(notes_app, Role.MEDIATOR, mediator_id=mediator) as the_mediator:
+            saved = await the_mediator.put(f"/v1/calls/{case}:p1/notes", json={"observations": {"concerns": "kept"}})
+            assert saved.status_code == 200
+            assert (await notes.store.case_key(case))["master_key_id"] == "m1"
+
+            notes.master_keys = MasterKeys.parse(json.dumps({"m1": old, "m2": new}), "m2")
+            async with client(notes_app, Role.OPERATOR) as operator:
+                assert (await operator.post("/v1/notes/keys/rewrap")).json() == {"master_key_id": "m2", "rewrapped": 1}
+                assert (await operator.post("/v1/notes/keys/rewrap")).json()["rewrapped"] == 0
+            assert (await notes.store.case_key(case))["master_key_id"] == "m2"
+
+            notes.master_keys = MasterKeys.parse(json.dumps({"m2": new}), "m2")
+            read = await the_mediator.get(f"/v1/calls/{case}:p1/notes")
+            assert read.status_code == 200 and read.json()["observations"]["concerns"] == "kept"

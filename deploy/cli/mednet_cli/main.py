@@ -354,3 +354,19 @@ def notes_purge(
         _fail(error)
     console.print(f"[green]purged[/] case {purged['case_id']} at {purged['purged_at']}: its data key is gone, "
                   f"{purged['unreadable_notes']} sealed note(s) can no longer be read; other cases are untouched")
+
+
+@notes_app.command("rewrap")
+def notes_rewrap(
+    data_dir: DataDir = default_data_dir(),
+    notes_url: Annotated[str, typer.Option(envvar="MEDNET_NOTES_URL", help="Where notes answers")]
+    = "http://127.0.0.1:8103",
+) -> None:
+    """After adding a new active master key: wrap every case's data key with it, so the old one can go."""
+    from . import operator
+
+    try:
+        done = operator.rewrap_notes_keys(notes_url, data_dir)
+    except (RuntimeError, ValueError) as error:
+        _fail(error)
+    console.print(f"rewrapped {done['rewrapped']} case key(s) with master key {done['master_key_id']}")

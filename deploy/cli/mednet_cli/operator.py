@@ -17,11 +17,18 @@ def operator_headers(data_dir: Path) -> dict[str, str]:
 
 
 def purge_notes(notes_url: str, case_id: str, data_dir: Path) -> dict:
+    return _post(f"{notes_url}/v1/cases/{case_id}/notes/purge", data_dir, "the purge")
+
+
+def rewrap_notes_keys(notes_url: str, data_dir: Path) -> dict:
+    return _post(f"{notes_url}/v1/notes/keys/rewrap", data_dir, "the rewrap")
+
+
+def _post(url: str, data_dir: Path, what: str) -> dict:
     try:
-        response = httpx.post(f"{notes_url}/v1/cases/{case_id}/notes/purge", headers=operator_headers(data_dir),
-                              timeout=30)
+        response = httpx.post(url, headers=operator_headers(data_dir), timeout=120)
     except httpx.HTTPError as error:
-        raise RuntimeError(f"notes at {notes_url} did not answer: {error}") from None
+        raise RuntimeError(f"{url} did not answer: {error}") from None
     if response.status_code != 200:
-        raise RuntimeError(f"notes refused the purge ({response.status_code}): {response.text}")
+        raise RuntimeError(f"notes refused {what} ({response.status_code}): {response.text}")
     return response.json()

@@ -57,3 +57,9 @@ async def brief(case_id: str, request: Request, caller: Principal = Depends(medi
 async def purge_notes(case_id: str, request: Request, caller: Principal = Depends(operator)) -> dict:
     """Delete the case's data key: its notes can never be read again, other cases' notes stay readable."""
     return await notes_of(request).purge(case_id)
+
+
+@router.post("/notes/keys/rewrap")
+async def rewrap_keys(request: Request, caller: Principal = Depends(operator)) -> dict:
+    """Wrap every case's data key with the active master key (after adding a new one); notes stay as they are."""
+    return await notes_of(request).rewrap_all()

@@ -85,6 +85,12 @@ class Notes:
         return {"case_id": case_id, "purged_at": purged["purged_at"].isoformat(),
                 "unreadable_notes": await self.store.notes_of_case(case_id)}
 
+    async def rewrap_all(self) -> dict:
+        """Every case's data key wrapped by the active master key, so older master keys can be dropped."""
+        cases = await self.store.cases_wrapped_by_other_keys(self.master_keys.active_id)
+        rewrapped = [case_id for case_id in cases if await self.rewrap(case_id)]
+        return {"master_key_id": self.master_keys.active_id, "rewrapped": len(rewrapped)}
+
     async def rewrap(self, case_id: str) -> bool:
         """Wrap the case's data key with the active master key (master key rotation); False if nothing to do."""
         wrapping = await self.store.case_key(case_id)

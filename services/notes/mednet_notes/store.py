@@ -123,6 +123,10 @@ class NotesStore:
             pass
         return await self.case_key(case_id)
 
+    async def cases_wrapped_by_other_keys(self, active_id: str) -> list[str]:
+        query = {"purged_at": {"$exists": False}, "master_key_id": {"$ne": active_id}}
+        return [document["_id"] for document in await self.case_keys.find(query, {"_id": 1}).to_list()]
+
     async def replace_case_key(self, case_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
         result = await self.case_keys.update_one(
             {"_id": case_id, "wrapped_key": old["wrapped_key"]}, {"$set": {**new, "rewrapped_at": utc_now()}})
