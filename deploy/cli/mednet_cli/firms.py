@@ -10,7 +10,7 @@ import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,9 +30,9 @@ class FirmAccess:
     firm_id: str
     bootstrap: str
     username: str
-    password: str
-    token: str
-    webhook: dict | None = None
+    password: str = field(repr=False)
+    token: str = field(repr=False)
+    webhook: dict | None = field(default=None, repr=False)
 
     @property
     def kafka_security(self) -> KafkaSecurity:

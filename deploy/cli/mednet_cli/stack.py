@@ -46,7 +46,7 @@ class KafkaNode:
     voters: str = ""
     replication: int = 1
     security: str = "plaintext"
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def process(self) -> ManagedProcess:

@@ -48,7 +48,7 @@ class AuthError(ValueError):
 class TokenPolicy:
     """The keys that sign and verify tokens, and the issuer and audience a token must name."""
 
-    keys: Mapping[str, str]
+    keys: Mapping[str, str] = field(repr=False)
     active_kid: str
     issuer: str = ISSUER
     audience: str = AUDIENCE

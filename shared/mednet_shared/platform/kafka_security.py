@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
@@ -15,7 +15,7 @@ class KafkaSecurity:
     protocol: str = "PLAINTEXT"
     mechanism: str = "SCRAM-SHA-512"
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     cafile: str = ""
 
     def __post_init__(self) -> None:
