@@ -4,33 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from mednet_cli.main import app as cli
-from mednet_cli.processes import free_port
 from mednet_shared.platform.auth import Role
+from serving import serving
 from services_harness import client, running, settings_for
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@contextlib.asynccontextmanager
-async def serving(app):
-    """The app on a real port, served by this event loop (where its MongoDB client lives)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off",
-                                           log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_one_case_is_purged_the_others_stay_readable_tampering_fails_and_reads_are_audited(

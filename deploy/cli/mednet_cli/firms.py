@@ -68,17 +68,18 @@ def token_policy(data_dir: Path) -> TokenPolicy:
 
 def add(stack: Stack, firm_id: str, token_days: int = 30, webhook_url: str | None = None,
         notify_url: str = "http://127.0.0.1:8104") -> FirmAccess:
+    """Running it again for the same firm gives it a new password (and token): that is how a firm's
+    credentials are rotated."""
     Topics.firm_inbound(firm_id)
+    kafka_acls.require_secure(stack)
     username, password = kafka_acls.firm_user(firm_id), secrets.token_urlsafe(24)
+    token = issue_token(token_policy(stack.data_dir), Role.FIRM, firm_id=firm_id, ttl=timedelta(days=token_days))
+    webhook = _register_webhook(token, webhook_url, notify_url) if webhook_url else None
     kafka_acls.run_admin(stack, [f"user-upsert\t{username}\t{password}",
                                  *kafka_acls.topic_lines(kafka_acls.firm_topics(firm_id), stack),
                                  *(acl.line() for acl in kafka_acls.firm_acls(firm_id))])
-    access = FirmAccess(firm_id, stack.bootstrap, username, password,
-                        issue_token(token_policy(stack.data_dir), Role.FIRM, firm_id=firm_id,
-                                    ttl=timedelta(days=token_days)))
+    access = FirmAccess(firm_id, stack.bootstrap, username, password, token, webhook)
     _wait_until_login_works(access)
-    if webhook_url:
-        access = FirmAccess(**{**access.__dict__, "webhook": _register_webhook(access, webhook_url, notify_url)})
     entries = registry(stack.data_dir)
     entries[firm_id] = {"firm_id": firm_id, "kafka_user": username, "added_at": utc_now().isoformat(),
                         "token_expires_in_days": token_days, "webhook_url": webhook_url, "revoked_at": None}
@@ -109,13 +110,13 @@ def _wait_until_login_works(access: FirmAccess, timeout: float = 20.0) -> None:
         time.sleep(0.5)
 
 
-def _register_webhook(access: FirmAccess, url: str, notify_url: str) -> dict:
+def _register_webhook(token: str, url: str, notify_url: str) -> dict:
     import httpx
 
     async def register() -> httpx.Response:
         async with httpx.AsyncClient(timeout=10) as http:
             return await http.post(f"{notify_url}/v1/webhooks", json={"url": url},
-                                   headers={"Authorization": f"Bearer {access.token}"})
+                                   headers={"Authorization": f"Bearer {token}"})
 
     try:
         response = asyncio.run(register())

@@ -95,11 +95,15 @@ def firm_topics(firm_id: str) -> list[str]:
     return [inbound, Topics.dead_letter(inbound), Topics.firm_outbound(firm_id)]
 
 
-def run_admin(stack: Stack, operations: list[str]) -> list[list[str]]:
-    """Run the operations in one JVM as the cluster's admin; each output line split on tabs."""
+def require_secure(stack: Stack) -> None:
     if not stack.secure:
         raise StackError(f"the stack in {stack.data_dir} runs without security; start one with "
                          f"`mednet stack up --security` (MEDNET_KAFKA_SECURITY=scram) in another data directory")
+
+
+def run_admin(stack: Stack, operations: list[str]) -> list[list[str]]:
+    """Run the operations in one JVM as the cluster's admin; each output line split on tabs."""
+    require_secure(stack)
     admin = stack.admin_security
     command = [require_tool("java", "run Kafka's admin client"), "-Xmx256m", "-XX:+UseSerialGC",
                f"-Dlog4j2.configurationFile={LOCAL_DIR / 'log4j2.properties'}",
