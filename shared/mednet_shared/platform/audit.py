@@ -47,6 +47,11 @@ def entry_for(request: Request, status_code: int, correlation_id: str) -> dict[s
             "outcome": outcome_of(status_code), "correlation_id": correlation_id}
 
 
+async def ensure_indexes(collection: AsyncCollection) -> None:
+    await collection.create_index([("at", DESCENDING)])
+    await collection.create_index([("action", 1), ("at", DESCENDING)])
+
+
 def install(app: FastAPI, collection: AsyncCollection) -> None:
     app.state.audit = collection
 

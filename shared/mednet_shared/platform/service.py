@@ -80,6 +80,7 @@ class ServiceRuntime:
             try:
                 await asyncio.wait_for(self.db.command("ping"), self.settings.ready_timeout_seconds * 3)
                 await self.guard.ensure_indexes()
+                await audit.ensure_indexes(self.db[audit.COLLECTION])
                 if self.topics:
                     await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics,
                                         self.settings.topic_partitions, self.settings.topic_replication,
