@@ -42,7 +42,8 @@ def _key_pem(key) -> bytes:
 def make_ca(days: int) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(_name("mednet kafka CA")).issuer_name(_name("mednet kafka CA"))
+    name = _name("mednet kafka CA")
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

@@ -231,7 +231,8 @@ class Stack:
             self.kafka_ports = [tuple(pair) for pair in recorded.get("kafka_nodes", [])] or None
             self.security = recorded.get("security", "plaintext")
         if self.security not in kafka_acls.MODES:
-            raise StackError(f"MEDNET_KAFKA_SECURITY must be one of {', '.join(kafka_acls.MODES)}, not {self.security!r}")
+            raise StackError(f"MEDNET_KAFKA_SECURITY must be one of {', '.join(kafka_acls.MODES)}, "
+                             f"not {self.security!r}")
         if self.brokers not in (1, 3):
             raise StackError(f"the local stack runs 1 or 3 Kafka brokers, not {self.brokers}")
         self.kafka_ports = self.kafka_ports or [

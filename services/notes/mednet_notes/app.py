@@ -8,7 +8,6 @@ from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
-from .envelope import MasterKeys
 from .handlers import Notes, NotesHandlers
 from .store import CASES, NotesStore
 

@@ -41,10 +41,11 @@ def entry_for(request: Request, status_code: int, correlation_id: str) -> dict[s
     who = ({"subject": principal.subject, "role": str(principal.role), "firm_id": principal.firm_id,
             "mediator_id": principal.mediator_id} if principal else
            {"subject": None, "role": None, "reason": getattr(request.state, "auth_failure", None)})
+    resource = {**request.scope.get("path_params", {}),
+                **{key: value for key, value in request.query_params.items() if key == "case_id"}}
     return {"at": utc_now(), "who": who, "action": f"{request.method} {getattr(route, 'path', request.url.path)}",
-            "resource": {**request.scope.get("path_params", {}),
-                                 **{k: v for k, v in request.query_params.items() if k == "case_id"}}, "status": status_code,
-            "outcome": outcome_of(status_code), "correlation_id": correlation_id}
+            "resource": resource, "status": status_code, "outcome": outcome_of(status_code),
+            "correlation_id": correlation_id}
 
 
 async def ensure_indexes(collection: AsyncCollection) -> None:
