@@ -50,3 +50,16 @@ def test_a_bad_firm_id_is_refused_before_anything_is_made(tmp_path):
     with pytest.raises(ValueError, match="lowercase letters"):
         firms.add(Stack(tmp_path, security="scram"), "Acme Law")
     assert not (tmp_path / "firms.json").exists()
+
+
+def test_the_services_plan_is_applied_again_only_when_it_changes(tmp_path, monkeypatch):
+    stack = Stack(tmp_path, security="scram")
+    applied = []
+    monkeypatch.setattr(kafka_acls, "run_admin", lambda _, operations: applied.append(operations) or [])
+    assert kafka_acls.needs_provisioning(stack)
+    kafka_acls.provision_services(stack)
+    assert not kafka_acls.needs_provisioning(stack)
+    assert any(line.startswith("user-upsert\tmednet-notify\t") for line in applied[0])
+    monkeypatch.setattr(kafka_acls, "SERVICES", kafka_acls.SERVICES[:3])
+    assert kafka_acls.needs_provisioning(stack)
+    assert oct((tmp_path / "kafka-credentials.json").stat().st_mode)[-3:] == "600"

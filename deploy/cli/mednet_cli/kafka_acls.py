@@ -7,6 +7,7 @@ for a firm, in what `mednet firms add` prints once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import subprocess
@@ -122,11 +123,33 @@ def topic_lines(topics: list[str], stack: Stack, partitions: int = 3) -> list[st
     return [f"topic-create\t{topic}\t{partitions}\t{stack.brokers}" for topic in topics]
 
 
-def provision_services(stack: Stack) -> None:
-    """Each service's SCRAM user, the network's topics and the services' ACLs (idempotent)."""
+def service_operations(stack: Stack) -> list[str]:
     passwords = credentials(stack.data_dir)
     topics = [name for topic in Topics.service_topics() for name in (topic, Topics.dead_letter(topic))]
     operations = [f"user-upsert\t{service_user(s)}\t{passwords[service_user(s)]}" for s in SERVICES]
     operations += topic_lines(topics, stack)
-    operations += [acl.line() for service in SERVICES for acl in service_acls(service)]
+    return operations + [acl.line() for service in SERVICES for acl in service_acls(service)]
+
+
+def provisioned_file(data_dir: Path) -> Path:
+    return data_dir / "kafka-provisioned.json"
+
+
+def _fingerprint(operations: list[str]) -> str:
+    return hashlib.sha256("\n".join(operations).encode()).hexdigest()
+
+
+def needs_provisioning(stack: Stack) -> bool:
+    """True until this plan of users, topics and ACLs has been applied to the stack's cluster."""
+    path = provisioned_file(stack.data_dir)
+    recorded = json.loads(path.read_text()).get("plan") if path.exists() else None
+    return recorded != _fingerprint(service_operations(stack))
+
+
+def provision_services(stack: Stack) -> None:
+    """Each service's SCRAM user, the network's topics and the services' ACLs (idempotent)."""
+    from .fleet import write_private
+
+    operations = service_operations(stack)
     run_admin(stack, operations)
+    write_private(provisioned_file(stack.data_dir), {"plan": _fingerprint(operations)})

@@ -309,7 +309,7 @@ class Stack:
         for node in self.kafka_nodes:
             node.wait_ready()
         self.mongo.wait_ready()
-        if self.secure and any(started[self._name(node)] for node in self.kafka_nodes):
+        if self.secure and kafka_acls.needs_provisioning(self):
             on_step("provisioning the services' Kafka users, topics and ACLs")
             kafka_acls.provision_services(self)
         return started
