@@ -110,3 +110,29 @@ async def test_a_new_master_key_rewraps_every_case_key_and_the_old_one_can_then_
             notes.master_keys = MasterKeys.parse(json.dumps({"m2": new}), "m2")
             read = await the_mediator.get(f"/v1/calls/{case}:p1/notes")
             assert read.status_code == 200 and read.json()["observations"]["concerns"] == "kept"
+
+
+async def test_notes_sealed_before_envelope_encryption_are_read_then_resealed_and_purged_by_deletion(
+    infrastructure, unique
+):
+    from mednet_notes.crypto import NoteSealer, decoded_key
+    from services_harness import TEST_NOTES_KEY
+
+    mediator = f"med-{unique}"
+    old_sealer = NoteSealer(decoded_key(TEST_NOTES_KEY), "k1")
+    async with running("notes", settings_for("notes", infrastructure, unique)) as notes_app:
+        notes = notes_app.state.notes
+        for case in (f"case-{unique}-a", f"case-{unique}-b"):
+            await notes.learn_case(case, mediator, 1, [])
+            await notes.learn_call(case, f"{case}:p1", "p1", mediator, "scheduled")
+            legacy = old_sealer.seal(b'{"concerns": "from before"}', case_id=case, call_id=f"{case}:p1")
+            await notes.store.save_note(f"{case}:p1", case, "p1", legacy)
+        async with client(notes_app, Role.MEDIATOR, mediator_id=mediator) as the_mediator:
+            read = await the_mediator.get(f"/v1/calls/case-{unique}-a:p1/notes")
+            assert read.status_code == 200 and read.json()["observations"]["concerns"] == "from before"
+        resealed = (await notes.store.note(f"case-{unique}-a:p1"))["sealed"]
+        assert resealed["key_id"] == "case-data-key"
+        async with client(notes_app, Role.OPERATOR) as operator:
+            purged = (await operator.post(f"/v1/cases/case-{unique}-b/notes/purge")).json()
+        assert purged["deleted_legacy_notes"] == 1 and purged["unreadable_notes"] == 0
+        assert await notes.store.note(f"case-{unique}-b:p1") is None

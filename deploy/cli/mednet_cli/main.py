@@ -352,8 +352,11 @@ def notes_purge(
         purged = operator.purge_notes(notes_url, case, data_dir)
     except (RuntimeError, ValueError) as error:
         _fail(error)
+    legacy = f", {purged['deleted_legacy_notes']} note(s) sealed before per-case keys deleted" \
+        if purged.get("deleted_legacy_notes") else ""
     console.print(f"[green]purged[/] case {purged['case_id']} at {purged['purged_at']}: its data key is gone, "
-                  f"{purged['unreadable_notes']} sealed note(s) can no longer be read; other cases are untouched")
+                  f"{purged['unreadable_notes']} sealed note(s) can no longer be read{legacy}; "
+                  f"other cases are untouched")
 
 
 @notes_app.command("rewrap")

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .crypto import KEY_BYTES, NONCE_BYTES, SEPARATOR, SealError, decoded_key
+from .crypto import KEY_BYTES, NONCE_BYTES, SEPARATOR, NoteSealer, SealError, decoded_key
 
 
 class KeyUnwrapError(SealError):
@@ -35,6 +35,7 @@ class MasterKeys:
             raise ValueError(f"notes master keys must be {KEY_BYTES} bytes: {wrong}")
         self.active_id = active_id
         self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._legacy = {kid: NoteSealer(key, kid) for kid, key in keys.items()}
 
     @classmethod
     def parse(cls, keys_json: str = "", active_id: str = "", single_key: str = "") -> MasterKeys:
@@ -50,6 +51,10 @@ class MasterKeys:
             texts = {"k1": single_key} if single_key else {}
         keys = {kid: decoded_key(text) for kid, text in texts.items()}
         return cls(keys, active_id or (next(iter(keys)) if len(keys) == 1 else ""))
+
+    def legacy_sealer(self, key_id: str) -> NoteSealer | None:
+        """Notes sealed before envelope encryption were sealed with the single key directly (id k1)."""
+        return self._legacy.get(key_id)
 
     def new_data_key(self, case_id: str) -> tuple[bytes, dict[str, Any]]:
         data_key = AESGCM.generate_key(bit_length=256)

@@ -82,8 +82,9 @@ class Notes:
     async def purge(self, case_id: str) -> dict:
         """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
         purged = await self.store.purge_case_key(case_id)
+        deleted = await self.store.delete_notes_not_sealed_with(case_id, DATA_KEY_ID)
         return {"case_id": case_id, "purged_at": purged["purged_at"].isoformat(),
-                "unreadable_notes": await self.store.notes_of_case(case_id)}
+                "unreadable_notes": await self.store.notes_of_case(case_id), "deleted_legacy_notes": deleted}
 
     async def rewrap_all(self) -> dict:
         """Every case's data key wrapped by the active master key, so older master keys can be dropped."""
@@ -173,12 +174,19 @@ class Notes:
         note = await self.store.note(call_id)
         observations = Observations()
         if note:
-            sealer = await self.sealer_of(record.case_id)
-            opened = sealer.open(note["sealed"], case_id=record.case_id, call_id=call_id)
-            observations = Observations.model_validate_json(opened)
+            observations = Observations.model_validate_json(await self._opened(record.case_id, call_id, note))
         return {"call_id": call_id, "case_id": record.case_id, "party_id": call["party_id"],
                 "observations": observations.model_dump(),
                 "objectives": [o.model_dump(mode="json") for o in record.objectives.get(call["party_id"], [])]}
+
+    async def _opened(self, case_id: str, call_id: str, note: dict) -> bytes:
+        legacy = self.master_keys.legacy_sealer(note["sealed"].get("key_id", ""))
+        if legacy is None:
+            return (await self.sealer_of(case_id)).open(note["sealed"], case_id=case_id, call_id=call_id)
+        opened = legacy.open(note["sealed"], case_id=case_id, call_id=call_id)
+        sealer = await self.sealer_of(case_id, create=True)
+        await self.store.reseal_note(call_id, note["sealed"], sealer.seal(opened, case_id=case_id, call_id=call_id))
+        return opened
 
     async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
         record = await self.store.case(case_id)

@@ -109,6 +109,17 @@ class NotesStore:
     async def note(self, call_id: str) -> dict[str, Any] | None:
         return await self.notes.find_one({"_id": call_id})
 
+    async def reseal_note(self, call_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """Replace the sealed note only if it is still the one that was read (a newer note wins)."""
+        result = await self.notes.update_one({"_id": call_id, "sealed.ciphertext": old["ciphertext"]},
+                                             {"$set": {"sealed": new, "resealed_at": utc_now()}})
+        return result.modified_count == 1
+
+    async def delete_notes_not_sealed_with(self, case_id: str, key_id: str) -> int:
+        """Notes sealed before envelope encryption cannot be shredded by a key; a purge deletes them."""
+        result = await self.notes.delete_many({"case_id": case_id, "sealed.key_id": {"$ne": key_id}})
+        return result.deleted_count
+
     async def notes_of_case(self, case_id: str) -> int:
         return await self.notes.count_documents({"case_id": case_id})
 
