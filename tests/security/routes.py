@@ -24,6 +24,10 @@ class Route:
         path = self.template.format(**{n: values[n] for n, where in self.parameters if where == "path"})
         return path, {n: values[n] for n, where in self.parameters if where == "query"}
 
+    @property
+    def names_a_case(self) -> bool:
+        return any(name in ("case_id", "call_id") for name, _ in self.parameters)
+
     def __str__(self) -> str:
         return f"{self.service} {self.method.upper()} {self.template}"
 

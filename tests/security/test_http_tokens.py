@@ -1,6 +1,7 @@
 """Every HTTP route of every service (from its OpenAPI document, so a new route cannot escape) refuses
 forged, expired, wrong-audience, wrong-issuer, unknown-key and unsigned tokens with 401 and a specific reason,
-and answers another firm or another mediator with 403 or 404, never with the data."""
+and answers another firm or another mediator with 404 for a case or call not theirs (403 only where their role
+may not use the route at all), never with the data."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 from routes import PROBES, SERVICES, probes_of, routes_of
 from sample_cases import submission
-from services_harness import client, services, settings_for
+from services_harness import client, running, services, settings_for
 
 pytestmark = pytest.mark.timeout(600)
 KEYS = json.dumps({"k2": "the-active-key-of-the-security-tests", "k1": "the-older-key-still-accepted-here"})
@@ -143,6 +144,9 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
                         assert endpoint["endpoint_id"] not in response.text and case_id not in response.text
                         continue
                     assert response.status_code in (403, 404), f"{route} as another {role}: {response.status_code}"
+                    if response.status_code == 403 and route.names_a_case:
+                        assert "this needs a" in response.json()["detail"], \
+                            f"{route}: a role that may use it gets 404 for a case not its own, never 403"
                     assert "private-marker" not in response.text
                     checked += 1
         assert checked >= 25
@@ -155,3 +159,21 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
             assert (await owner.get(f"/v1/cases/{case_id}")).json()["status"] == "open"
         async with client(app["notify"], Role.FIRM, firm_id=firm) as owner:
             assert [e["endpoint_id"] for e in (await owner.get("/v1/webhooks")).json()] == [endpoint["endpoint_id"]]
+
+
+async def test_an_answer_is_withheld_when_its_audit_entry_cannot_be_written(infrastructure, unique):
+    class Unwritable:
+        async def insert_one(self, _):
+            raise OSError("the audit database is down")
+
+    async with running("notes", settings_for("notes", infrastructure, unique)) as notes_app:
+        notes = notes_app.state.notes
+        await notes.learn_case(f"case-{unique}", f"med-{unique}", 1, [])
+        await notes.learn_call(f"case-{unique}", f"case-{unique}:p1", "p1", f"med-{unique}", "scheduled")
+        async with client(notes_app, Role.MEDIATOR, mediator_id=f"med-{unique}") as the_mediator:
+            saved = await the_mediator.put(f"/v1/calls/case-{unique}:p1/notes",
+                                           json={"observations": {"concerns": "withheld-marker"}})
+            assert saved.status_code == 200 and saved.headers["x-correlation-id"]
+            notes_app.state.audit = Unwritable()
+            withheld = await the_mediator.get(f"/v1/calls/case-{unique}:p1/notes")
+        assert withheld.status_code == 503 and "withheld-marker" not in withheld.text

@@ -63,7 +63,7 @@ def install(app: FastAPI, collection: AsyncCollection) -> None:
         correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         response = await call_next(request)
         try:
-            await collection.insert_one(entry_for(request, response.status_code, correlation_id))
+            await request.app.state.audit.insert_one(entry_for(request, response.status_code, correlation_id))
         except Exception as error:
             log.error("audit entry not written (%s: %s); the answer is withheld", type(error).__name__, error)
             return JSONResponse({"detail": "the audit log is unavailable; try again"}, status_code=503)
