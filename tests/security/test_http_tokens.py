@@ -98,7 +98,7 @@ FIRM_OWN_COLLECTIONS = {("intake", "post", "/v1/cases"), ("notify", "get", "/v1/
                         ("notify", "post", "/v1/webhooks")}
 
 
-async def until(check, timeout: float = 60.0):
+async def until(check, timeout: float = 120.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not (result := await check()):
         if asyncio.get_running_loop().time() > deadline:

@@ -46,7 +46,7 @@ def events_in(records: list) -> list[CloudEvent]:
     return found
 
 
-async def events(secure, topic: str, subject: str, kind: str, timeout: float = 60) -> list[CloudEvent]:
+async def events(secure, topic: str, subject: str, kind: str, timeout: float = 120) -> list[CloudEvent]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [e for e in events_in(await read_all(secure.bootstrap, secure.stack.admin_security, topic))
@@ -79,13 +79,13 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
         assert opened[0].firmid == a.firm_id
         scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
         assert scheduled
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not (mine := [e for e in events_in(await read_all(secure.bootstrap, a.kafka_security,
                                                                 Topics.firm_outbound(a.firm_id)))
                             if e.subject == opened[0].subject]):
             assert time.monotonic() < deadline, "notify fed the firm's outbound topic"
         assert {e.type for e in mine} >= {"mednet.CaseOpened.v1"}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while len(getattr(await notes.state.notes.store.case(opened[0].subject), "calls", [])) < len(scheduled):
             assert time.monotonic() < deadline, "notes learned the case and its calls"
             await asyncio.sleep(0.5)
