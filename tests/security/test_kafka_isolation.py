@@ -69,7 +69,7 @@ async def test_a_firm_cannot_join_another_firms_group_or_a_service_group(secure)
 
 
 async def test_a_firm_cannot_read_any_internal_topic(secure):
-    for topic in INTERNAL_TOPICS:
+    for topic in [*INTERNAL_TOPICS, "__consumer_offsets"]:
         with pytest.raises(TopicAuthorizationFailedError):
             await read_assigned(secure.bootstrap, secure.firm_a.kafka_security, topic)
 
