@@ -79,6 +79,12 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
         assert opened[0].firmid == a.firm_id
         scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
         assert scheduled
+        reschedule = command({"case_id": opened[0].subject, "party_id": "p1", "reason": "travelling"},
+                             "mednet.RequestReschedule.v1")
+        await produce_one(secure.bootstrap, a.kafka_security, Topics.firm_inbound(a.firm_id),
+                          reschedule.to_record("unused").value)
+        moved = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallRescheduled")
+        assert moved[0].payload().party_id == "p1" and moved[0].payload().reason == "travelling"
         deadline = time.monotonic() + 120
         while not (mine := [e for e in events_in(await read_all(secure.bootstrap, a.kafka_security,
                                                                 Topics.firm_outbound(a.firm_id)))

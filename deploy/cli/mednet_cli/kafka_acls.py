@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MODES = ("plaintext", "scram")
 SERVICES = ("intake", "scheduling", "notes", "notify")
+FIRM_COMMAND_READERS = ("intake", "scheduling")
 CONSUMES = {"intake": [], "scheduling": [Topics.INTAKE], "notes": [Topics.INTAKE, Topics.SCHEDULING],
             "notify": [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]}
 
@@ -81,13 +82,15 @@ def service_acls(service: str) -> list[Acl]:
 
 def firm_acls(firm_id: str) -> list[Acl]:
     """The firm writes its inbound topic, reads its outbound topic, and uses groups named mednet.firm.<id>.*;
-    intake reads (and dead-letters) that inbound topic, notify writes that outbound topic."""
+    intake and scheduling (RequestReschedule) read and dead-letter that inbound topic, notify writes the
+    outbound topic."""
     user, inbound, outbound = firm_user(firm_id), Topics.firm_inbound(firm_id), Topics.firm_outbound(firm_id)
+    readers = [service_user(service) for service in FIRM_COMMAND_READERS]
     return [Acl("topic", "literal", inbound, user, "write"),
             Acl("topic", "literal", outbound, user, "read"),
             Acl("group", "prefixed", group_prefix(firm_id), user, "read"),
-            Acl("topic", "literal", inbound, service_user("intake"), "read"),
-            Acl("topic", "literal", Topics.dead_letter(inbound), service_user("intake"), "write"),
+            *(Acl("topic", "literal", inbound, reader, "read") for reader in readers),
+            *(Acl("topic", "literal", Topics.dead_letter(inbound), reader, "write") for reader in readers),
             Acl("topic", "literal", outbound, service_user("notify"), "write")]
 
 
