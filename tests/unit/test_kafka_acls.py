@@ -65,3 +65,15 @@ def test_the_services_plan_is_applied_again_only_when_it_changes(tmp_path, monke
     monkeypatch.setattr(kafka_acls, "SERVICES", kafka_acls.SERVICES[:3])
     assert kafka_acls.needs_provisioning(stack)
     assert oct((tmp_path / "kafka-credentials.json").stat().st_mode)[-3:] == "600"
+
+
+@pytest.mark.parametrize("service", kafka_acls.SERVICES)
+def test_the_acl_plan_follows_each_services_wiring(service):
+    import importlib
+
+    wiring = importlib.import_module(f"mednet_{service}.app")
+    settings = importlib.import_module(f"mednet_{service}.config").Settings
+    assert set(kafka_acls.CONSUMES[service]) == set(getattr(wiring, "CONSUMES", []))
+    assert wiring.PUBLISHES == [f"mednet.{service}.events"]
+    reads_firm_commands = "inbound_topic_pattern" in settings.model_fields
+    assert (service in kafka_acls.FIRM_COMMAND_READERS) == reads_firm_commands
