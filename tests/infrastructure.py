@@ -65,7 +65,7 @@ def _native_stack() -> Iterator[Infrastructure]:
     from mednet_cli.stack import Stack, default_data_dir
 
     existing = Stack(default_data_dir())
-    if existing.settings_file.exists() and existing.is_running():
+    if existing.settings_file.exists() and not existing.secure and existing.is_running():
         env = existing.environment
         yield Infrastructure(env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URL"], f"native stack in {existing.data_dir}",
                              existing.data_dir)

@@ -10,10 +10,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from mednet_shared.platform.auth import Role, issue_token
+from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 
 TEST_NOTES_KEY = "bWVkbmV0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbiE="
+TEST_SECRET_KEYS = '{"s1": "bWVkbmV0LXRlc3Qtd2ViaG9vay1zZWNyZXRzLWtleSE="}'
 
 
 def settings_for(service: str, infrastructure, unique: str, **overrides):
@@ -23,6 +24,7 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
         overrides.setdefault("encryption_key", TEST_NOTES_KEY)
     if "smtp_port" in config.Settings.model_fields:
         overrides.setdefault("poll_seconds", 0.3)
+        overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     return config.Settings(
@@ -87,6 +89,6 @@ async def services(infrastructure, unique: str, *names: str, instances: dict[str
 
 
 def client(app: FastAPI, role: Role, **claims) -> httpx.AsyncClient:
-    token = issue_token(app.state.runtime.settings.jwt_secret, role, **claims)
+    token = issue_token(TokenPolicy.of(app.state.runtime.settings), role, **claims)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
                              headers={"Authorization": f"Bearer {token}"})

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.platform.auth import Role, issue_token
+from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 from . import fleet
 from .processes import free_port
@@ -119,13 +119,13 @@ class Webhooks:
 class Demo:
     def __init__(self, data_dir: Path, console: Console) -> None:
         self.data_dir, self.console = data_dir, console
-        self.secret = fleet.local_secrets(data_dir)["MEDNET_JWT_SECRET"]
+        self.tokens = TokenPolicy.from_environment(fleet.local_secrets(data_dir))
         stack = Stack(data_dir)
         self.kafka, self.replication = stack.bootstrap, stack.brokers
         self.mail_before = len(read_mail(fleet.mail_dir(data_dir)))
 
     def token(self, role: Role, **claims) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(self.secret, role, **claims)}"}
+        return {"Authorization": f"Bearer {issue_token(self.tokens, role, **claims)}"}
 
     async def run(self) -> None:
         hooks = Webhooks()

@@ -18,20 +18,35 @@ SMTP_SINK_PORT = 2525
 
 
 def local_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets of the local stack, made once and kept (mode 0600) in the data directory."""
+    """Secrets of the local stack, made once and kept (mode 0600) in the data directory: the JWT key set and
+    the notes master key set and notify's key for webhook secrets (each with its active id, so any of them can be
+    rotated by editing the file)."""
     path = data_dir / "secrets.json"
     if not path.exists():
         import base64
         import os
         import secrets
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        values = {"MEDNET_JWT_SECRET": secrets.token_urlsafe(32),
-                  "MEDNET_NOTES_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode()}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(values, handle)
+        values = {"MEDNET_JWT_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}), "MEDNET_JWT_ACTIVE_KID": "k1",
+                  "MEDNET_NOTES_MASTER_KEYS": json.dumps({"m1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
+                  "MEDNET_NOTES_MASTER_KEY_ID": "m1",
+                  "MEDNET_NOTIFY_SECRET_KEYS": json.dumps({"s1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
+                  "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
+        write_private(path, values)
     return json.loads(path.read_text())
+
+
+def write_private(path: Path, values: dict) -> None:
+    """A JSON file only its owner can read (0600), written whole."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(values, handle, indent=2)
+    partial.replace(path)
 
 
 def mail_dir(data_dir: Path) -> Path:
@@ -55,7 +70,15 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
-    return {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
+    environment = {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
+    if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
+        from .kafka_acls import credentials, service_user
+
+        passwords = credentials(data_dir)
+        for name in SERVICES:
+            environment[f"MEDNET_{name.upper()}_KAFKA_SASL_USERNAME"] = service_user(name)
+            environment[f"MEDNET_{name.upper()}_KAFKA_SASL_PASSWORD"] = passwords[service_user(name)]
+    return environment
 
 
 def probe(url: str, timeout: float = 3.0) -> tuple[int, dict]:

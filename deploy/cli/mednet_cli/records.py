@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS
+from mednet_shared.platform.kafka_security import PLAINTEXT, KafkaSecurity
 
 DLQ_PREFIX = "x-mednet-dlq-"
 
@@ -40,9 +41,10 @@ class DeadLetter:
         return [(k, v.encode()) for k, v in self.headers.items() if not k.startswith(DLQ_PREFIX)]
 
 
-async def read_all(bootstrap: str, topics: list[str], idle_ms: int = 1500) -> list[ConsumerRecord]:
+async def read_all(bootstrap: str, topics: list[str], idle_ms: int = 1500,
+                   security: KafkaSecurity = PLAINTEXT) -> list[ConsumerRecord]:
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+                                enable_auto_commit=False, group_id=None, **security.client_options())
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:
@@ -79,9 +81,9 @@ async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, 
         await admin.close()
 
 
-async def timeline(bootstrap: str, case_id: str) -> list[TimelineEntry]:
+async def timeline(bootstrap: str, case_id: str, security: KafkaSecurity = PLAINTEXT) -> list[TimelineEntry]:
     entries = []
-    for record in await read_all(bootstrap, Topics.service_topics()):
+    for record in await read_all(bootstrap, Topics.service_topics(), security=security):
         if record.key != case_id.encode():
             continue
         try:
@@ -92,28 +94,28 @@ async def timeline(bootstrap: str, case_id: str) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: entry.time)
 
 
-async def dead_letter_topics(bootstrap: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def dead_letter_topics(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_options())
     await admin.start()
     try:
         names = [name for name in await admin.list_topics() if name.endswith(".dlq")]
     finally:
         await admin.close()
     counts = dict.fromkeys(names, 0)
-    for record in await read_all(bootstrap, names, idle_ms=1000) if names else []:
+    for record in await read_all(bootstrap, names, idle_ms=1000, security=security) if names else []:
         counts[record.topic] += 1
     return counts
 
 
-async def dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
+async def dead_letters(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> list[DeadLetter]:
     return [DeadLetter(r.topic, r.offset, r.key, r.value,
                        {k: v.decode(errors="replace") for k, v in r.headers or []})
-            for r in await read_all(bootstrap, [topic], idle_ms=1000)]
+            for r in await read_all(bootstrap, [topic], idle_ms=1000, security=security)]
 
 
-async def replay(bootstrap: str, letters: list[DeadLetter]) -> int:
+async def replay(bootstrap: str, letters: list[DeadLetter], security: KafkaSecurity = PLAINTEXT) -> int:
     """Publish each dead letter again, unchanged, to the topic it came from (acks=all, idempotent)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS, **security.client_options())
     await producer.start()
     try:
         for letter in letters:

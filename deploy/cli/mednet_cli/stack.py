@@ -11,6 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mednet_shared.platform.kafka_security import PLAINTEXT, KafkaSecurity
+
+from . import kafka_acls
 from .processes import ManagedProcess, port_answers, port_is_free
 from .provision import LOCAL_DIR, StackError, cache_dir, kafka_jars, mongo_wire_jars, require_tool
 
@@ -42,6 +45,8 @@ class KafkaNode:
     node_id: int = 1
     voters: str = ""
     replication: int = 1
+    security: str = "plaintext"
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def process(self) -> ManagedProcess:
@@ -56,8 +61,13 @@ class KafkaNode:
         return f"127.0.0.1:{self.port}"
 
     def properties_file(self) -> Path:
+        """The broker's configuration; in security mode it holds passwords, so it is the owner's alone (0600)."""
+        listeners = string.Template((LOCAL_DIR / f"kafka-{self.security}.listeners").read_text()).substitute(
+            port=self.port, controller_port=self.controller_port, admin_password=self.secrets.get("admin", ""),
+            controller_password=self.secrets.get("controller", ""))
         template = string.Template((LOCAL_DIR / "kafka.properties.template").read_text())
         text = template.substitute(
+            listeners=listeners.strip(),
             node_id=self.node_id,
             voters=self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
             port=self.port,
@@ -68,8 +78,16 @@ class KafkaNode:
         )
         path = self.data_dir / "run" / f"kafka-{self.node_id}.properties"
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(text)
         return path
+
+    @property
+    def client_security(self) -> KafkaSecurity:
+        if self.security == "plaintext":
+            return PLAINTEXT
+        return KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-512", "admin", self.secrets["admin"])
 
     def _java(self, main: str, *args: str, heap: str = "1g") -> list[str]:
         return [
@@ -89,7 +107,10 @@ class KafkaNode:
         import subprocess
 
         properties = self.properties_file()
-        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), heap="256m")
+        scram = ["--add-scram", f"SCRAM-SHA-512=[name=admin,password={self.secrets['admin']}]"] \
+            if self.security == "scram" else []
+        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), *scram,
+                             heap="256m")
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"Kafka storage format failed:\n{result.stdout}{result.stderr}")
@@ -109,14 +130,17 @@ class KafkaNode:
         return True
 
     def wait_ready(self, timeout: float = KAFKA_START_TIMEOUT) -> None:
-        self.process.wait_until(lambda: port_answers(self.port) and kafka_answers(self.bootstrap), timeout, "ready")
+        self.process.wait_until(lambda: port_answers(self.port) and kafka_answers(self.bootstrap,
+                                                                                  security=self.client_security),
+                                timeout, "ready")
 
 
-def kafka_answers(bootstrap: str, timeout: float = 3.0) -> bool:
+def kafka_answers(bootstrap: str, timeout: float = 3.0, security: KafkaSecurity = PLAINTEXT) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
+                                    **security.client_options())
         try:
             await asyncio.wait_for(admin.start(), timeout)
             await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -194,6 +218,7 @@ class Stack:
     mongo_port: int = int(os.environ.get("MEDNET_MONGO_PORT", "27017"))
     brokers: int = int(os.environ.get("MEDNET_KAFKA_BROKERS", "1"))
     kafka_ports: list[tuple[int, int]] | None = None
+    security: str = os.environ.get("MEDNET_KAFKA_SECURITY", "plaintext")
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -204,6 +229,10 @@ class Stack:
             self.mongo_port = recorded["mongo_port"]
             self.brokers = recorded.get("brokers", 1)
             self.kafka_ports = [tuple(pair) for pair in recorded.get("kafka_nodes", [])] or None
+            self.security = recorded.get("security", "plaintext")
+        if self.security not in kafka_acls.MODES:
+            raise StackError(f"MEDNET_KAFKA_SECURITY must be one of {', '.join(kafka_acls.MODES)}, "
+                             f"not {self.security!r}")
         if self.brokers not in (1, 3):
             raise StackError(f"the local stack runs 1 or 3 Kafka brokers, not {self.brokers}")
         self.kafka_ports = self.kafka_ports or [
@@ -222,8 +251,18 @@ class Stack:
     @property
     def kafka_nodes(self) -> list[KafkaNode]:
         voters = ",".join(f"{n + 1}@127.0.0.1:{controller}" for n, (_, controller) in enumerate(self.kafka_ports))
-        return [KafkaNode(self.data_dir, port, controller, node_id=n + 1, voters=voters, replication=self.brokers)
+        secrets = kafka_acls.credentials(self.data_dir) if self.secure else {}
+        return [KafkaNode(self.data_dir, port, controller, node_id=n + 1, voters=voters, replication=self.brokers,
+                          security=self.security, secrets=secrets)
                 for n, (port, controller) in enumerate(self.kafka_ports)]
+
+    @property
+    def secure(self) -> bool:
+        return self.security != "plaintext"
+
+    @property
+    def admin_security(self) -> KafkaSecurity:
+        return self.kafka.client_security
 
     @property
     def kafka(self) -> KafkaNode:
@@ -246,8 +285,11 @@ class Stack:
 
     @property
     def environment(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URL": self.mongo.url,
-                "MEDNET_TOPIC_REPLICATION": str(self.brokers)}
+        environment = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URL": self.mongo.url,
+                       "MEDNET_TOPIC_REPLICATION": str(self.brokers)}
+        if self.secure:
+            environment |= {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"}
+        return environment
 
     def up(self, on_step=lambda message: None) -> dict[str, bool]:
         """Start what is not running and wait until it answers. Returns which components were started."""
@@ -260,6 +302,7 @@ class Stack:
             "mongo_port": self.mongo_port,
             "brokers": self.brokers,
             "kafka_nodes": self.kafka_ports,
+            "security": self.security,
         }
         self.settings_file.write_text(json.dumps(recorded, indent=2))
         for jars in (kafka_jars(), mongo_wire_jars()):
@@ -273,6 +316,9 @@ class Stack:
         for node in self.kafka_nodes:
             node.wait_ready()
         self.mongo.wait_ready()
+        if self.secure and kafka_acls.needs_provisioning(self):
+            on_step("provisioning the services' Kafka users, topics and ACLs")
+            kafka_acls.provision_services(self)
         return started
 
     def _name(self, node: KafkaNode) -> str:
@@ -284,7 +330,8 @@ class Stack:
 
     def status(self) -> list[dict]:
         components = [(self._name(node), node.process, node.port,
-                       lambda node=node: kafka_answers(node.bootstrap, 2.0)) for node in self.kafka_nodes]
+                       lambda node=node: kafka_answers(node.bootstrap, 2.0, node.client_security))
+                      for node in self.kafka_nodes]
         components.append(("mongo-wire", self.mongo.process, self.mongo_port,
                            lambda: mongo_answers(self.mongo.url, 1.0)))
         rows = []

@@ -1,4 +1,5 @@
-"""Notes' HTTP API: the case's mediator, and only that mediator, records and reads notes and the brief."""
+"""Notes' HTTP API: the case's mediator, and only that mediator, records and reads notes and the brief;
+an operator crypto-shreds one case's notes on request."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from mednet_shared.platform.auth import Principal, Role, require
 
 from .domain import CallNotes
-from .handlers import BriefNotReady, CallClosed, Notes, UnknownCall
+from .crypto import SealError
+from .handlers import BriefNotReady, CallClosed, Notes, NotesPurged, UnknownCall
 
 router = APIRouter(prefix="/v1", tags=["notes"])
 mediator = require(Role.MEDIATOR)
+operator = require(Role.OPERATOR)
 
 
 def notes_of(request: Request) -> Notes:
@@ -23,9 +26,9 @@ async def record_notes(call_id: str, body: CallNotes, request: Request, caller: 
         await notes_of(request).record(call_id, caller.mediator_id, body)
     except UnknownCall:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
-    except CallClosed as closed:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(closed)) from None
-    return await notes_of(request).read(call_id, caller.mediator_id)
+    except (CallClosed, NotesPurged) as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+    return await read_notes(call_id, request, caller)
 
 
 @router.get("/calls/{call_id}/notes")
@@ -34,6 +37,10 @@ async def read_notes(call_id: str, request: Request, caller: Principal = Depends
         return await notes_of(request).read(call_id, caller.mediator_id)
     except UnknownCall:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 @router.get("/cases/{case_id}/brief")
@@ -44,3 +51,15 @@ async def brief(case_id: str, request: Request, caller: Principal = Depends(medi
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} of yours is known") from None
     except BriefNotReady as waiting:
         raise HTTPException(status.HTTP_409_CONFLICT, str(waiting)) from None
+
+
+@router.post("/cases/{case_id}/notes/purge")
+async def purge_notes(case_id: str, request: Request, caller: Principal = Depends(operator)) -> dict:
+    """Delete the case's data key: its notes can never be read again, other cases' notes stay readable."""
+    return await notes_of(request).purge(case_id)
+
+
+@router.post("/notes/keys/rewrap")
+async def rewrap_keys(request: Request, caller: Principal = Depends(operator)) -> dict:
+    """Wrap every case's data key with the active master key (after adding a new one); notes stay as they are."""
+    return await notes_of(request).rewrap_all()

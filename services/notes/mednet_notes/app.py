@@ -8,7 +8,6 @@ from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
-from .crypto import NoteSealer
 from .handlers import Notes, NotesHandlers
 from .store import CASES, NotesStore
 
@@ -19,7 +18,7 @@ CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CASES], topics=PUBLISHES + CONSUMES)
-    notes = Notes(NotesStore(runtime.db, runtime.relay), NoteSealer.from_base64(settings.encryption_key.get_secret_value()))
+    notes = Notes(NotesStore(runtime.db, runtime.relay), settings.key_ring())
     handlers = NotesHandlers(notes)
     runtime.consumer.subscribe(
         CONSUMES,

@@ -3,12 +3,23 @@ from pydantic_settings import SettingsConfigDict
 
 from mednet_shared.platform.settings import ServiceSettings
 
+from .envelope import MasterKeys
+
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MEDNET_NOTES_", extra="ignore")
 
     service_name: str = "notes"
     http_port: int = 8103
-    encryption_key: SecretStr = Field(description="urlsafe base64 of 32 random bytes (AES-256-GCM); "
-                                                  "make one with: python -c 'import mednet_notes.crypto as c; "
-                                                  "print(c.generate_key())'")
+    master_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description='master keys wrapping each case\'s data key: {"m1": "<urlsafe base64 of 32 random bytes>"}')
+    master_key_id: str = Field(default="", description="the master key that wraps new data keys")
+    encryption_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="a single master key (id k1) when MEDNET_NOTES_MASTER_KEYS is not set: urlsafe base64 of 32 "
+                    "random bytes; make one with: python -c 'import mednet_notes.crypto as c; print(c.generate_key())'")
+
+    def key_ring(self) -> MasterKeys:
+        return MasterKeys.parse(self.master_keys.get_secret_value(), self.master_key_id,
+                                self.encryption_key.get_secret_value())

@@ -27,6 +27,7 @@ from mednet_shared.contracts.values import Party, utc_now
 from mednet_shared.platform.consumer import Incoming
 
 from .crypto import NoteSealer
+from .envelope import MasterKeys
 from .domain import Brief, CallNotes, Observations, PartyObjectives, build_brief
 from .store import CaseRecord, NotesStore
 
@@ -45,16 +46,58 @@ class BriefNotReady(Exception):
     pass
 
 
+class NotesPurged(Exception):
+    def __init__(self, case_id: str, purged_at: datetime) -> None:
+        super().__init__(f"the notes of case {case_id} were purged at {purged_at.isoformat()} and cannot be read "
+                         f"or added")
+        self.case_id, self.purged_at = case_id, purged_at
+
+
+DATA_KEY_ID = "case-data-key"
+
+
 def party_entry(party: Party) -> dict:
     return {"party_id": party.party_id, "role": str(party.role),
             "firm_id": party.attorney.firm_id if party.attorney else None}
 
 
 class Notes:
-    def __init__(self, store: NotesStore, sealer: NoteSealer, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
-        self.sealer = sealer
+        self.master_keys = master_keys
         self.clock = clock
+
+    async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
+        """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""
+        wrapping = await self.store.case_key(case_id)
+        if wrapping is None and create:
+            _, fresh = self.master_keys.new_data_key(case_id)
+            wrapping = await self.store.add_case_key(case_id, fresh)
+        if wrapping is None:
+            raise NotesPurged(case_id, self.clock())
+        if "purged_at" in wrapping:
+            raise NotesPurged(case_id, wrapping["purged_at"])
+        return NoteSealer(self.master_keys.unwrap(wrapping, case_id), DATA_KEY_ID)
+
+    async def purge(self, case_id: str) -> dict:
+        """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
+        purged = await self.store.purge_case_key(case_id)
+        deleted = await self.store.delete_notes_not_sealed_with(case_id, DATA_KEY_ID)
+        return {"case_id": case_id, "purged_at": purged["purged_at"].isoformat(),
+                "unreadable_notes": await self.store.notes_of_case(case_id), "deleted_legacy_notes": deleted}
+
+    async def rewrap_all(self) -> dict:
+        """Every case's data key wrapped by the active master key, so older master keys can be dropped."""
+        cases = await self.store.cases_wrapped_by_other_keys(self.master_keys.active_id)
+        rewrapped = [case_id for case_id in cases if await self.rewrap(case_id)]
+        return {"master_key_id": self.master_keys.active_id, "rewrapped": len(rewrapped)}
+
+    async def rewrap(self, case_id: str) -> bool:
+        """Wrap the case's data key with the active master key (master key rotation); False if nothing to do."""
+        wrapping = await self.store.case_key(case_id)
+        if not wrapping or "purged_at" in wrapping or wrapping["master_key_id"] == self.master_keys.active_id:
+            return False
+        return await self.store.replace_case_key(case_id, wrapping, self.master_keys.rewrap(wrapping, case_id))
 
     async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
         def change(record: CaseRecord):
@@ -91,7 +134,8 @@ class Notes:
         record, call = await self.call_of(call_id, mediator_id)
         if call["status"] == "cancelled":
             raise CallClosed(f"call {call_id} was cancelled")
-        sealed = self.sealer.seal(notes.observations.model_dump_json().encode(), case_id=record.case_id,
+        sealer = await self.sealer_of(record.case_id, create=True)
+        sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=record.case_id,
                                   call_id=call_id)
         await self.store.save_note(call_id, record.case_id, call["party_id"], sealed)
         if not notes.objectives:
@@ -133,11 +177,19 @@ class Notes:
         note = await self.store.note(call_id)
         observations = Observations()
         if note:
-            opened = self.sealer.open(note["sealed"], case_id=record.case_id, call_id=call_id)
-            observations = Observations.model_validate_json(opened)
+            observations = Observations.model_validate_json(await self._opened(record.case_id, call_id, note))
         return {"call_id": call_id, "case_id": record.case_id, "party_id": call["party_id"],
                 "observations": observations.model_dump(),
                 "objectives": [o.model_dump(mode="json") for o in record.objectives.get(call["party_id"], [])]}
+
+    async def _opened(self, case_id: str, call_id: str, note: dict) -> bytes:
+        legacy = self.master_keys.legacy_sealer(note["sealed"].get("key_id", ""))
+        if legacy is None:
+            return (await self.sealer_of(case_id)).open(note["sealed"], case_id=case_id, call_id=call_id)
+        opened = legacy.open(note["sealed"], case_id=case_id, call_id=call_id)
+        sealer = await self.sealer_of(case_id, create=True)
+        await self.store.reseal_note(call_id, note["sealed"], sealer.seal(opened, case_id=case_id, call_id=call_id))
+        return opened
 
     async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
         record = await self.store.case(case_id)

@@ -2,7 +2,8 @@
 
 cases: what notes knows of each case (its mediator, parties and calls, from intake's and scheduling's
 events) and the objectives recorded per party, with the outbox of ObjectivesRecorded and BriefReady.
-notes: the mediator's private observations per call, sealed with AES-GCM; never stored in clear.
+notes: the mediator's private observations per call, sealed with AES-GCM under the case's data key.
+case_keys: one document per case: its data key wrapped by a master key, or, once purged, only purged_at.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from mednet_shared.contracts.values import Objective, utc_now
 from mednet_shared.platform import outbox
 from mednet_shared.platform.outbox import OutboxRelay
 
-CASES, NOTES = "cases", "notes"
+CASES, NOTES, CASE_KEYS = "cases", "notes", "case_keys"
+WRAPPING_FIELDS = ("master_key_id", "nonce", "wrapped_key")
 CAS_ATTEMPTS = 100
 
 
@@ -66,6 +68,7 @@ class NotesStore:
     def __init__(self, db: AsyncDatabase, relay: OutboxRelay) -> None:
         self.cases = db[CASES]
         self.notes = db[NOTES]
+        self.case_keys = db[CASE_KEYS]
         self.relay = relay
 
     async def case(self, case_id: str) -> CaseRecord | None:
@@ -105,3 +108,49 @@ class NotesStore:
 
     async def note(self, call_id: str) -> dict[str, Any] | None:
         return await self.notes.find_one({"_id": call_id})
+
+    async def reseal_note(self, call_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """Replace the sealed note only if it is still the one that was read (a newer note wins)."""
+        result = await self.notes.update_one({"_id": call_id, "sealed.ciphertext": old["ciphertext"]},
+                                             {"$set": {"sealed": new, "resealed_at": utc_now()}})
+        return result.modified_count == 1
+
+    async def delete_notes_not_sealed_with(self, case_id: str, key_id: str) -> int:
+        """Notes sealed before envelope encryption cannot be shredded by a key; a purge deletes them."""
+        result = await self.notes.delete_many({"case_id": case_id, "sealed.key_id": {"$ne": key_id}})
+        return result.deleted_count
+
+    async def notes_of_case(self, case_id: str) -> int:
+        return await self.notes.count_documents({"case_id": case_id})
+
+    async def case_key(self, case_id: str) -> dict[str, Any] | None:
+        return await self.case_keys.find_one({"_id": case_id})
+
+    async def add_case_key(self, case_id: str, wrapping: dict[str, Any]) -> dict[str, Any]:
+        """Keep this wrapped key unless the case already has one (or was purged): the stored document wins."""
+        try:
+            await self.case_keys.insert_one({"_id": case_id, **wrapping, "created_at": utc_now()})
+        except DuplicateKeyError:
+            pass
+        return await self.case_key(case_id)
+
+    async def cases_wrapped_by_other_keys(self, active_id: str) -> list[str]:
+        query = {"purged_at": {"$exists": False}, "master_key_id": {"$ne": active_id}}
+        return [document["_id"] for document in await self.case_keys.find(query, {"_id": 1}).to_list()]
+
+    async def replace_case_key(self, case_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        result = await self.case_keys.update_one(
+            {"_id": case_id, "wrapped_key": old["wrapped_key"]}, {"$set": {**new, "rewrapped_at": utc_now()}})
+        return result.modified_count == 1
+
+    async def purge_case_key(self, case_id: str) -> dict[str, Any]:
+        """Delete the wrapped data key for good; the case stays marked purged so no new key is made for it."""
+        try:
+            await self.case_keys.update_one(
+                {"_id": case_id, "purged_at": {"$exists": False}},
+                {"$unset": {name: "" for name in WRAPPING_FIELDS}, "$set": {"purged_at": utc_now()}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass
+        return await self.case_key(case_id)

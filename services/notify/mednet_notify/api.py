@@ -1,5 +1,5 @@
-"""Notify's HTTP API: firms register webhook endpoints; operators and mediators read notifications and set
-per-recipient channel preferences."""
+"""Notify's HTTP API: firms register webhook endpoints; each caller reads the notifications of its own cases;
+operators set per-recipient channel preferences (a recipient is anyone's address, so no mediator or firm may)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .store import NotifyStore
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 firm = require(Role.FIRM)
-staff = require(Role.OPERATOR, Role.MEDIATOR)
+operator = require(Role.OPERATOR)
 anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
 
 
@@ -62,6 +62,8 @@ async def delete_webhook(endpoint_id: str, request: Request, caller: Principal =
 @router.get("/notifications")
 async def list_notifications(request: Request, case_id: str = Query(max_length=300),
                              caller: Principal = Depends(anyone)) -> list[dict]:
+    if not await concerns(store_of(request), case_id, caller):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
     query: dict[str, Any] = {"case_id": case_id}
     if caller.role is Role.FIRM:
         query["firm_id"] = caller.firm_id
@@ -71,9 +73,21 @@ async def list_notifications(request: Request, case_id: str = Query(max_length=3
             for j in jobs]
 
 
+async def concerns(store: NotifyStore, case_id: str, caller: Principal) -> bool:
+    """Operators see every case; a firm only the cases it takes part in; a mediator only their own."""
+    if caller.role is Role.OPERATOR:
+        return True
+    case = await store.recall("cases", case_id)
+    if case is None:
+        return False
+    if caller.role is Role.MEDIATOR:
+        return case.get("mediator_id") == caller.mediator_id
+    return caller.firm_id in case.get("participant_firms", [])
+
+
 @router.put("/preferences/{recipient}")
 async def set_preference(recipient: EmailStr, body: Preference, request: Request,
-                         caller: Principal = Depends(staff)) -> dict:
+                         caller: Principal = Depends(operator)) -> dict:
     choices = {k: v for k, v in body.model_dump().items() if v is not None}
     saved = await store_of(request).set_preference(recipient, choices)
     return {"recipient": saved["_id"], "email": saved.get("email", True), "reminders": saved.get("reminders", True)}

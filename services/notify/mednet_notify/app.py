@@ -42,7 +42,7 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     runtime = ServiceRuntime(settings, outbox_collections=[JOBS, STREAMS], topics=PUBLISHES + CONSUMES,
                              on_connected=connected)
-    store = NotifyStore(runtime.db, runtime.relay)
+    store = NotifyStore(runtime.db, runtime.relay, settings.secret_box())
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     dispatcher = Dispatcher(
         store, Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender), WebhookSender(http),

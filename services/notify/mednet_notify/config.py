@@ -1,6 +1,7 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from mednet_shared.platform.sealed import SecretBox
 from mednet_shared.platform.settings import ServiceSettings
 
 
@@ -20,3 +21,11 @@ class Settings(ServiceSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_disable_after: int = 10
     brief_url: str = "http://127.0.0.1:8103/v1/cases/{case_id}/brief"
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description='seal webhook signing secrets at rest: {"s1": "<urlsafe base64 of 32 random bytes>"}; '
+                    "unset keeps them in clear")
+    secret_key_id: str = ""
+
+    def secret_box(self) -> SecretBox | None:
+        return SecretBox.parse(self.secret_keys.get_secret_value(), self.secret_key_id)

@@ -56,9 +56,9 @@ class WebhookSender:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def send(self, endpoint: dict[str, Any], message_id: str, payload: str) -> int:
+    async def send(self, endpoint: dict[str, Any], secret: str, message_id: str, payload: str) -> int:
         timestamp = utc_now()
-        signature = Webhook(endpoint["secret"]).sign(message_id, timestamp, payload)
+        signature = Webhook(secret).sign(message_id, timestamp, payload)
         headers = {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp.timestamp())),
                    "webhook-signature": signature, "content-type": "application/json"}
         try:
@@ -176,7 +176,11 @@ class Dispatcher:
         if endpoint is None or not endpoint["enabled"]:
             raise DeliveryError("the webhook endpoint is disabled or deleted")
         try:
-            await self.webhooks.send(endpoint, job["message_id"], job["payload"])
+            secret = self.store.signing_secret(endpoint)
+        except ValueError as error:
+            raise DeliveryError(f"the endpoint's signing secret is unusable: {error}") from None
+        try:
+            await self.webhooks.send(endpoint, secret, job["message_id"], job["payload"])
         except DeliveryError:
             await self.store.endpoint_outcome(endpoint["_id"], False, self.disable_after)
             raise

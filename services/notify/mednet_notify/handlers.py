@@ -77,6 +77,7 @@ class Notifier:
         if isinstance(message, CaseOpened):
             await self.store.remember("cases", message.case_id, {
                 "firm_id": message.firm_id, "participant_firms": message.participant_firms,
+                "mediator_id": message.mediator.mediator_id,
                 "mediator": Attendee(kind=AttendeeKind.MEDIATOR, name=message.mediator.name,
                                      email=message.mediator.email,
                                      time_zone=message.mediator.time_zone).model_dump(mode="json"),

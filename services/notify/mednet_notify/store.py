@@ -25,13 +25,15 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
 from mednet_shared.platform.outbox import OutboxRelay
+from mednet_shared.platform.sealed import SecretBox
 
 DUPLICATE_KEY = 11000
 JOBS, STREAMS, CALLS, CASES, ENDPOINTS, PREFERENCES = "jobs", "streams", "calls", "cases", "endpoints", "preferences"
 
 
 class NotifyStore:
-    def __init__(self, db: AsyncDatabase, relay: OutboxRelay) -> None:
+    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, secret_box: SecretBox | None = None) -> None:
+        self.secret_box = secret_box
         self.jobs = db[JOBS]
         self.streams = db[STREAMS]
         self.calls = db[CALLS]
@@ -119,10 +121,21 @@ class NotifyStore:
     # -- webhook endpoints -------------------------------------------------------------------------
 
     async def register_endpoint(self, firm_id: str, url: str) -> dict[str, Any]:
-        endpoint = {"_id": f"ep-{uuid.uuid4().hex[:16]}", "firm_id": firm_id, "url": url, "enabled": True,
-                    "secret": "whsec_" + _base64_secret(), "consecutive_failures": 0, "created_at": utc_now()}
-        await self.endpoints.insert_one(endpoint)
-        return endpoint
+        """The new endpoint with its secret in clear, for the firm to see once; sealed at rest when configured."""
+        endpoint_id, secret = f"ep-{uuid.uuid4().hex[:16]}", "whsec_" + _base64_secret()
+        stored = ({"secret_sealed": self.secret_box.seal(secret, f"webhook:{endpoint_id}")} if self.secret_box
+                  else {"secret": secret})
+        endpoint = {"_id": endpoint_id, "firm_id": firm_id, "url": url, "enabled": True, "consecutive_failures": 0,
+                    "created_at": utc_now()}
+        await self.endpoints.insert_one({**endpoint, **stored})
+        return {**endpoint, "secret": secret}
+
+    def signing_secret(self, endpoint: dict[str, Any]) -> str:
+        if "secret_sealed" not in endpoint:
+            return endpoint["secret"]
+        if self.secret_box is None:
+            raise ValueError(f"endpoint {endpoint['_id']}'s secret is sealed but MEDNET_NOTIFY_SECRET_KEYS is not set")
+        return self.secret_box.open(endpoint["secret_sealed"], f"webhook:{endpoint['_id']}")
 
     async def endpoints_of(self, firm_id: str, enabled_only: bool = True) -> list[dict[str, Any]]:
         query = {"firm_id": firm_id, **({"enabled": True} if enabled_only else {})}

@@ -7,14 +7,16 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from prometheus_client import REGISTRY
 
 from ..contracts.envelope import KafkaRecord
 from ..contracts.topics import Topics
+from .kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger("mednet.kafka")
 
@@ -45,7 +47,8 @@ def _prometheus_middleware() -> KafkaPrometheusMiddleware:
     return _prometheus
 
 
-def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0) -> KafkaBroker:
+def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float = 8.0,
+                security: KafkaSecurity = PLAINTEXT) -> KafkaBroker:
     return KafkaBroker(
         servers(bootstrap_servers),
         client_id=client_id,
@@ -53,6 +56,7 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         middlewares=[_prometheus_middleware()],
         logger=logging.getLogger(f"mednet.{client_id}.kafka"),
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        security=broker_security(security),
         **PRODUCER_DEFAULTS,
     )
 
@@ -60,6 +64,16 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
 def servers(bootstrap_servers: str) -> list[str]:
     """KAFKA_BOOTSTRAP_SERVERS as a list: FastStream takes a single string as one host."""
     return [server.strip() for server in bootstrap_servers.split(",") if server.strip()]
+
+
+def broker_security(security: KafkaSecurity) -> BaseSecurity | None:
+    """FastStream's form of the same settings (SASL/SCRAM, with TLS under SASL_SSL)."""
+    if not security.uses_sasl:
+        return None
+    scram = SASLScram512 if security.mechanism == "SCRAM-SHA-512" else SASLScram256
+    options = security.client_options()
+    return scram(security.username, security.password, ssl_context=options.get("ssl_context"),
+                 use_ssl=security.protocol == "SASL_SSL")
 
 
 class BrokerPublisher:
@@ -77,11 +91,13 @@ class BrokerPublisher:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1, timeout: float = 15.0
+    bootstrap_servers: str, topics: Iterable[str], partitions: int = 3, replication: int = 1, timeout: float = 15.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create each topic and its dead-letter topic if missing (idempotent)."""
     names = sorted({name for topic in topics for name in (topic, Topics.dead_letter(topic))})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000),
+                                **security.client_options())
     await asyncio.wait_for(admin.start(), timeout)
     try:
         existing = set(await admin.list_topics())
@@ -91,5 +107,10 @@ async def ensure_topics(
                 await admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:
+                if not security.uses_sasl:
+                    raise
+                log.info("no right to create %s: on a secured cluster the operator provisions topics",
+                         ", ".join(t.name for t in missing))
     finally:
         await admin.close()

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import logs, metrics
+from . import audit, logs, metrics
 from .consumer import EventConsumer, RetryPolicy
 from .idempotency import IdempotencyGuard
 from .kafka import BrokerPublisher, ensure_topics, make_broker
@@ -40,7 +40,8 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
-        self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"mednet-{self.name}")
+        self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=f"mednet-{self.name}",
+                                  security=settings.kafka_security)
         self.mongo = make_client(settings.mongodb_url, app_name=f"mednet-{self.name}")
         self.db = self.mongo[settings.database]
         self.guard = IdempotencyGuard(self.db["processed_events"], consumer=self.name)
@@ -79,9 +80,11 @@ class ServiceRuntime:
             try:
                 await asyncio.wait_for(self.db.command("ping"), self.settings.ready_timeout_seconds * 3)
                 await self.guard.ensure_indexes()
+                await audit.ensure_indexes(self.db[audit.COLLECTION])
                 if self.topics:
                     await ensure_topics(self.settings.kafka_bootstrap_servers, self.topics,
-                                        self.settings.topic_partitions, self.settings.topic_replication)
+                                        self.settings.topic_partitions, self.settings.topic_replication,
+                                        security=self.settings.kafka_security)
                 if self.on_connected:
                     await self.on_connected(self)
                 await self.broker.start()
@@ -187,6 +190,7 @@ class ServiceRuntime:
 
         for router in routers:
             app.include_router(router)
+        audit.install(app, self.db[audit.COLLECTION])
         return app
 
 

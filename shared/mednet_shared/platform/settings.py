@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .kafka_security import KafkaSecurity
 
 
 def _common(name: str, default: str) -> str:
@@ -36,8 +38,23 @@ class ServiceSettings(BaseSettings):
     shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
     jwt_secret: str = Field(
         default_factory=lambda: _common("MEDNET_JWT_SECRET", "mednet-local-development-secret-change-me"),
-        min_length=16,
+        min_length=32,
     )
+    jwt_keys: str = Field(default_factory=lambda: _common("MEDNET_JWT_KEYS", ""))
+    jwt_active_kid: str = Field(default_factory=lambda: _common("MEDNET_JWT_ACTIVE_KID", ""))
+    jwt_issuer: str = Field(default_factory=lambda: _common("MEDNET_JWT_ISSUER", "mednet"))
+    jwt_audience: str = Field(default_factory=lambda: _common("MEDNET_JWT_AUDIENCE", "mednet-api"))
+    jwt_jwks_url: str = Field(default_factory=lambda: _common("MEDNET_JWT_JWKS_URL", ""))
+    kafka_security_protocol: str = Field(default_factory=lambda: _common("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
+    kafka_sasl_mechanism: str = Field(default_factory=lambda: _common("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
+    kafka_sasl_username: str = Field(default_factory=lambda: _common("KAFKA_SASL_USERNAME", ""))
+    kafka_sasl_password: SecretStr = Field(default_factory=lambda: SecretStr(_common("KAFKA_SASL_PASSWORD", "")))
+    kafka_ssl_cafile: str = Field(default_factory=lambda: _common("KAFKA_SSL_CAFILE", ""))
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(self.kafka_security_protocol, self.kafka_sasl_mechanism, self.kafka_sasl_username,
+                             self.kafka_sasl_password.get_secret_value(), self.kafka_ssl_cafile)
 
     @property
     def database(self) -> str:

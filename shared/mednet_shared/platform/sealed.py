@@ -1,0 +1,65 @@
+"""Small secrets a service must keep and use again (webhook signing secrets), sealed at rest.
+
+AES-256-GCM under a key set from configuration (JSON id -> urlsafe base64 of 32 bytes, plus the active id),
+with associated data naming what the secret belongs to, so a sealed secret copied elsewhere does not open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES, NONCE_BYTES = 32, 12
+
+
+class SealedSecretError(ValueError):
+    pass
+
+
+class SecretBox:
+    def __init__(self, keys: Mapping[str, bytes], active_id: str) -> None:
+        if active_id not in keys:
+            raise ValueError(f"the active secret key {active_id!r} is not in the key set {sorted(keys)}")
+        wrong = [kid for kid, key in keys.items() if len(key) != KEY_BYTES]
+        if wrong:
+            raise ValueError(f"secret keys must be {KEY_BYTES} bytes: {wrong}")
+        self.active_id = active_id
+        self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
+
+    @classmethod
+    def parse(cls, keys_json: str, active_id: str = "") -> SecretBox | None:
+        """None when no key set is configured."""
+        if not keys_json:
+            return None
+        try:
+            texts = json.loads(keys_json)
+            keys = {kid: _decoded(text) for kid, text in texts.items()}
+        except (json.JSONDecodeError, AttributeError, binascii.Error, ValueError, TypeError):
+            raise ValueError('a secret key set must be JSON {"s1": "<urlsafe base64 of 32 bytes>"}') from None
+        return cls(keys, active_id or (next(iter(keys)) if len(keys) == 1 else ""))
+
+    def seal(self, secret: str, context: str) -> dict[str, Any]:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._aeads[self.active_id].encrypt(nonce, secret.encode(), context.encode())
+        return {"key_id": self.active_id, "nonce": nonce, "ciphertext": ciphertext}
+
+    def open(self, sealed: Mapping[str, Any], context: str) -> str:
+        aead = self._aeads.get(sealed.get("key_id"))
+        if aead is None:
+            raise SealedSecretError(f"the secret of {context} was sealed with unknown key {sealed.get('key_id')!r}")
+        try:
+            return aead.decrypt(bytes(sealed["nonce"]), bytes(sealed["ciphertext"]), context.encode()).decode()
+        except (InvalidTag, KeyError, TypeError):
+            raise SealedSecretError(f"the secret of {context} does not open: altered or another's") from None
+
+
+def _decoded(text: str) -> bytes:
+    standard = text.strip().replace("-", "+").replace("_", "/")
+    return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)

@@ -1,0 +1,49 @@
+"""Every HTTP route of every service, read from its OpenAPI document, with its parameters filled in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+SERVICES = ("intake", "scheduling", "notes", "notify")
+PROBES = {"/healthz", "/readyz", "/metrics"}
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    method: str
+    template: str
+    parameters: tuple[tuple[str, str], ...]   # (name, where) of every required path or query parameter
+
+    def url(self, values: dict[str, str]) -> tuple[str, dict[str, str]]:
+        missing = [name for name, _ in self.parameters if name not in values]
+        assert not missing, f"{self}: add a value for {missing} to the security tests"
+        path = self.template.format(**{n: values[n] for n, where in self.parameters if where == "path"})
+        return path, {n: values[n] for n, where in self.parameters if where == "query"}
+
+    @property
+    def names_a_case(self) -> bool:
+        return any(name in ("case_id", "call_id") for name, _ in self.parameters)
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.method.upper()} {self.template}"
+
+
+def routes_of(service: str, app: FastAPI) -> list[Route]:
+    found = []
+    for template, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            if method not in METHODS or template in PROBES:
+                continue
+            parameters = tuple((p["name"], p["in"]) for p in operation.get("parameters", [])
+                               if p["in"] == "path" or p.get("required"))
+            found.append(Route(service, method, template, parameters))
+    return found
+
+
+def probes_of(app: FastAPI) -> set[str]:
+    return {template for template, operations in app.openapi()["paths"].items()
+            if all(not op.get("security") and "probes" in op.get("tags", []) for op in operations.values())}

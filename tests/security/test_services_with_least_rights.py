@@ -1,0 +1,97 @@
+"""The four services run on the secured cluster as their own principals, with only the ACLs that
+`mednet stack up --security` and `mednet firms add` grant them; intake takes the firm from the topic a
+command arrived on (which only that firm's principal may write), never from the envelope or payload."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from kafka_clients import produce_one, read_all
+from kafka_helpers import command
+from mednet_cli import kafka_acls
+from mednet_intake.domain import case_id_for
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
+from mednet_shared.contracts.topics import Topics
+from sample_cases import submission
+from mednet_cli.processes import free_port
+from services_harness import TEST_NOTES_KEY, running
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def secure_settings(secure, service: str, unique: str, **overrides):
+    import importlib
+
+    config = importlib.import_module(f"mednet_{service}.config")
+    user = kafka_acls.service_user(service)
+    return config.Settings(
+        kafka_bootstrap_servers=secure.bootstrap, mongodb_url=secure.stack.mongo.url,
+        mongodb_database=f"t_{unique}_{service}", consumer_group_id=f"{user}-{unique}",
+        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=user,
+        kafka_sasl_password=kafka_acls.credentials(secure.stack.data_dir)[user], outbox_sweep_seconds=1.0,
+        **overrides)
+
+
+def events_in(records: list) -> list[CloudEvent]:
+    """The CloudEvents among the records (other tests leave plain bytes on the firm's topics)."""
+    found = []
+    for record in records:
+        try:
+            found.append(CloudEvent.from_bytes(record.value))
+        except EnvelopeError:
+            pass
+    return found
+
+
+async def events(secure, topic: str, subject: str, kind: str, timeout: float = 120) -> list[CloudEvent]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in events_in(await read_all(secure.bootstrap, secure.stack.admin_security, topic))
+                 if e.subject == subject and e.type == f"mednet.{kind}.v1"]
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no {kind} for {subject} on {topic} within {timeout}s")
+
+
+async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from_the_topic(secure, unique):
+    a, b = secure.firm_a, secure.firm_b
+    intake = secure_settings(secure, "intake", unique,
+                             inbound_topic_pattern=rf"mednet\.firm\.{a.firm_id}\.inbound$")
+    others = {name: secure_settings(secure, name, unique, **extra) for name, extra in
+              (("scheduling", {}), ("notes", {"encryption_key": TEST_NOTES_KEY}),
+               ("notify", {"smtp_port": free_port(), "delivery_max_attempts": 1}))}
+    async with running("intake", intake, from_now=False), \
+            running("scheduling", others["scheduling"], from_now=False), \
+            running("notes", others["notes"], from_now=False) as notes, \
+            running("notify", others["notify"], from_now=False):
+        document = submission(f"sec-{unique}", mediator_id=f"med-{unique}")
+        forged = command(document)
+        forged = CloudEvent.model_validate({**forged.model_dump(), "firmid": b.firm_id})
+        record = forged.to_record(Topics.firm_inbound(a.firm_id))
+        await produce_one(secure.bootstrap, a.kafka_security, Topics.firm_inbound(a.firm_id), record.value)
+
+        opened = await events(secure, Topics.INTAKE, case_id_for(a.firm_id, f"sec-{unique}"), "CaseOpened")
+        assert opened[0].payload().firm_id == a.firm_id, "the firm is the topic's, not the envelope's"
+        assert opened[0].firmid == a.firm_id
+        scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
+        assert scheduled
+        reschedule = command({"case_id": opened[0].subject, "party_id": "p1", "reason": "travelling"},
+                             "mednet.RequestReschedule.v1")
+        await produce_one(secure.bootstrap, a.kafka_security, Topics.firm_inbound(a.firm_id),
+                          reschedule.to_record("unused").value)
+        moved = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallRescheduled")
+        assert moved[0].payload().party_id == "p1" and moved[0].payload().reason == "travelling"
+        deadline = time.monotonic() + 120
+        while not (mine := [e for e in events_in(await read_all(secure.bootstrap, a.kafka_security,
+                                                                Topics.firm_outbound(a.firm_id)))
+                            if e.subject == opened[0].subject]):
+            assert time.monotonic() < deadline, "notify fed the firm's outbound topic"
+        assert {e.type for e in mine} >= {"mednet.CaseOpened.v1"}
+        deadline = time.monotonic() + 120
+        while len(getattr(await notes.state.notes.store.case(opened[0].subject), "calls", [])) < len(scheduled):
+            assert time.monotonic() < deadline, "notes learned the case and its calls"
+            await asyncio.sleep(0.5)
