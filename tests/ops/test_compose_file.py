@@ -11,6 +11,8 @@ import pytest
 from deploy_files import DEPLOY, ROOT, SERVICES, dockerfile, exposed_port, load_yaml
 
 COMPOSE = load_yaml(DEPLOY / "compose.yaml")
+SERVICE_KEYS = {"notes": ("MEDNET_NOTES_MASTER_KEYS", "MEDNET_NOTES_MASTER_KEY_ID"),
+                "notify": ("MEDNET_NOTIFY_SECRET_KEYS", "MEDNET_NOTIFY_SECRET_KEY_ID")}
 
 
 def test_the_compose_file_is_valid_against_the_compose_specification():
@@ -26,6 +28,12 @@ def test_the_schema_check_catches_a_mistake():
                                                                         "ports": "8101"}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_its_plaintext_kafka_is_declared_local_only_and_points_to_the_secured_setup():
+    header = (DEPLOY / "compose.yaml").read_text().split("name:", 1)[0]
+    assert "PLAINTEXT" in header and "deploy/security" in header
+    assert (DEPLOY / "security" / "README.md").is_file()
 
 
 def test_it_runs_kafka_in_kraft_mode_a_mongodb_replica_set_prometheus_grafana_and_a_mail_catcher():
@@ -47,8 +55,10 @@ def test_each_service_is_built_from_its_own_dockerfile_and_published_on_its_port
     assert declared["ports"] == [f"{port}:{port}"]
     environment = declared["environment"]
     assert "replicaSet=rs0" in environment["MONGODB_URL"] and environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert all(str(value).startswith("${") for key, value in environment.items()
-               if "SECRET" in key or key.endswith("_KEY")), "secrets come from the environment"
+    assert all(str(value).startswith("${" + key + ":?") for key, value in environment.items()
+               if any(word in key for word in ("SECRET", "KEY", "KID", "PASSWORD"))), "secrets are required variables"
+    assert {"MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", *SERVICE_KEYS.get(service, ())} <= set(environment)
+    assert not {"MEDNET_JWT_SECRET", "MEDNET_NOTES_ENCRYPTION_KEY"} & set(environment)
     assert {"kafka", "mongo"} <= set(declared["depends_on"])
 
 
