@@ -17,7 +17,9 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .crypto import KEY_BYTES, NONCE_BYTES, SEPARATOR, NoteSealer, SealError, decoded_key
+from mednet_shared.platform.sealed import aeads_of
+
+from .crypto import NONCE_BYTES, SEPARATOR, NoteSealer, SealError, decoded_key
 
 
 class KeyUnwrapError(SealError):
@@ -28,13 +30,8 @@ class MasterKeys:
     def __init__(self, keys: Mapping[str, bytes], active_id: str) -> None:
         if not keys:
             raise ValueError("no notes master key: set MEDNET_NOTES_MASTER_KEYS (or MEDNET_NOTES_ENCRYPTION_KEY)")
-        if active_id not in keys:
-            raise ValueError(f"the active notes master key {active_id!r} is not in the key set {sorted(keys)}")
-        wrong = [kid for kid, key in keys.items() if len(key) != KEY_BYTES]
-        if wrong:
-            raise ValueError(f"notes master keys must be {KEY_BYTES} bytes: {wrong}")
+        self._aeads = aeads_of(keys, active_id, "notes master key")
         self.active_id = active_id
-        self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
         self._legacy = {kid: NoteSealer(key, kid) for kid, key in keys.items()}
 
     @classmethod

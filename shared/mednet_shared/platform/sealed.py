@@ -23,15 +23,20 @@ class SealedSecretError(ValueError):
     pass
 
 
+def aeads_of(keys: Mapping[str, bytes], active_id: str, what: str) -> dict[str, AESGCM]:
+    """An AES-256-GCM cipher per key id, once the set is checked: the active id is in it, every key 32 bytes."""
+    if active_id not in keys:
+        raise ValueError(f"the active {what} {active_id!r} is not in the key set {sorted(keys)}")
+    wrong = [kid for kid, key in keys.items() if len(key) != KEY_BYTES]
+    if wrong:
+        raise ValueError(f"{what}s must be {KEY_BYTES} bytes: {wrong}")
+    return {kid: AESGCM(key) for kid, key in keys.items()}
+
+
 class SecretBox:
     def __init__(self, keys: Mapping[str, bytes], active_id: str) -> None:
-        if active_id not in keys:
-            raise ValueError(f"the active secret key {active_id!r} is not in the key set {sorted(keys)}")
-        wrong = [kid for kid, key in keys.items() if len(key) != KEY_BYTES]
-        if wrong:
-            raise ValueError(f"secret keys must be {KEY_BYTES} bytes: {wrong}")
+        self._aeads = aeads_of(keys, active_id, "secret key")
         self.active_id = active_id
-        self._aeads = {kid: AESGCM(key) for kid, key in keys.items()}
 
     @classmethod
     def parse(cls, keys_json: str, active_id: str = "") -> SecretBox | None:
