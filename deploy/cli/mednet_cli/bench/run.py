@@ -90,7 +90,7 @@ def run(options: BenchOptions, console: Console) -> dict:
                     slowest = _slowest(phases["max"])
                     progress.console.print(f"slowest service by CPU: {slowest}; starting a second instance")
                     pipeline.add_instance(slowest)
-                    time.sleep(5)
+                    asyncio.run(pipeline.settled(slowest))
                     phases["max-2x"] = phase("max-2x", None)
             finally:
                 pipeline.stop()
