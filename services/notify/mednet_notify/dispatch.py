@@ -34,6 +34,7 @@ from .store import NotifyStore
 
 log = logging.getLogger("mednet.notify.dispatch")
 SOURCE = "/mednet/notify"
+LEASE = timedelta(seconds=60)
 
 
 class DeliveryError(Exception):
@@ -144,7 +145,7 @@ class Dispatcher:
         self._next_due = None
         if now >= self._next_lease_check:
             await self.store.release_expired_claims(now)
-            self._next_lease_check = now + timedelta(seconds=self.poll_seconds)
+            self._next_lease_check = now + LEASE / 4
         pending = await self.store.earliest_pending(limit)
         due = [job["_id"] for job in pending if job["due_at"] <= now]
         later = [job["due_at"] for job in pending if job["due_at"] > now]
@@ -157,7 +158,7 @@ class Dispatcher:
 
         async def claim_and_deliver(job_id: str) -> int:
             async with in_flight:
-                claimed = await self.store.claim(job_id, timedelta(seconds=60), self.clock())
+                claimed = await self.store.claim(job_id, LEASE, self.clock())
                 if claimed:
                     await self._deliver(claimed)
                 return int(claimed is not None)
