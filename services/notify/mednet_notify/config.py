@@ -13,7 +13,7 @@ class Settings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_sender: str = "mednet <no-reply@mednet.example.org>"
-    poll_seconds: float = 1.0
+    poll_seconds: float = 5.0
     dispatch_concurrency: int = Field(default=16, ge=1)
     delivery_max_attempts: int = 8
     delivery_backoff_seconds: float = 1.0

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from .store import NotifyStore
 
 log = logging.getLogger("mednet.notify.dispatch")
 SOURCE = "/mednet/notify"
+LEASE = timedelta(seconds=60)
 
 
 class DeliveryError(Exception):
@@ -42,12 +44,15 @@ class DeliveryError(Exception):
 class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self._local_hostname: str | None = None
 
     async def send(self, email: Email, alert_id: str | None = None) -> None:
         message: EmailMessage = email.to_message(self.sender, alert_id)
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         try:
             await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout,
-                                  start_tls=False, use_tls=False)
+                                  start_tls=False, use_tls=False, local_hostname=self._local_hostname)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}") from None
 
@@ -83,6 +88,7 @@ class Dispatcher:
         self._next_lease_check = datetime.min.replace(tzinfo=UTC)
         self._wake = asyncio.Event()
         self._ready: list[str] = []
+        self._next_due: datetime | None = None
         self._scan_now = False
         self._task: asyncio.Task | None = None
 
@@ -119,30 +125,32 @@ class Dispatcher:
                     await self.dispatch(ready)
                 if self._scan_now or loop.time() >= scan_at:
                     self._scan_now = False
+                    scan_at = loop.time() + self.poll_seconds
                     await self.dispatch_due()
-                    scan_at = loop.time() + await self._sleep_seconds()
+                    scan_at = loop.time() + self._sleep_seconds()
             except Exception:
                 log.exception("dispatch round failed; retrying")
             if not self._ready and not self._scan_now:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, scan_at - loop.time()))
 
-    async def _sleep_seconds(self) -> float:
-        try:
-            next_due = await self.store.next_due()
-        except Exception:
-            log.warning("could not read the next due job; polling again in %.1fs", self.poll_seconds)
+    def _sleep_seconds(self) -> float:
+        if self._next_due is None:
             return self.poll_seconds
-        if next_due is None or next_due <= self.clock():
-            return self.poll_seconds
-        return min(self.poll_seconds, (next_due - self.clock()).total_seconds())
+        return max(0.0, min(self.poll_seconds, (self._next_due - self.clock()).total_seconds()))
 
-    async def dispatch_due(self) -> int:
+    async def dispatch_due(self, limit: int = 50) -> int:
+        """Send what is due; note when the next job is due (now, if more are due than one scan takes)."""
         now = self.clock()
+        self._next_due = None
         if now >= self._next_lease_check:
             await self.store.release_expired_claims(now)
-            self._next_lease_check = now + timedelta(seconds=self.poll_seconds)
-        return await self.dispatch([job["_id"] for job in await self.store.due_jobs(now)])
+            self._next_lease_check = now + LEASE / 4
+        pending = await self.store.earliest_pending(limit)
+        due = [job["_id"] for job in pending if job["due_at"] <= now]
+        later = [job["due_at"] for job in pending if job["due_at"] > now]
+        self._next_due = later[0] if later else (now if len(due) == limit else None)
+        return await self.dispatch(due)
 
     async def dispatch(self, job_ids: list[str]) -> int:
         """These jobs at once (up to `concurrency` in flight), each claimed before it is sent."""
@@ -150,7 +158,7 @@ class Dispatcher:
 
         async def claim_and_deliver(job_id: str) -> int:
             async with in_flight:
-                claimed = await self.store.claim(job_id, timedelta(seconds=60), self.clock())
+                claimed = await self.store.claim(job_id, LEASE, self.clock())
                 if claimed:
                     await self._deliver(claimed)
                 return int(claimed is not None)

@@ -83,13 +83,10 @@ class NotifyStore:
                                              {"$set": {"status": "pending"}})
         return result.modified_count
 
-    async def due_jobs(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
-        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}).sort("due_at", ASCENDING).limit(limit)
+    async def earliest_pending(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The pending jobs due first (id and due time): the due ones and when the next one is due, in one scan."""
+        cursor = self.jobs.find({"status": "pending"}, {"due_at": 1}).sort("due_at", ASCENDING).limit(limit)
         return await cursor.to_list()
-
-    async def next_due(self) -> datetime | None:
-        job = await self.jobs.find_one({"status": "pending"}, {"due_at": 1}, sort=[("due_at", ASCENDING)])
-        return job["due_at"] if job else None
 
     async def claim(self, job_id: str, lease: timedelta, now: datetime | None = None) -> dict[str, Any] | None:
         """The job, now ours to send for the lease, if it is pending and due."""

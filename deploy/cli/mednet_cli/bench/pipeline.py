@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
@@ -108,6 +109,21 @@ class Pipeline:
         if wait:
             service.wait_ready(120)
         return service
+
+    async def settled(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until the service's consumer group is stable with every instance in it."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for response in await admin.describe_consumer_groups([f"bench-{self.run}-{name}"]):
+                    if any(g[2] == "Stable" and len(g[5]) >= len(self.instances[name]) for g in response.groups):
+                        return
+                await asyncio.sleep(0.5)
+            raise PipelineStalled(f"the {name} group did not settle with {len(self.instances[name])} members")
+        finally:
+            await admin.close()
 
     def stop(self) -> None:
         for processes in self.instances.values():

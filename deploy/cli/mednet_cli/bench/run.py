@@ -1,4 +1,5 @@
-"""One benchmark run: warm up, the maximum rate, half of it, the slowest service doubled, then the raw limit."""
+"""One benchmark run: warm up, the maximum rate, its raw limit right after it (same machine load, services idle),
+half of the maximum rate, and the slowest service doubled."""
 
 from __future__ import annotations
 
@@ -86,19 +87,18 @@ def run(options: BenchOptions, console: Console) -> dict:
 
                     phase("warmup", None, max(4, min(20, count // 5)))
                     phases["max"] = phase("max", None)
+                    progress.console.print("raw limit: the same records and writes with minimal loops, right away")
+                    limit = raw.measure(raw.plan_like(pipeline.run, infra.bootstrap, infra.mongo_url,
+                                                      pipeline.inbound, phases["max"].records, phases["max"].sizes,
+                                                      phases["max"].writes, infra.replication))
                     phases["half"] = phase("half", phases["max"].cases_per_second / 2)
                     slowest = _slowest(phases["max"])
                     progress.console.print(f"slowest service by CPU: {slowest}; starting a second instance")
                     pipeline.add_instance(slowest)
-                    time.sleep(5)
+                    asyncio.run(pipeline.settled(slowest))
                     phases["max-2x"] = phase("max-2x", None)
             finally:
                 pipeline.stop()
-            with console.status("raw limit: the same records and writes with minimal loops"):
-                plan = raw.plan_like(run_id.replace("-", ""), infra.bootstrap, infra.mongo_url, pipeline.inbound,
-                                     phases["max"].records, phases["max"].sizes, phases["max"].writes,
-                                     infra.replication)
-                limit = raw.measure(plan)
     except BaseException:
         console.print(f"the services' and the stack's logs are kept in {data_dir / 'logs'}")
         raise

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mednet_shared.contracts.envelope import CloudEvent
-from mednet_shared.contracts.topics import Topics
 
 WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "UTC")
@@ -84,7 +83,3 @@ def parties_mix(text: str) -> tuple[int, ...]:
     if not mix or any(n not in (2, 3, 4) for n in mix):
         raise ValueError(f"--parties takes counts of 2 to 4 parties, like 2/4, not {text!r}")
     return mix
-
-
-def firm_topic(firm: str) -> str:
-    return Topics.firm_inbound(firm)
