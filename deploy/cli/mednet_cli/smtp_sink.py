@@ -30,9 +30,14 @@ def read_mail(directory: Path) -> list[bytes]:
 
 
 def main(host: str, port: int, directory: str) -> None:
-    controller = Controller(MailDrop(Path(directory)), hostname=host, port=port)
+    serve(MailDrop(Path(directory)), host, port, f"smtp sink on {host}:{port}, writing to {directory}")
+
+
+def serve(handler: object, host: str, port: int, banner: str) -> None:
+    """Run an aiosmtpd handler until SIGTERM or SIGINT."""
+    controller = Controller(handler, hostname=host, port=port)
     controller.start()
-    print(f"smtp sink on {host}:{port}, writing to {directory}", flush=True)
+    print(banner, flush=True)
     stopped = asyncio.Event()
 
     async def wait() -> None:

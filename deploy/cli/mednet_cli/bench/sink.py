@@ -3,17 +3,15 @@ recipient, subject and calendar method (REQUEST for an invitation)."""
 
 from __future__ import annotations
 
-import asyncio
 import email
 from email import policy
 import json
-import signal
 import sys
 import time
 from email.utils import parseaddr
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
+from ..smtp_sink import serve
 
 
 class ReceiptLog:
@@ -53,21 +51,7 @@ class Receipts:
 
 
 def main(host: str, port: int, path: str) -> None:
-    controller = Controller(ReceiptLog(Path(path)), hostname=host, port=port)
-    controller.start()
-    print(f"bench smtp sink on {host}:{port}, receipts in {path}", flush=True)
-    stopped = asyncio.Event()
-
-    async def wait() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopped.set)
-        await stopped.wait()
-
-    try:
-        asyncio.run(wait())
-    finally:
-        controller.stop()
+    serve(ReceiptLog(Path(path)), host, port, f"bench smtp sink on {host}:{port}, receipts in {path}")
 
 
 if __name__ == "__main__":
