@@ -220,6 +220,8 @@ async def assert_every_metric_the_issue_names(apps: dict, before: dict, inbound:
     async def settled() -> bool:
         after = await metrics_of(apps["intake"])
         return (increase(before, after, "mednet_dead_letters_total", service="intake", topic=inbound) >= 1
+                and increase(before, after, "mednet_events_consumed_total", service="scheduling",
+                             outcome="left-to-intake") >= 1
                 and all(matching(after, "mednet_consumer_lag", service=s) for s in services))
 
     await wait_for(settled, timeout=30, interval=0.5)
@@ -235,10 +237,12 @@ async def assert_every_metric_the_issue_names(apps: dict, before: dict, inbound:
         for service in ("scheduling", "notes", "notify"):
             assert increase(before, after, "mednet_events_consumed_total", service=service, outcome="processed") > 0
             assert increase(before, after, "mednet_handler_seconds_count", service=service) > 0
-        for service in ("intake", "scheduling"):
-            assert increase(before, after, "mednet_events_consumed_total", service=service, outcome="dead-lettered") == 1
-            assert increase(before, after, "mednet_dead_letters_total", service=service, topic=inbound,
-                            reason="unparseable") == 1
+        assert increase(before, after, "mednet_events_consumed_total", service="intake", outcome="dead-lettered") == 1
+        assert increase(before, after, "mednet_dead_letters_total", service="intake", topic=inbound,
+                        reason="unparseable") == 1
+        assert increase(before, after, "mednet_events_consumed_total", service="scheduling",
+                        outcome="left-to-intake") == 1, "scheduling reads the firm's topic too, but its owner dead-letters"
+        assert increase(before, after, "mednet_dead_letters_total", service="scheduling", topic=inbound) == 0
         assert increase(before, after, "mednet_calls_scheduled_total", kind="scheduled") >= 3
         assert increase(before, after, "mednet_call_lead_time_hours_count") >= 3
         assert increase(before, after, "mednet_premediation_completed_total", before_session="true") >= 1
