@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -43,20 +44,10 @@ async def average_sizes(bootstrap: str, before: Offsets, after: Offsets, sample:
         ranges = {tp: (before.get(tp, 0), end) for tp, end in after.items() if end > before.get(tp, 0)}
         if not ranges:
             return {}
-        consumer.assign(list(ranges))
-        for tp, (start, _) in ranges.items():
-            consumer.seek(tp, start)
-        pending = set(ranges)
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=500)
-            if not batches:
-                break
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ranges[tp][1] and len(sizes[tp.topic]) < sample:
-                        sizes[tp.topic].append(len(record.value or b""))
-                if records[-1].offset + 1 >= ranges[tp][1] or len(sizes[tp.topic]) >= sample:
-                    pending.discard(tp)
+        async for tp, records in batches_between(consumer, ranges, 500, lambda tp: len(sizes[tp.topic]) >= sample):
+            for record in records:
+                if len(sizes[tp.topic]) < sample:
+                    sizes[tp.topic].append(len(record.value or b""))
         return {topic: sum(values) / len(values) for topic, values in sizes.items()}
     finally:
         await consumer.stop()
@@ -72,18 +63,8 @@ async def events_between(bootstrap: str, topics: list[str], before: Offsets, aft
     await consumer.start()
     events: list[dict] = []
     try:
-        consumer.assign(list(ranges))
-        for tp, (start, _) in ranges.items():
-            consumer.seek(tp, start)
-        pending = set(ranges)
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=1000)
-            if not batches:
-                break
-            for tp, records in batches.items():
-                events += [json.loads(record.value) for record in records if record.offset < ranges[tp][1]]
-                if records[-1].offset + 1 >= ranges[tp][1]:
-                    pending.discard(tp)
+        async for _, records in batches_between(consumer, ranges, 1000):
+            events += [json.loads(record.value) for record in records]
         return events
     finally:
         await consumer.stop()
@@ -112,3 +93,21 @@ def mongo_writes(metrics_url: str) -> int:
             if sample.name.endswith("_count") and sample.labels.get("command") in WRITE_COMMANDS:
                 total += int(sample.value)
     return total
+
+
+async def batches_between(consumer: AIOKafkaConsumer, ranges: dict, max_records: int,
+                          enough=lambda tp: False) -> AsyncIterator[tuple]:
+    """(partition, records) for each partition's records in [start, end), until every partition reached its end
+    (or has `enough`) or the topic stays silent for 2 s."""
+    consumer.assign(list(ranges))
+    for tp, (start, _) in ranges.items():
+        consumer.seek(tp, start)
+    pending = set(ranges)
+    while pending:
+        batches = await consumer.getmany(*pending, timeout_ms=2000, max_records=max_records)
+        if not batches:
+            return
+        for tp, records in batches.items():
+            yield tp, [record for record in records if record.offset < ranges[tp][1]]
+            if records[-1].offset + 1 >= ranges[tp][1] or enough(tp):
+                pending.discard(tp)
