@@ -90,3 +90,22 @@ async def test_unique_id_admits_one_of_20_racing_inserts(db):
 
     outcomes = await asyncio.gather(*(insert(number) for number in range(20)))
     assert outcomes.count(True) == 1
+
+
+async def test_a_filter_that_pins_id_still_applies_every_other_condition(db):
+    """The local server answers _id-pinned filters from the _id index; the rest of the filter must still hold."""
+    collection = db["pinned"]
+    await collection.insert_many([{"_id": f"d{n}", "status": "pending" if n % 2 else "sent", "n": n} for n in range(10)])
+
+    refused = await collection.update_one({"_id": "d2", "status": "pending"}, {"$set": {"status": "taken"}})
+    taken = await collection.update_one({"_id": "d3", "status": "pending"}, {"$set": {"status": "taken"}})
+    found = await collection.find({"_id": {"$in": ["d1", "d2", "d3", "d5", "missing"]}, "status": "pending"},
+                                  {"_id": 1}).to_list()
+    claimed = await collection.find_one_and_update({"_id": "d5", "n": {"$gte": 6}}, {"$set": {"status": "taken"}})
+    removed = await collection.delete_one({"_id": "d7", "status": "sent"})
+
+    assert (refused.matched_count, taken.modified_count) == (0, 1)
+    assert sorted(document["_id"] for document in found) == ["d1", "d5"]
+    assert claimed is None
+    assert removed.deleted_count == 0
+    assert await collection.count_documents({"status": "taken"}) == 1

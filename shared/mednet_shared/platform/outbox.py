@@ -4,7 +4,8 @@ The events a state change causes are written into the very document that holds t
 same single-document write (field `_outbox`). The relay publishes them (acks=all, idempotent
 producer) and only then pulls them from the document, so a crash anywhere leaves them to be
 published again: consumers absorb the duplicate with their idempotency guard. The writer wakes the
-relay at once; a periodic sweep covers crashes, other instances and publish failures.
+relay at once; a periodic sweep covers crashes, other instances and publish failures. A sweep reads
+whole collections, so it waits SWEEP_SHARE times as long as the last one took (within 30 s).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ..contracts.values import utc_now
 from . import metrics
 
 FIELD = "_outbox"
+SWEEP_SHARE = 20
+LONGEST_SWEEP_WAIT = 30.0
 log = logging.getLogger("mednet.outbox")
 
 
@@ -93,12 +96,18 @@ class OutboxRelay:
             await self._relay_woken([self._wakeups.get_nowait()])
 
     async def _run(self) -> None:
-        await self.sweep()
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         while True:
-            try:
-                first = await asyncio.wait_for(self._wakeups.get(), timeout=self.sweep_seconds)
-            except TimeoutError:
+            if loop.time() >= next_sweep:
+                started = loop.time()
                 await self.sweep()
+                took = loop.time() - started
+                next_sweep = loop.time() + max(self.sweep_seconds, min(SWEEP_SHARE * took, LONGEST_SWEEP_WAIT))
+                continue
+            try:
+                first = await asyncio.wait_for(self._wakeups.get(), timeout=next_sweep - loop.time())
+            except TimeoutError:
                 continue
             woken = [first]
             while not self._wakeups.empty():
