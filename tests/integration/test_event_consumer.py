@@ -3,6 +3,8 @@ transient faults are retried (never dead-lettered), and the guard makes a redeli
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from kafka_helpers import committed, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.events import CallCompleted
@@ -10,6 +12,10 @@ from mednet_shared.platform.consumer import EventConsumer, RetryPolicy, Transien
 from mednet_shared.platform.idempotency import IdempotencyGuard
 from mednet_shared.platform.kafka import make_broker
 from sample_events import completed_event
+
+
+def retries(kind: str) -> float:
+    return REGISTRY.get_sample_value("mednet_handler_retries_total", {"service": "test", "kind": kind}) or 0.0
 
 
 def _record(event: CloudEvent) -> tuple[bytes, bytes, list]:
@@ -170,3 +176,32 @@ async def test_a_poison_record_redelivered_after_a_lost_commit_is_dead_lettered_
             await broker.stop()
     dead = await read(kafka, f"{topic}.dlq", 10, timeout=3)
     assert len(dead) == 1, "the second group read the same record at the same position: no second dead letter"
+
+
+async def test_a_claim_left_by_a_killed_instance_holds_only_its_own_case_until_its_lease_ends(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.held.{unique}")
+    held, others = completed_event("case-held"), [completed_event(f"case-free-{n}") for n in range(3)]
+    await produce(kafka, topic, [_record(held), *(_record(event) for event in others)])
+    loop = asyncio.get_running_loop()
+    effects: dict[str, list[float]] = {}
+
+    async def handle(incoming) -> None:
+        effects.setdefault(incoming.message.case_id, []).append(loop.time())
+
+    redelivered = retries("transient")
+    killed_at = loop.time()
+    assert await IdempotencyGuard(db["processed_events"], "test", lease_seconds=4).claim(held.id)
+    broker = await _running_consumer(kafka, db, unique, topic, handle)
+    try:
+        await wait_for(lambda: "case-held" in effects, timeout=30)
+        await asyncio.sleep(1)
+    finally:
+        await broker.stop()
+
+    assert {case: len(times) for case, times in effects.items()} == {
+        "case-held": 1, "case-free-0": 1, "case-free-1": 1, "case-free-2": 1}, "each event has its effect once"
+    assert max(effects[f"case-free-{n}"][0] for n in range(3)) - killed_at < 3.5, "other cases do not wait"
+    assert effects["case-held"][0] - killed_at >= 4, "the held event waits for the killed instance's lease"
+    assert retries("transient") == redelivered, "in its place: the batch is not delivered again and again"
+    assert retries("claim-held") >= 1
+    assert await IdempotencyGuard(db["processed_events"], "test").is_done(held.id)

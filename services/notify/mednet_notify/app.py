@@ -44,8 +44,9 @@ def build(settings: Settings | None = None) -> FastAPI:
                              on_connected=connected)
     store = NotifyStore(runtime.db, runtime.relay, settings.secret_box())
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, keep=settings.dispatch_concurrency)
     dispatcher = Dispatcher(
-        store, Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender), WebhookSender(http),
+        store, mailer, WebhookSender(http),
         poll_seconds=settings.poll_seconds, max_attempts=settings.delivery_max_attempts,
         backoff_seconds=settings.delivery_backoff_seconds, backoff_max_seconds=settings.delivery_backoff_max_seconds,
         disable_after=settings.webhook_disable_after, concurrency=settings.dispatch_concurrency,
@@ -55,6 +56,7 @@ def build(settings: Settings | None = None) -> FastAPI:
                                handlers={event: notifier.handle for event in EVENTS})
     runtime.on_stopping.append(dispatcher.stop)
     runtime.on_stopping.append(http.aclose)
+    runtime.on_stopping.append(mailer.close)
     app = runtime.http_app([api.router])
     app.state.notifier = notifier
     return app

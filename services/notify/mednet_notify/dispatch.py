@@ -13,10 +13,11 @@ import json
 import logging
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 import aiosmtplib
@@ -42,19 +43,62 @@ class DeliveryError(Exception):
 
 
 class Mailer:
-    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
+    """Sends over a few SMTP connections kept open between messages (an SMTP session takes one message after
+    another). A kept connection the server has dropped is replaced once; any other failure is the job's."""
+
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0, keep: int = 16,
+                 idle_seconds: float = 30.0) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self.keep, self.idle_seconds = keep, idle_seconds
         self._local_hostname: str | None = None
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     async def send(self, email: Email, alert_id: str | None = None) -> None:
-        message: EmailMessage = email.to_message(self.sender, alert_id)
-        if self._local_hostname is None:
-            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        message = email.to_message(self.sender, alert_id)
         try:
-            await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout,
-                                  start_tls=False, use_tls=False, local_hostname=self._local_hostname)
+            kept = self._take_kept()
+            if kept is not None:
+                try:
+                    return await self._send_over(kept, message)
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    pass
+            await self._send_over(await self._connect(), message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {type(error).__name__}: {error}") from None
+
+    async def _send_over(self, connection: aiosmtplib.SMTP, message: Message) -> None:
+        try:
+            await connection.send_message(message)
+        except BaseException:
+            connection.close()
+            raise
+        if len(self._idle) < self.keep and connection.is_connected:
+            self._idle.append((connection, time.monotonic()))
+        else:
+            connection.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await connection.quit()
+
+    def _take_kept(self) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            connection, since = self._idle.pop()
+            if connection.is_connected and now - since < self.idle_seconds:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        connection = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False,
+                                     use_tls=False, local_hostname=self._local_hostname)
+        await connection.connect()
+        return connection
 
 
 class WebhookSender:

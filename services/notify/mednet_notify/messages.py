@@ -6,8 +6,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -52,25 +55,26 @@ class Email:
         if (self.calendar is None) != (self.calendar_method is None):
             raise ValueError("a calendar attachment and its method come together")
 
-    def to_message(self, sender: str, alert_id: str | None = None) -> EmailMessage:
+    def to_message(self, sender: str, alert_id: str | None = None) -> Message:
         """The email; the same alert_id always gives the same Message-ID, so a resend after a crash is
-        recognised by the recipient's mail system as the message it already has."""
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = self.to
-        message["Subject"] = self.subject
+        recognised by the recipient's mail system as the message it already has. Built with the MIME classes,
+        which take a fraction of EmailMessage's time for the same message."""
+        message = MIMEText(self.text, "plain", "utf-8")
+        if self.calendar is not None:
+            calendar = MIMEText(self.calendar.decode("utf-8"), "calendar", "utf-8")
+            calendar.set_param("method", self.calendar_method)
+            calendar.add_header("Content-Disposition", "attachment", filename="invite.ics")
+            message = MIMEMultipart("mixed", _subparts=[message, calendar])
+        message["From"] = address_header(sender)
+        message["To"] = address_header(self.to)
+        message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = message_id_of(alert_id, sender) if alert_id else make_msgid(domain=domain_of(sender))
-        message.set_content(self.text)
-        if self.calendar is not None:
-            message.add_attachment(
-                self.calendar,
-                maintype="text",
-                subtype="calendar",
-                filename="invite.ics",
-                params={"method": self.calendar_method, "charset": "utf-8"},
-            )
         return message
+
+
+def address_header(address: str) -> str:
+    return address if address.isascii() else formataddr(parseaddr(address), "utf-8")
 
 
 def message_id_of(alert_id: str, sender: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import traceback
 from collections import defaultdict
@@ -124,7 +125,7 @@ class EventConsumer:
         async def in_order(chain: list[ConsumerRecord]) -> None:
             for record in chain:
                 try:
-                    await self.process(record, handlers, invalid, accepted, unparseable_left_to)
+                    await self.process_once_free(record, handlers, invalid, accepted, unparseable_left_to)
                 finally:
                     logs.current_event.set(None)
 
@@ -132,6 +133,20 @@ class EventConsumer:
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
+
+    async def process_once_free(self, record: ConsumerRecord, *args) -> None:
+        """process(), waiting out another instance's claim on the event (a holder that was killed keeps it until
+        its lease ends) in this record's place, while the batch's other keys go on."""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return await self.process(record, *args)
+            except ClaimHeldElsewhere as held:
+                if attempt == self.retry.max_attempts:
+                    await self._before_redelivery((record.topic, record.partition, record.offset), "transient",
+                                                  held, "unknown", counted=False)
+                    raise
+                metrics.RETRIES.labels(self.service, "claim-held").inc()
+                await asyncio.sleep(min(held.retry_after, self.retry.backoff_max_seconds) + random.uniform(0.05, 0.3))
 
     async def process(
         self,
@@ -170,6 +185,8 @@ class EventConsumer:
             return await self.dead_letter(record, "schema-invalid", error, attempts=1, event_type=event.type)
         except PoisonMessage as error:
             return await self.dead_letter(record, "rejected", error, attempts=1, event_type=event.type)
+        except ClaimHeldElsewhere:
+            raise
         except TRANSIENT as error:
             await self._before_redelivery(position, "transient", error, event.type, counted=False)
             raise

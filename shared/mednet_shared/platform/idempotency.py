@@ -19,11 +19,16 @@ from ..contracts.values import utc_now
 
 
 class ClaimHeldElsewhere(RuntimeError):
-    """Another instance is processing the same event right now: retry later (a transient condition)."""
+    """Another instance is processing the same event right now: retry later (a transient condition), at the
+    earliest when the holder's lease ends (`retry_after`, seconds)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class IdempotencyGuard:
-    def __init__(self, collection: AsyncCollection, consumer: str, lease_seconds: float = 60.0) -> None:
+    def __init__(self, collection: AsyncCollection, consumer: str, lease_seconds: float = 15.0) -> None:
         self.collection = collection
         self.consumer = consumer
         self.lease = timedelta(seconds=lease_seconds)
@@ -52,7 +57,8 @@ class IdempotencyGuard:
         if current["status"] == "done":
             return False
         if current["lease_until"] > now:
-            raise ClaimHeldElsewhere(f"event {event_id} is being processed by another instance")
+            raise ClaimHeldElsewhere(f"event {event_id} is being processed by another instance",
+                                     retry_after=(current["lease_until"] - now).total_seconds())
         taken = await self.collection.update_one(
             {"_id": key, "status": "processing", "lease_until": current["lease_until"]},
             {"$set": {"lease_until": now + self.lease}},

@@ -204,6 +204,15 @@ def test_an_email_without_a_calendar_is_plain_text_only():
     assert message.get_content_type() == "text/plain"
 
 
+def test_names_and_words_beyond_ascii_arrive_as_written():
+    letter_to_jose = Email(to="jose@example.org", subject="Appel préparatoire — José Núñez", text="Señor Núñez, ¿qué tal?")
+    message = received(letter_to_jose.to_message("Médiation <notify@mednet.example>", "alert-7"))
+
+    assert message["Subject"] == "Appel préparatoire — José Núñez"
+    assert message["From"] == "Médiation <notify@mednet.example>"
+    assert message.get_content() == "Señor Núñez, ¿qué tal?"
+
+
 @pytest.mark.parametrize("calendar_and_method", [(b"BEGIN:VCALENDAR", None), (None, "REQUEST")])
 def test_a_calendar_and_its_method_come_together(calendar_and_method):
     calendar, method = calendar_and_method
