@@ -88,32 +88,21 @@ public class MongoWireLauncher {
 
         @Override
         protected MongoDatabase openOrCreateDatabase(String databaseName) {
-            return new IdFirstDatabase(databaseName, getMvStore(), getCursorRegistry());
-        }
-    }
-
-    static class IdFirstDatabase extends H2Database {
-        private static final ThreadLocal<MVStore> OPENING = new ThreadLocal<>();
-        private final MVStore store;
-
-        IdFirstDatabase(String databaseName, MVStore store, CursorRegistry cursorRegistry) {
-            super(remember(databaseName, store), store, cursorRegistry);
-            this.store = store;
-            OPENING.remove();
+            return new IdFirstDatabase(databaseName);
         }
 
-        private static String remember(String databaseName, MVStore store) {
-            OPENING.set(store);
-            return databaseName;
-        }
+        class IdFirstDatabase extends H2Database {
+            IdFirstDatabase(String databaseName) {
+                super(databaseName, IdFirstH2Backend.this.getMvStore(), IdFirstH2Backend.this.getCursorRegistry());
+            }
 
-        @Override
-        protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
-            MVStore mvStore = store != null ? store : OPENING.get();
-            String fullName = getDatabaseName() + "." + collectionName;
-            MVMap<Object, Document> dataMap = mvStore.openMap("databases." + fullName);
-            MVMap<String, Object> metaMap = mvStore.openMap("meta." + fullName);
-            return new IdFirstCollection(this, collectionName, options, dataMap, metaMap, cursorRegistry);
+            @Override
+            protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
+                String fullName = getDatabaseName() + "." + collectionName;
+                MVMap<Object, Document> dataMap = IdFirstH2Backend.this.getMvStore().openMap("databases." + fullName);
+                MVMap<String, Object> metaMap = IdFirstH2Backend.this.getMvStore().openMap("meta." + fullName);
+                return new IdFirstCollection(this, collectionName, options, dataMap, metaMap, cursorRegistry);
+            }
         }
     }
 
