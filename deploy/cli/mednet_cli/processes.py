@@ -27,6 +27,17 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def port_frees(port: int, within: float = 5.0) -> bool:
+    """Whether the port is free now or within a few seconds: a process just killed, or a client's connection
+    attempt to a port nobody listens on (the kernel may connect it to itself), holds it for a moment."""
+    deadline = time.monotonic() + within
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

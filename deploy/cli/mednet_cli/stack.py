@@ -14,7 +14,7 @@ from pathlib import Path
 from mednet_shared.platform.kafka_security import PLAINTEXT, KafkaSecurity
 
 from . import kafka_acls
-from .processes import ManagedProcess, port_answers, port_is_free
+from .processes import ManagedProcess, port_answers, port_frees
 from .provision import LOCAL_DIR, StackError, cache_dir, kafka_jars, mongo_wire_jars, require_tool
 
 KAFKA_START_TIMEOUT = float(os.environ.get("MEDNET_KAFKA_START_TIMEOUT", "90"))
@@ -119,7 +119,7 @@ class KafkaNode:
         if self.process.pid() is not None:
             return False
         for port in (self.port, self.controller_port):
-            if not port_is_free(port):
+            if not port_frees(port):
                 raise StackError(
                     f"port {port} (Kafka node {self.node_id}) is taken by another process; "
                     f"free it (ss -ltnp 'sport = :{port}') or choose other ports (MEDNET_KAFKA_PORT)"
@@ -184,7 +184,7 @@ class MongoWire:
     def start(self) -> bool:
         if self.process.pid() is not None:
             return False
-        if not port_is_free(self.port):
+        if not port_frees(self.port):
             raise StackError(
                 f"port {self.port} (MongoDB-wire server) is taken by another process; "
                 f"free it (ss -ltnp 'sport = :{self.port}') or choose another port (MEDNET_MONGO_PORT)"
