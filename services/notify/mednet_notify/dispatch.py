@@ -120,94 +120,137 @@ class WebhookSender:
 
 
 class Dispatcher:
+    """Workers send what reaches the queue: jobs this instance just wrote already claimed (sent without another
+    write), and jobs the poll finds due (reminders, retries, jobs of an instance that died), claimed first."""
+
     def __init__(self, store: NotifyStore, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
                  max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, disable_after: int,
-                 concurrency: int = 16, clock: Callable[[], datetime] = utc_now) -> None:
+                 concurrency: int = 16, clock: Callable[[], datetime] = utc_now, poll_limit: int = 100) -> None:
         self.store, self.mailer, self.webhooks = store, mailer, webhooks
         self.poll_seconds, self.max_attempts = poll_seconds, max_attempts
         self.backoff_seconds, self.backoff_max_seconds = backoff_seconds, backoff_max_seconds
         self.disable_after = disable_after
         self.concurrency = concurrency
         self.clock = clock
+        self.poll_limit = poll_limit
         self._next_lease_check = datetime.min.replace(tzinfo=UTC)
+        self._queue: asyncio.Queue[str | dict[str, Any]] = asyncio.Queue()
+        self._queued: set[str] = set()
         self._wake = asyncio.Event()
-        self._ready: list[str] = []
         self._next_due: datetime | None = None
-        self._scan_now = False
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def wake(self) -> None:
         """Look for due jobs now."""
-        self._scan_now = True
         self._wake.set()
 
-    def due_now(self, job_ids: list[str]) -> None:
-        """Send these jobs now, without looking for them: they were just written and are due."""
-        self._ready += job_ids
-        self._wake.set()
+    def lease_until(self, now: datetime) -> datetime:
+        """The end of a claim made now, to the millisecond MongoDB keeps (so it can be compared as stored)."""
+        until = now + LEASE
+        return until.replace(microsecond=until.microsecond // 1000 * 1000)
+
+    def hand_over(self, jobs: list[dict[str, Any]]) -> None:
+        """Send these jobs now: this instance just wrote them, claimed (status sending, with their lease)."""
+        for job in jobs:
+            self._enqueue(job["_id"], job)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notify-dispatcher")
+        self._tasks = [asyncio.create_task(self._work(), name=f"notify-sender-{n}") for n in range(self.concurrency)]
+        self._tasks.append(asyncio.create_task(self._poll(), name="notify-poll"))
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Finish what is queued within the grace; jobs claimed at writing and not started go back to pending,
+        for any instance to send (one cut off mid-send waits for its lease to end)."""
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        tasks[-1].cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace_seconds)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        unsent = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not isinstance(item, str):
+                unsent.append(item)
+        self._queued.clear()
+        with contextlib.suppress(Exception):
+            await self.store.unclaim({job["_id"]: job["lease_until"] for job in unsent})
 
-    async def _run(self) -> None:
-        """Jobs handed over by the handlers go at once; a scan every poll finds the rest (reminders, retries,
-        jobs of an instance that died)."""
-        loop = asyncio.get_running_loop()
-        scan_at = 0.0
+    def _enqueue(self, job_id: str, job: str | dict[str, Any]) -> None:
+        if job_id not in self._queued:
+            self._queued.add(job_id)
+            self._queue.put_nowait(job)
+
+    async def _work(self) -> None:
         while True:
-            ready, self._ready = self._ready, []
-            self._wake.clear()
+            item = await self._queue.get()
+            job_id = item if isinstance(item, str) else item["_id"]
             try:
-                if ready:
-                    await self.dispatch(ready)
-                if self._scan_now or loop.time() >= scan_at:
-                    self._scan_now = False
-                    scan_at = loop.time() + self.poll_seconds
-                    await self.dispatch_due()
-                    scan_at = loop.time() + self._sleep_seconds()
+                job = await self.store.claim(item, LEASE, self.clock()) if isinstance(item, str) \
+                    else await self._still_ours(item)
+                if job is not None:
+                    await self._deliver(job)
             except Exception:
-                log.exception("dispatch round failed; retrying")
-            if not self._ready and not self._scan_now:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, scan_at - loop.time()))
+                log.exception("sending job %s failed; the lease lets it be tried again", job_id)
+            finally:
+                self._queued.discard(job_id)
+
+    async def _still_ours(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """A job claimed when it was written, if its lease still covers a send (else renewed, if still ours)."""
+        now = self.clock()
+        if now < job["lease_until"] - LEASE / 2:
+            return job
+        return await self.store.renew(job["_id"], job["lease_until"], self.lease_until(now))
+
+    async def _poll(self) -> None:
+        """Due jobs nobody is sending, every poll (at once again while there are more than one poll takes), at
+        the next retry this instance knows of, or when woken."""
+        while True:
+            self._wake.clear()
+            backlog = False
+            try:
+                backlog = await self.dispatch_due() >= self.poll_limit
+            except Exception:
+                log.exception("looking for due jobs failed; retrying")
+            if backlog:
+                while self._queued:
+                    await asyncio.sleep(0.05)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
 
     def _sleep_seconds(self) -> float:
         if self._next_due is None:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (self._next_due - self.clock()).total_seconds()))
 
-    async def dispatch_due(self, limit: int = 50) -> int:
-        """Send what is due; note when the next job is due (now, if more are due than one scan takes)."""
+    async def dispatch_due(self) -> int:
+        """Queue the jobs due now (oldest first, at most poll_limit); returns how many were found."""
         now = self.clock()
-        self._next_due = None
+        if self._next_due is not None and self._next_due <= now:
+            self._next_due = None
         if now >= self._next_lease_check:
             await self.store.release_expired_claims(now)
             self._next_lease_check = now + LEASE / 4
-        pending = await self.store.earliest_pending(limit)
-        due = [job["_id"] for job in pending if job["due_at"] <= now]
-        later = [job["due_at"] for job in pending if job["due_at"] > now]
-        self._next_due = later[0] if later else (now if len(due) == limit else None)
-        return await self.dispatch(due)
+        due = await self.store.due_jobs(now, self.poll_limit)
+        for job_id in due:
+            self._enqueue(job_id, job_id)
+        return len(due)
 
-    async def dispatch(self, job_ids: list[str]) -> int:
-        """These jobs at once (up to `concurrency` in flight), each claimed before it is sent."""
-        in_flight = asyncio.Semaphore(self.concurrency)
+    async def idle(self) -> None:
+        """Until every queued job has been sent or given up (for tests and shutdown)."""
+        while self._queued:
+            await asyncio.sleep(0.02)
 
-        async def claim_and_deliver(job_id: str) -> int:
-            async with in_flight:
-                claimed = await self.store.claim(job_id, LEASE, self.clock())
-                if claimed:
-                    await self._deliver(claimed)
-                return int(claimed is not None)
-
-        return sum(await asyncio.gather(*(claim_and_deliver(job_id) for job_id in job_ids)))
+    def _retry_at(self, due: datetime) -> None:
+        if self._next_due is None or due < self._next_due:
+            self._next_due = due
+            self._wake.set()
 
     async def _deliver(self, job: dict[str, Any]) -> None:
         started = self.clock()
@@ -247,7 +290,8 @@ class Dispatcher:
             due = self.clock() + timedelta(seconds=delay * random.uniform(0.5, 1.5))
             log.warning("%s to %s failed (attempt %s): %s; next try at %s", job["purpose"], job["channel"],
                         attempts, error, due.isoformat())
-            return await self.store.finish(job["_id"], "pending", attempt, due, [])
+            await self.store.finish(job["_id"], "pending", attempt, due, [])
+            return self._retry_at(due)
         log.error("%s via %s failed for good after %s attempts: %s", job["purpose"], job["channel"], attempts, error)
         failed = self._outcome(job, NotificationFailed, error=error[:2000], attempts=attempts, failed_at=self.clock())
         await self.store.finish(job["_id"], "failed", attempt, None, [failed])

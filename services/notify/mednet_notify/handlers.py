@@ -61,10 +61,10 @@ class Notifier:
         await self._send([job for webhooks in feeds for job in webhooks])
 
     async def _send(self, jobs: list[dict[str, Any]]) -> None:
-        """Write the jobs; those due now go to the dispatcher at once."""
-        if await self.store.add_jobs(jobs):
-            now = self.clock()
-            self.dispatcher.due_now([job["_id"] for job in jobs if job["due_at"] <= now])
+        """Write the jobs; those due now are written claimed and go to the dispatcher at once."""
+        now = self.clock()
+        written = await self.store.add_jobs(jobs, self.dispatcher.lease_until(now), now)
+        self.dispatcher.hand_over([job for job in written if job["status"] == "sending"])
 
     async def _feed(self, event: CloudEvent, message: Message, firm: str) -> list[dict[str, Any]]:
         """The firm's outbound stream record and its webhook jobs."""

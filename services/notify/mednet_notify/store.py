@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -57,18 +57,27 @@ class NotifyStore:
 
     # -- jobs --------------------------------------------------------------------------------------
 
-    async def add_jobs(self, jobs: Sequence[dict[str, Any]]) -> int:
-        """One write for all of an event's jobs; a job that already exists (a redelivery) is left as it is."""
+    async def add_jobs(self, jobs: Sequence[dict[str, Any]], claimed_until: datetime | None = None,
+                       now: datetime | None = None) -> list[dict[str, Any]]:
+        """One write for all of an event's jobs; a job that already exists (a redelivery) is left as it is. Jobs
+        due by `now` are written claimed until `claimed_until`, for the writer to send. Returns those written."""
         if not jobs:
-            return 0
-        now = utc_now()
-        documents = [{"status": "pending", "attempt_count": 0, "attempts": [], "created_at": now, **job} for job in jobs]
+            return []
+        created = utc_now()
+        documents = [{"status": "pending", "attempt_count": 0, "attempts": [], "created_at": created, **job}
+                     for job in jobs]
+        if claimed_until is not None:
+            for document in documents:
+                if document["due_at"] <= (now or created):
+                    document.update(status="sending", lease_until=claimed_until)
         try:
-            return len((await self.jobs.insert_many(documents, ordered=False)).inserted_ids)
+            await self.jobs.insert_many(documents, ordered=False)
+            return documents
         except BulkWriteError as error:
             if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
                 raise
-            return error.details["nInserted"]
+            existing = {failure["index"] for failure in error.details["writeErrors"]}
+            return [document for n, document in enumerate(documents) if n not in existing]
 
     async def drop_reminders(self, call_id: str, below_sequence: int) -> int:
         result = await self.jobs.update_many(
@@ -83,10 +92,11 @@ class NotifyStore:
                                              {"$set": {"status": "pending"}})
         return result.modified_count
 
-    async def earliest_pending(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The pending jobs due first (id and due time): the due ones and when the next one is due, in one scan."""
-        cursor = self.jobs.find({"status": "pending"}, {"due_at": 1}).sort("due_at", ASCENDING).limit(limit)
-        return await cursor.to_list()
+    async def due_jobs(self, now: datetime, limit: int = 100) -> list[str]:
+        """The ids of pending jobs due by now, the longest due first."""
+        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}, {"_id": 1}).sort(
+            "due_at", ASCENDING).limit(limit)
+        return [job["_id"] for job in await cursor.to_list()]
 
     async def claim(self, job_id: str, lease: timedelta, now: datetime | None = None) -> dict[str, Any] | None:
         """The job, now ours to send for the lease, if it is pending and due."""
@@ -95,6 +105,19 @@ class NotifyStore:
             {"$set": {"status": "sending", "lease_until": utc_now() + lease}},
             return_document=ReturnDocument.AFTER,
         )
+
+    async def renew(self, job_id: str, lease_until: datetime, new_lease_until: datetime) -> dict[str, Any] | None:
+        """The job with a longer lease, if the claim that ends at lease_until is still the one it carries."""
+        return await self.jobs.find_one_and_update(
+            {"_id": job_id, "status": "sending", "lease_until": lease_until},
+            {"$set": {"lease_until": new_lease_until}}, return_document=ReturnDocument.AFTER)
+
+    async def unclaim(self, leases: dict[str, datetime]) -> None:
+        """Claims this instance made and will not use: pending again, for whoever polls first."""
+        if leases:
+            await self.jobs.bulk_write([UpdateOne({"_id": job_id, "status": "sending", "lease_until": until},
+                                                  {"$set": {"status": "pending"}, "$unset": {"lease_until": ""}})
+                                        for job_id, until in leases.items()], ordered=False)
 
     async def finish(self, job_id: str, status: str, attempt: dict[str, Any], due_at: datetime | None,
                      events: Sequence[CloudEvent]) -> None:
