@@ -6,7 +6,12 @@ import de.bwaldvogel.mongo.backend.AbstractMongoBackend;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.KeyValue;
+import de.bwaldvogel.mongo.backend.Missing;
+import de.bwaldvogel.mongo.backend.ValueComparator;
 import de.bwaldvogel.mongo.backend.QueryResult;
+import de.bwaldvogel.mongo.backend.Utils;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
@@ -17,7 +22,15 @@ import org.h2.mvstore.MVStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -27,6 +40,13 @@ import java.util.concurrent.CountDownLatch;
  * compare-and-set such as {_id: x, version: 3} scanned the whole collection. Like MongoDB's
  * planner, the backend here answers any query that pins _id (a value or $in) from the _id index
  * and matches the rest of the query on the documents found.
+ * H2 keeps a page cache of deserialized documents (16 MB by default); every miss Java-deserializes a
+ * page, so the cache is sized by -Dmednet.mongo.cacheMegabytes (256 by default) to hold a working set.
+ * mongo-java-server ignores non-unique indexes ("not yet implemented"), so every query on another field
+ * read the whole collection. Here a non-unique index is kept in memory (rebuilt from the data when the
+ * server opens it) and answers, like MongoDB's planner, an equality or $in on its first field, with a
+ * range or equality on its second, and $exists: true on a sparse index; the rest of the query is matched
+ * on the documents found.
  * Usage: java -cp 'libs/*' MongoWireLauncher.java HOST PORT (DATA_FILE | :memory:)
  */
 public class MongoWireLauncher {
@@ -59,7 +79,9 @@ public class MongoWireLauncher {
         } else {
             Path file = Path.of(data).toAbsolutePath();
             Files.createDirectories(file.getParent());
-            backend = new IdFirstH2Backend(MVStore.open(file.toString()));
+            int cacheMegabytes = Integer.getInteger("mednet.mongo.cacheMegabytes", 256);
+            backend = new IdFirstH2Backend(new MVStore.Builder().fileName(file.toString())
+                .cacheSize(cacheMegabytes).open());
         }
         backend.version(DeclaredVersion.MONGO_5_0);
         MongoServer server = new MongoServer(backend);
@@ -97,6 +119,12 @@ public class MongoWireLauncher {
             }
 
             @Override
+            protected Index<Object> openOrCreateSecondaryIndex(String collectionName, String indexName,
+                                                               List<IndexKey> keys, boolean sparse) {
+                return new SecondaryIndex(indexName, keys, sparse);
+            }
+
+            @Override
             protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
                 String fullName = getDatabaseName() + "." + collectionName;
                 MVMap<Object, Document> dataMap = IdFirstH2Backend.this.getMvStore().openMap("databases." + fullName);
@@ -125,6 +153,168 @@ public class MongoWireLauncher {
                 }
             }
             return super.queryDocuments(query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
+        }
+    }
+
+    /** A non-unique index in memory: first key value -> second key value (or one slot) -> positions. */
+    static class SecondaryIndex extends Index<Object> {
+        private static final Object WHOLE = "";
+        private static final Set<String> RANGE = Set.of("$lt", "$lte", "$gt", "$gte");
+        private final Map<Object, NavigableMap<Object, Set<Object>>> entries = new ConcurrentHashMap<>();
+        private final Map<Object, List<KeyValue>> keysOfPosition = new ConcurrentHashMap<>();
+
+        SecondaryIndex(String name, List<IndexKey> keys, boolean sparse) {
+            super(name, keys, sparse);
+        }
+
+        private boolean compound() {
+            return keys().size() > 1;
+        }
+
+        private List<KeyValue> indexedKeys(Document document) {
+            List<KeyValue> found = new ArrayList<>();
+            for (KeyValue key : getKeyValues(document)) {
+                KeyValue normalized = key.normalized();
+                if (isSparse() && normalized.stream().allMatch(Missing::isNullOrMissing)) {
+                    continue;
+                }
+                found.add(normalized);
+            }
+            return found;
+        }
+
+        private static Object first(KeyValue key) {
+            return Missing.isNullOrMissing(key.get(0)) ? Missing.getInstance() : key.get(0);
+        }
+
+        private Object second(KeyValue key) {
+            if (!compound()) {
+                return WHOLE;
+            }
+            return Missing.isNullOrMissing(key.get(1)) ? Missing.getInstance() : key.get(1);
+        }
+
+        @Override public Object getPosition(Document document) { return null; }
+
+        @Override public void checkAdd(Document document, MongoCollection<Object> collection) { }
+
+        @Override
+        public void add(Document document, Object position, MongoCollection<Object> collection) {
+            List<KeyValue> keys = indexedKeys(document);
+            for (KeyValue key : keys) {
+                entries.computeIfAbsent(first(key), k -> new ConcurrentSkipListMap<>(ValueComparator.asc()))
+                    .computeIfAbsent(second(key), k -> ConcurrentHashMap.newKeySet()).add(position);
+            }
+            keysOfPosition.put(position, keys);
+        }
+
+        @Override
+        public Object remove(Document document) {
+            Object position = Missing.ofNullable(document.get("_id"));
+            List<KeyValue> keys = keysOfPosition.remove(position);
+            for (KeyValue key : keys == null ? List.<KeyValue>of() : keys) {
+                NavigableMap<Object, Set<Object>> values = entries.get(first(key));
+                Set<Object> positions = values == null ? null : values.get(second(key));
+                if (positions != null) {
+                    positions.remove(position);
+                    if (positions.isEmpty()) {
+                        values.remove(second(key), positions);
+                    }
+                }
+            }
+            return position;
+        }
+
+        @Override
+        public boolean canHandle(Document query) {
+            Object value = query.get(keys().get(0));
+            if (value == null || value instanceof Collection) {
+                return false;
+            }
+            if (!(value instanceof Document)) {
+                return true;
+            }
+            Document condition = (Document) value;
+            if (condition.size() != 1) {
+                return false;
+            }
+            if (condition.containsKey("$in")) {
+                Object in = condition.get("$in");
+                return in instanceof Collection && ((Collection<?>) in).stream()
+                    .allMatch(v -> v != null && !(v instanceof Document) && !(v instanceof Collection));
+            }
+            return isSparse() && !compound() && condition.containsKey("$exists") && Utils.isTrue(condition.get("$exists"));
+        }
+
+        @Override
+        public Iterable<Object> getPositions(Document query) {
+            Object value = query.get(keys().get(0));
+            Collection<?> wanted;
+            if (value instanceof Document && ((Document) value).containsKey("$in")) {
+                wanted = (Collection<?>) ((Document) value).get("$in");
+            } else if (value instanceof Document) {
+                wanted = null;
+            } else {
+                wanted = List.of(value);
+            }
+            Set<Object> positions = new LinkedHashSet<>();
+            Collection<NavigableMap<Object, Set<Object>>> groups = new ArrayList<>();
+            if (wanted == null) {
+                groups.addAll(entries.values());
+            } else {
+                for (Object one : wanted) {
+                    NavigableMap<Object, Set<Object>> group = entries.get(new KeyValue(one).normalized().get(0));
+                    if (group != null) {
+                        groups.add(group);
+                    }
+                }
+            }
+            for (NavigableMap<Object, Set<Object>> group : groups) {
+                for (Set<Object> found : narrowed(group, query).values()) {
+                    positions.addAll(found);
+                }
+            }
+            return positions;
+        }
+
+        private NavigableMap<Object, Set<Object>> narrowed(NavigableMap<Object, Set<Object>> group, Document query) {
+            if (!compound() || !(query.get(keys().get(1)) instanceof Document)) {
+                return group;
+            }
+            Document range = (Document) query.get(keys().get(1));
+            if (!RANGE.containsAll(range.keySet())) {
+                return group;
+            }
+            NavigableMap<Object, Set<Object>> narrowed = group;
+            for (Map.Entry<String, Object> bound : range.entrySet()) {
+                Object limit = new KeyValue(bound.getValue()).normalized().get(0);
+                if (limit == null || limit instanceof Document || limit instanceof Collection) {
+                    return group;
+                }
+                boolean inclusive = bound.getKey().endsWith("e");
+                narrowed = bound.getKey().startsWith("$l") ? narrowed.headMap(limit, inclusive)
+                    : narrowed.tailMap(limit, inclusive);
+            }
+            return narrowed;
+        }
+
+        @Override public long getCount() { return keysOfPosition.size(); }
+
+        @Override public long getDataSize() { return 0; }
+
+        @Override public void checkUpdate(Document oldDocument, Document newDocument, MongoCollection<Object> collection) { }
+
+        @Override
+        public void updateInPlace(Document oldDocument, Document newDocument, Object position,
+                                  MongoCollection<Object> collection) {
+            remove(oldDocument);
+            add(newDocument, position, collection);
+        }
+
+        @Override
+        public void drop() {
+            entries.clear();
+            keysOfPosition.clear();
         }
     }
 }

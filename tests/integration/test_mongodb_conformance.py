@@ -5,6 +5,7 @@ compare-and-set; $inc and $push lose nothing) and unique indexes. No transaction
 """
 
 import asyncio
+import random
 
 from pymongo.errors import DuplicateKeyError
 
@@ -109,3 +110,64 @@ async def test_a_filter_that_pins_id_still_applies_every_other_condition(db):
     assert claimed is None
     assert removed.deleted_count == 0
     assert await collection.count_documents({"status": "taken"}) == 1
+
+
+async def test_queries_answered_from_secondary_indexes_find_exactly_the_matching_documents(db):
+    """The local server answers equality, $in, ranges and sparse $exists from non-unique indexes; whatever
+    answers, every query finds exactly the documents that match it, through inserts, updates and deletes."""
+    collection = db["indexed"]
+    await collection.insert_many([{"_id": f"early{n}", "status": "pending", "due": n} for n in range(3)])
+    await collection.create_index([("status", 1), ("due", 1)])
+    await collection.create_index("outbox.id", sparse=True)
+    await collection.create_index("firm")
+    rng = random.Random(7)
+    documents = {f"early{n}": {"_id": f"early{n}", "status": "pending", "due": n} for n in range(3)}
+
+    def made(n: int) -> dict:
+        document = {"_id": f"d{n}", "status": rng.choice(["pending", "sending", "sent"]), "due": rng.randint(0, 50),
+                    "firm": rng.choice(["a", "b", ["a", "c"], None]),
+                    "outbox": [{"id": f"e{n}-{k}"} for k in range(rng.randint(0, 2))]}
+        if rng.random() < 0.2:
+            del document["due"]
+        return document
+
+    for n in range(200):
+        document = made(n)
+        documents[document["_id"]] = document
+        await collection.insert_one(document)
+    for n in rng.sample(range(200), 80):
+        changed = {**made(n), "_id": f"d{n}"}
+        documents[f"d{n}"] = changed
+        await collection.replace_one({"_id": f"d{n}"}, changed)
+    for n in rng.sample(range(200), 30):
+        await collection.update_one({"_id": f"d{n}"}, {"$set": {"outbox": []}})
+        documents[f"d{n}"]["outbox"] = []
+    for n in rng.sample(range(200), 20):
+        await collection.delete_one({"_id": f"d{n}"})
+        documents.pop(f"d{n}", None)
+
+    def firm_is(document: dict, firm: str) -> bool:
+        value = document.get("firm")
+        return value == firm or (isinstance(value, list) and firm in value)
+
+    expectations = [
+        ({"status": "pending", "due": {"$lte": 20}},
+         lambda d: d["status"] == "pending" and "due" in d and d["due"] <= 20),
+        ({"status": "sending", "due": {"$gt": 10, "$lt": 30}},
+         lambda d: d["status"] == "sending" and "due" in d and 10 < d["due"] < 30),
+        ({"status": {"$in": ["sent", "sending"]}}, lambda d: d["status"] in ("sent", "sending")),
+        ({"status": "pending"}, lambda d: d["status"] == "pending"),
+        ({"outbox.id": {"$exists": True}}, lambda d: bool(d.get("outbox"))),
+        ({"firm": "a"}, lambda d: firm_is(d, "a")),
+        ({"firm": "c", "status": "sent"}, lambda d: firm_is(d, "c") and d["status"] == "sent"),
+    ]
+    for query, matches in expectations:
+        found = sorted(document["_id"] for document in await collection.find(query, {"_id": 1}).to_list())
+        assert found == sorted(i for i, d in documents.items() if matches(d)), query
+
+    due = await collection.find({"status": "pending", "due": {"$lte": 50}}, {"due": 1}).sort("due", 1).limit(5).to_list()
+    assert [document["due"] for document in due] == sorted(
+        d["due"] for d in documents.values() if d["status"] == "pending" and "due" in d)[:5]
+    moved = await collection.update_many({"status": "sending", "due": {"$lt": 25}}, {"$set": {"status": "pending"}})
+    assert moved.modified_count == sum(1 for d in documents.values() if d["status"] == "sending" and d.get("due", 99) < 25)
+    assert await collection.count_documents({"status": "sending", "due": {"$lt": 25}}) == 0

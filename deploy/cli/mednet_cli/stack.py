@@ -19,6 +19,7 @@ from .provision import LOCAL_DIR, StackError, cache_dir, kafka_jars, mongo_wire_
 
 KAFKA_START_TIMEOUT = float(os.environ.get("MEDNET_KAFKA_START_TIMEOUT", "90"))
 MONGO_START_TIMEOUT = float(os.environ.get("MEDNET_MONGO_START_TIMEOUT", "60"))
+MONGO_CACHE_MEGABYTES = int(os.environ.get("MEDNET_MONGO_CACHE_MB", "256"))  # H2 page cache of the MongoDB-wire server
 
 
 def default_data_dir() -> Path:
@@ -193,7 +194,8 @@ class MongoWire:
         storage = ":memory:" if self.in_memory else str(self.data_dir / "mongo" / "mednet.mv")
         command = [
             require_tool("java", "run the MongoDB-wire server"),
-            *_java_heap("512m"),
+            *_java_heap("1g"),
+            f"-Dmednet.mongo.cacheMegabytes={MONGO_CACHE_MEGABYTES}",
             f"-D{self.process.marker}",
             f"-Dlog4j2.configurationFile={LOCAL_DIR / 'log4j2.properties'}",
             f"-Dmednet.log.file={self.data_dir / 'logs' / 'mongo-wire.server.log'}",

@@ -5,7 +5,8 @@ same single-document write (field `_outbox`). The relay publishes them (acks=all
 producer) and only then pulls them from the document, so a crash anywhere leaves them to be
 published again: consumers absorb the duplicate with their idempotency guard. The writer wakes the
 relay at once; a periodic sweep covers crashes, other instances and publish failures. A sweep reads
-whole collections, so it waits SWEEP_SHARE times as long as the last one took (within 30 s).
+the documents that hold events, through a sparse index; it waits SWEEP_SHARE times as long as the last one took
+(within 30 s), since a server without that index reads whole collections.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..contracts.values import utc_now
 from . import metrics
 
 FIELD = "_outbox"
+PENDING = f"{FIELD}.id"  # indexed sparse: a document is in the index while it holds events to publish
 SWEEP_SHARE = 20
 LONGEST_SWEEP_WAIT = 30.0
 log = logging.getLogger("mednet.outbox")
@@ -78,6 +80,8 @@ class OutboxRelay:
         self._wakeups.put_nowait((collection, document_id))
 
     async def start(self) -> None:
+        for store in self.collections.values():
+            await store.create_index(PENDING, sparse=True)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
@@ -168,7 +172,7 @@ class OutboxRelay:
         backlog, oldest = 0, None
         for name, store in self.collections.items():
             try:
-                waiting = [document async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1})]
+                waiting = [document async for document in store.find({PENDING: {"$exists": True}}, {FIELD: 1})]
                 for start in range(0, len(waiting), 100):
                     chunk = waiting[start:start + 100]
                     done = await self.relay_documents(name, [document["_id"] for document in chunk])
@@ -186,6 +190,6 @@ class OutboxRelay:
     async def backlog(self) -> int:
         total = 0
         for store in self.collections.values():
-            async for document in store.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1}):
+            async for document in store.find({PENDING: {"$exists": True}}, {FIELD: 1}):
                 total += len(document[FIELD])
         return total
