@@ -57,8 +57,7 @@ class Notifier:
         await self._remember(message)
         await self._send(await self._wanted(await self._emails(event, message)))
         facts = await self._facts(getattr(message, "case_id", ""))
-        feeds = await asyncio.gather(*(self._feed(event, message, firm) for firm in sorted(firms_for(message, facts))))
-        await self._send([job for webhooks in feeds for job in webhooks])
+        await self._feed(event, message, sorted(firms_for(message, facts)))
 
     async def _send(self, jobs: list[dict[str, Any]]) -> None:
         """Write the jobs; those due now are written claimed and go to the dispatcher at once."""
@@ -66,12 +65,15 @@ class Notifier:
         written = await self.store.add_jobs(jobs, self.dispatcher.lease_until(now), now)
         self.dispatcher.hand_over([job for job in written if job["status"] == "sending"])
 
-    async def _feed(self, event: CloudEvent, message: Message, firm: str) -> list[dict[str, Any]]:
-        """The firm's outbound stream record and its webhook jobs."""
-        projected = project(event, message, firm)
-        _, webhooks = await asyncio.gather(self.store.stream(f"{event.id}:stream:{firm}", firm, projected),
-                                           self._webhooks(event, message, firm, projected))
-        return webhooks
+    async def _feed(self, event: CloudEvent, message: Message, firms: list[str]) -> None:
+        """Each firm's outbound stream record (one write for all of them) and its webhook jobs."""
+        if not firms:
+            return
+        projected = {firm: project(event, message, firm) for firm in firms}
+        endpoints, _ = await asyncio.gather(self.store.endpoints_of(firms),
+                                            self.store.stream(f"{event.id}:streams", projected))
+        await self._send([job for endpoint in endpoints
+                          for job in [self._webhook(event, message, endpoint, projected[endpoint["firm_id"]])]])
 
     async def _remember(self, message: Message) -> None:
         if isinstance(message, CaseOpened):
@@ -164,13 +166,10 @@ class Notifier:
         case = await self.store.recall("cases", case_id)
         return Attendee.model_validate(case["mediator"]) if case and case.get("mediator") else None
 
-    async def _webhooks(self, event: CloudEvent, message: Message, firm: str,
-                        projected: CloudEvent) -> list[dict[str, Any]]:
-        payload = webhook_payload(projected)
-        return [{"_id": f"{event.id}:webhook:{endpoint['_id']}", "channel": "webhook", "purpose": "webhook",
-                 "recipient": endpoint["_id"], "firm_id": firm, "endpoint_id": endpoint["_id"],
-                 "message_id": derived_id(projected.id, endpoint["_id"]), "payload": payload,
-                 "case_id": getattr(message, "case_id", "") or event.subject, "due_at": self.clock(),
-                 "source_event_id": event.id, "source_event_type": event.type}
-                for endpoint in await self.store.endpoints_of(firm)]
-
+    def _webhook(self, event: CloudEvent, message: Message, endpoint: dict[str, Any],
+                 projected: CloudEvent) -> dict[str, Any]:
+        return {"_id": f"{event.id}:webhook:{endpoint['_id']}", "channel": "webhook", "purpose": "webhook",
+                "recipient": endpoint["_id"], "firm_id": endpoint["firm_id"], "endpoint_id": endpoint["_id"],
+                "message_id": derived_id(projected.id, endpoint["_id"]), "payload": webhook_payload(projected),
+                "case_id": getattr(message, "case_id", "") or event.subject, "due_at": self.clock(),
+                "source_event_id": event.id, "source_event_type": event.type}

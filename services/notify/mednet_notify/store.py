@@ -3,7 +3,7 @@
 jobs: every alert to send, one document per (event, channel, recipient) — its _id makes it exactly once,
 whatever redelivery happens. Reminders are jobs due later; they survive restarts and are dropped when the
 call moves or is cancelled. A job's outcome and its NotificationSent/Failed event are one write.
-streams: one document per (event, firm) carrying the projected event for the firm's outbound topic.
+streams: one document per event carrying its projection for each firm's outbound topic.
 calls, cases: what notify remembers of earlier events (attendees, firms, mediator).
 endpoints: firms' webhook endpoints; preferences: per-recipient channel choices.
 """
@@ -130,10 +130,12 @@ class NotifyStore:
 
     # -- firm streams ------------------------------------------------------------------------------
 
-    async def stream(self, stream_id: str, firm_id: str, event: CloudEvent) -> None:
+    async def stream(self, stream_id: str, projected: dict[str, CloudEvent]) -> None:
+        """The records of one event for each firm's outbound topic, in one document (written once)."""
         try:
-            await self.streams.insert_one({"_id": stream_id, "firm_id": firm_id, "at": utc_now(),
-                                           outbox.FIELD: outbox.entries([(Topics.firm_outbound(firm_id), event)])})
+            await self.streams.insert_one({"_id": stream_id, "firm_ids": sorted(projected), "at": utc_now(),
+                                           outbox.FIELD: outbox.entries([(Topics.firm_outbound(firm), event)
+                                                                         for firm, event in projected.items()])})
         except DuplicateKeyError:
             return
         self.relay.wake(STREAMS, stream_id)
@@ -157,8 +159,10 @@ class NotifyStore:
             raise ValueError(f"endpoint {endpoint['_id']}'s secret is sealed but MEDNET_NOTIFY_SECRET_KEYS is not set")
         return self.secret_box.open(endpoint["secret_sealed"], f"webhook:{endpoint['_id']}")
 
-    async def endpoints_of(self, firm_id: str, enabled_only: bool = True) -> list[dict[str, Any]]:
-        query = {"firm_id": firm_id, **({"enabled": True} if enabled_only else {})}
+    async def endpoints_of(self, firm_ids: str | list[str], enabled_only: bool = True) -> list[dict[str, Any]]:
+        """The endpoints of one firm, or of several in one read."""
+        firms = {"$in": firm_ids} if isinstance(firm_ids, list) else firm_ids
+        query = {"firm_id": firms, **({"enabled": True} if enabled_only else {})}
         return await self.endpoints.find(query).to_list()
 
     async def endpoint(self, endpoint_id: str) -> dict[str, Any] | None:
