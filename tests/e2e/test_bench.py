@@ -38,6 +38,10 @@ def test_the_quick_benchmark_prints_its_figures_and_saves_them_as_json_and_png(i
     raw = saved["raw_limit"]
     assert raw["messages"] == saved["phases"]["max"]["events"]
     assert raw["mongodb_writes"] == sum(saved["phases"]["max"]["mongodb_writes"].values()) > 0
+    documents = saved["phases"]["max"]["mongodb_documents_written"]
+    assert raw["mongodb_documents_written"] == sum(max(documents[s], writes)
+                                                   for s, writes in saved["phases"]["max"]["mongodb_writes"].items())
+    assert documents["notify"] > saved["phases"]["max"]["mongodb_writes"]["notify"], "an event's jobs are one command"
     assert raw["seconds"] > 0 and saved["pipeline_to_raw_ratio"] > 0
     printed = console.export_text()
     for figure in ("cases/s", "events/s", "p99", "pipeline / raw limit", "CPU per process", "two instances"):

@@ -27,5 +27,10 @@ MONGODB_COMMAND_SECONDS = Histogram(
     "mednet_mongodb_command_seconds", "MongoDB operation latency", ["service", "command", "outcome"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+MONGODB_DOCUMENTS_WRITTEN = Counter(
+    "mednet_mongodb_documents_written_total",
+    "Documents inserted, matched by an update or deleted (a bulk command counts each of its documents)",
+    ["service", "command"],
+)
 CONSUMER_LAG = Gauge("mednet_consumer_lag", "Records not yet consumed, per partition",
                      ["service", "group", "topic", "partition"])

@@ -8,8 +8,13 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from . import metrics
 
 
+WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify"})
+
+
 class CommandTimer(monitoring.CommandListener):
-    """MongoDB operation latency by command, as mednet_mongodb_command_seconds."""
+    """MongoDB operation latency by command, as mednet_mongodb_command_seconds, and the documents each write
+    command touched (like MongoDB's opcounters, a bulk write counts each document), as
+    mednet_mongodb_documents_written_total."""
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -20,6 +25,9 @@ class CommandTimer(monitoring.CommandListener):
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         metrics.MONGODB_COMMAND_SECONDS.labels(self.service, event.command_name, "ok").observe(
             event.duration_micros / 1e6)
+        if event.command_name in WRITE_COMMANDS:
+            written = 1 if event.command_name == "findAndModify" else int(event.reply.get("n", 0))
+            metrics.MONGODB_DOCUMENTS_WRITTEN.labels(self.service, event.command_name).inc(written)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         metrics.MONGODB_COMMAND_SECONDS.labels(self.service, event.command_name, "error").observe(

@@ -81,18 +81,19 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return seconds
 
 
-def mongo_writes(metrics_url: str) -> int:
-    """Write commands a service sent to MongoDB so far, from its Prometheus metrics."""
+def mongo_writes(metrics_url: str) -> tuple[int, int]:
+    """Write commands a service sent to MongoDB so far, and the documents they wrote (a bulk command counts each
+    of its documents), from its Prometheus metrics."""
     with urllib.request.urlopen(metrics_url, timeout=10) as response:
         text = response.read().decode()
-    total = 0
+    commands = documents = 0
     for family in text_string_to_metric_families(text):
-        if family.name != "mednet_mongodb_command_seconds":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_count") and sample.labels.get("command") in WRITE_COMMANDS:
-                total += int(sample.value)
-    return total
+        if family.name == "mednet_mongodb_command_seconds":
+            commands += sum(int(sample.value) for sample in family.samples
+                            if sample.name.endswith("_count") and sample.labels.get("command") in WRITE_COMMANDS)
+        elif family.name == "mednet_mongodb_documents_written":
+            documents += sum(int(sample.value) for sample in family.samples if sample.name.endswith("_total"))
+    return commands, documents
 
 
 async def batches_between(consumer: AIOKafkaConsumer, ranges: dict, max_records: int,

@@ -45,6 +45,7 @@ class PhaseResult:
     sizes: dict[str, float]
     cpu_seconds: dict[str, float]
     writes: dict[str, int]
+    documents: dict[str, int] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
     stages: dict[str, list[float]] = field(default_factory=dict)
 
@@ -134,9 +135,13 @@ class Pipeline:
     def pids(self) -> dict[str, int]:
         return {_label(s): s.process.pid() or 0 for processes in self.instances.values() for s in processes}
 
-    def writes(self) -> dict[str, int]:
-        return {name: sum(measure.mongo_writes(f"{s.url}/metrics") for s in processes)
-                for name, processes in self.instances.items()}
+    def writes(self) -> dict[str, tuple[int, int]]:
+        """(write commands, documents written) per service, over its instances."""
+        totals = {}
+        for name, processes in self.instances.items():
+            counts = [measure.mongo_writes(f"{s.url}/metrics") for s in processes]
+            totals[name] = (sum(c for c, _ in counts), sum(d for _, d in counts))
+        return totals
 
     def logs_tail(self) -> str:
         return "\n".join(f"--- {_label(s)}\n{s.process.tail(8)}" for ps in self.instances.values() for s in ps)
@@ -215,7 +220,8 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         records=measure.records_per_topic(offsets, after),
         sizes=await measure.average_sizes(pipeline.bootstrap, offsets, after),
         cpu_seconds={label: cpu_after[label] - cpu.get(label, 0.0) for label in cpu_after},
-        writes={service: writes_after[service] - writes.get(service, 0) for service in writes_after},
+        writes={service: after[0] - writes.get(service, (0, 0))[0] for service, after in writes_after.items()},
+        documents={service: after[1] - writes.get(service, (0, 0))[1] for service, after in writes_after.items()},
         instances={service: len(processes) for service, processes in pipeline.instances.items()},
         stages=stages(submitted, first, events))
 

@@ -3,8 +3,9 @@
 One process per service, as in the pipeline. Each reads the same topics with the same number of consumer
 groups, forwards along the same hops with the same fan-out (inbound -> intake -> scheduling -> notes/notify
 and the firms' outbound topics), writes records of the same mean size with the same durability (acks=all,
-idempotent producer, offsets committed after the forward was acknowledged), and makes as many MongoDB writes
-(insert_one) as that service made.
+idempotent producer, offsets committed after the forward was acknowledged), and makes as many MongoDB write commands
+as that service sent, carrying as many documents as it wrote (insert_one, or insert_many where the service's
+commands carried several documents each).
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ class RawProcess:
     name: str
     roles: tuple[Role, ...]
     writes: int
+    documents: int = 0
+
+    def batches(self) -> list[int]:
+        """Documents per write command: as many commands as the service sent, carrying as many documents as it
+        wrote (each command at least one)."""
+        if self.writes <= 0:
+            return []
+        documents = max(self.documents, self.writes)
+        return [documents // self.writes + (1 if n < documents % self.writes else 0) for n in range(self.writes)]
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,10 @@ def label_of(topic: str, inbound: str) -> str:
 
 
 def plan_like(run: str, bootstrap: str, mongo_url: str, inbound: str, records: dict[str, int],
-              sizes: dict[str, float], writes: dict[str, int], replication: int = 1) -> RawPlan:
-    """The raw equivalent of what the pipeline did in one phase (records and sizes per topic, writes per service)."""
+              sizes: dict[str, float], writes: dict[str, int], replication: int = 1,
+              documents: dict[str, int] | None = None) -> RawPlan:
+    """The raw equivalent of what the pipeline did in one phase (records and sizes per topic, write commands and
+    documents written per service)."""
     count: dict[str, int] = {}
     volume: dict[str, float] = {}
     for topic, records_of_topic in records.items():
@@ -91,7 +103,8 @@ def plan_like(run: str, bootstrap: str, mongo_url: str, inbound: str, records: d
               "scheduling": [role("intake", "scheduling"), role("inbound")],
               "notes": [role("intake"), role("scheduling", "notes")],
               "notify": [role("intake"), role("scheduling", "notify", "other"), role("notes")]}
-    processes = tuple(RawProcess(name, tuple(r for r in roles if r.expected), writes.get(name, 0))
+    processes = tuple(RawProcess(name, tuple(r for r in roles if r.expected), writes.get(name, 0),
+                                 (documents or {}).get(name, 0))
                       for name, roles in shapes.items())
     return RawPlan(run, bootstrap, mongo_url, emit("inbound"), processes, replication)
 
@@ -103,6 +116,7 @@ class RawResult:
     mongo_seconds: float
     messages: int
     writes: int
+    documents: int = 0
     per_process: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -134,7 +148,8 @@ def measure(plan: RawPlan, timeout: float = 600.0) -> RawResult:
                for f in finished}
     kafka = max(f["kafka_done"] for f in finished) - started
     mongo = max(f["mongo_done"] for f in finished) - started
-    return RawResult(max(kafka, mongo), kafka, mongo, plan.messages, sum(p.writes for p in plan.processes), by_name)
+    return RawResult(max(kafka, mongo), kafka, mongo, plan.messages, sum(p.writes for p in plan.processes),
+                     sum(sum(p.batches()) for p in plan.processes), by_name)
 
 
 def run_process(plan: RawPlan, process: RawProcess, ready, go, results) -> None:
@@ -162,7 +177,8 @@ async def _process(plan: RawPlan, process: RawProcess, ready, go) -> dict:
         done["kafka_done"] = time.time()
 
     async def writes() -> None:
-        await asyncio.gather(*(_write(collection, process.name, worker, process.writes)
+        batches = process.batches()
+        await asyncio.gather(*(_write(collection, process.name, worker, batches)
                                for worker in range(WRITERS_PER_PROCESS)))
         done["mongo_done"] = time.time()
 
@@ -207,9 +223,13 @@ async def _relay(plan: RawPlan, role: Role, consumer, producer) -> None:
             await consumer.commit()
 
 
-async def _write(collection, name: str, worker: int, total: int) -> None:
-    for n in range(worker, total, WRITERS_PER_PROCESS):
-        await collection.insert_one({"_id": f"{name}-{n}", "payload": "x" * 512, "n": n})
+async def _write(collection, name: str, worker: int, batches: list[int]) -> None:
+    for n in range(worker, len(batches), WRITERS_PER_PROCESS):
+        documents = [{"_id": f"{name}-{n}-{k}", "payload": "x" * 512, "n": n} for k in range(batches[n])]
+        if len(documents) == 1:
+            await collection.insert_one(documents[0])
+        else:
+            await collection.insert_many(documents)
 
 
 async def _seed(plan: RawPlan, go) -> float:

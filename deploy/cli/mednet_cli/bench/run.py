@@ -90,7 +90,8 @@ def run(options: BenchOptions, console: Console) -> dict:
                     progress.console.print("raw limit: the same records and writes with minimal loops, right away")
                     limit = raw.measure(raw.plan_like(pipeline.run, infra.bootstrap, infra.mongo_url,
                                                       pipeline.inbound, phases["max"].records, phases["max"].sizes,
-                                                      phases["max"].writes, infra.replication))
+                                                      phases["max"].writes, infra.replication,
+                                                      phases["max"].documents))
                     phases["half"] = phase("half", phases["max"].cases_per_second / 2)
                     slowest = _slowest(phases["max"])
                     progress.console.print(f"slowest service by CPU: {slowest}; starting a second instance")
