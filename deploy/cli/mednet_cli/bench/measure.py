@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
+DOCUMENTS_WRITTEN = "documents written"
 Offsets = dict[TopicPartition, int]
 
 
@@ -81,19 +82,24 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return seconds
 
 
-def mongo_writes(metrics_url: str) -> tuple[int, int]:
-    """Write commands a service sent to MongoDB so far, and the documents they wrote (a bulk command counts each
-    of its documents), from its Prometheus metrics."""
+def mongo_commands(metrics_url: str) -> dict[str, int]:
+    """MongoDB commands a service sent so far by name, and under "documents written" the documents its write commands
+    wrote (a bulk command counts each of its documents), from its Prometheus metrics."""
     with urllib.request.urlopen(metrics_url, timeout=10) as response:
         text = response.read().decode()
-    commands = documents = 0
+    counts: dict[str, int] = defaultdict(int)
     for family in text_string_to_metric_families(text):
-        if family.name == "mednet_mongodb_command_seconds":
-            commands += sum(int(sample.value) for sample in family.samples
-                            if sample.name.endswith("_count") and sample.labels.get("command") in WRITE_COMMANDS)
-        elif family.name == "mednet_mongodb_documents_written":
-            documents += sum(int(sample.value) for sample in family.samples if sample.name.endswith("_total"))
-    return commands, documents
+        for sample in family.samples:
+            if family.name == "mednet_mongodb_command_seconds" and sample.name.endswith("_count"):
+                counts[sample.labels["command"]] += int(sample.value)
+            elif family.name == "mednet_mongodb_documents_written" and sample.name.endswith("_total"):
+                counts[DOCUMENTS_WRITTEN] += int(sample.value)
+    return dict(counts)
+
+
+def writes_of(commands: dict[str, int]) -> tuple[int, int]:
+    """(write commands, documents written) out of mongo_commands()."""
+    return sum(commands.get(name, 0) for name in WRITE_COMMANDS), commands.get(DOCUMENTS_WRITTEN, 0)
 
 
 async def batches_between(consumer: AIOKafkaConsumer, ranges: dict, max_records: int,

@@ -46,6 +46,7 @@ class PhaseResult:
     cpu_seconds: dict[str, float]
     writes: dict[str, int]
     documents: dict[str, int] = field(default_factory=dict)
+    commands: dict[str, dict[str, int]] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
     stages: dict[str, list[float]] = field(default_factory=dict)
 
@@ -135,12 +136,14 @@ class Pipeline:
     def pids(self) -> dict[str, int]:
         return {_label(s): s.process.pid() or 0 for processes in self.instances.values() for s in processes}
 
-    def writes(self) -> dict[str, tuple[int, int]]:
-        """(write commands, documents written) per service, over its instances."""
-        totals = {}
+    def commands(self) -> dict[str, dict[str, int]]:
+        """MongoDB commands by name per service, over its instances (see measure.mongo_commands)."""
+        totals: dict[str, dict[str, int]] = {}
         for name, processes in self.instances.items():
-            counts = [measure.mongo_writes(f"{s.url}/metrics") for s in processes]
-            totals[name] = (sum(c for c, _ in counts), sum(d for _, d in counts))
+            totals[name] = {}
+            for service in processes:
+                for command, count in measure.mongo_commands(f"{service.url}/metrics").items():
+                    totals[name][command] = totals[name].get(command, 0) + count
         return totals
 
     def logs_tail(self) -> str:
@@ -174,7 +177,7 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
                 stall_seconds: float = 90.0) -> PhaseResult:
     """Submit every case (as fast as possible, or paced at `rate` per second) and wait for every invitation."""
     pids = {**pipeline.pids(), **extra_pids}
-    offsets, cpu, writes = await measure.end_offsets(pipeline.bootstrap), measure.cpu_seconds(pids), pipeline.writes()
+    offsets, cpu, commands = await measure.end_offsets(pipeline.bootstrap), measure.cpu_seconds(pids), pipeline.commands()
     owner = {address: case.reference for case in cases for address in case.addresses}
     expected = sum(case.invitations for case in cases)
     submitted: dict[str, float] = {}
@@ -212,7 +215,9 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         await producer.stop()
     await asyncio.sleep(1.0)
     after = await measure.end_offsets(pipeline.bootstrap)
-    cpu_after, writes_after = measure.cpu_seconds(pids), pipeline.writes()
+    cpu_after, commands_after = measure.cpu_seconds(pids), pipeline.commands()
+    sent = {service: {command: count - commands.get(service, {}).get(command, 0) for command, count in after.items()}
+            for service, after in commands_after.items()}
     events = await measure.events_between(pipeline.bootstrap, [Topics.INTAKE, Topics.SCHEDULING], offsets, after)
     return PhaseResult(
         name=name, cases=len(cases), invitations=received, target_rate=rate, started=started,
@@ -220,8 +225,9 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         records=measure.records_per_topic(offsets, after),
         sizes=await measure.average_sizes(pipeline.bootstrap, offsets, after),
         cpu_seconds={label: cpu_after[label] - cpu.get(label, 0.0) for label in cpu_after},
-        writes={service: after[0] - writes.get(service, (0, 0))[0] for service, after in writes_after.items()},
-        documents={service: after[1] - writes.get(service, (0, 0))[1] for service, after in writes_after.items()},
+        writes={service: measure.writes_of(counts)[0] for service, counts in sent.items()},
+        documents={service: measure.writes_of(counts)[1] for service, counts in sent.items()},
+        commands=sent,
         instances={service: len(processes) for service, processes in pipeline.instances.items()},
         stages=stages(submitted, first, events))
 

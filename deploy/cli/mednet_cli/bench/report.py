@@ -37,6 +37,9 @@ def phase_figures(phase: PhaseResult) -> dict:
         "cpu_seconds": {name: round(seconds, 3) for name, seconds in phase.cpu_seconds.items()},
         "cpu_ms_per_case": {name: round(1000 * seconds / phase.cases, 2) for name, seconds in phase.cpu_seconds.items()},
         "mongodb_writes": phase.writes, "mongodb_documents_written": phase.documents,
+        "mongodb_commands_per_case": {service: {command: round(count / phase.cases, 2)
+                                                for command, count in sorted(counts.items()) if count}
+                                      for service, counts in phase.commands.items()},
         "records_per_topic": phase.records,
         "mean_record_bytes": {topic: round(size) for topic, size in phase.sizes.items()},
     }
@@ -105,6 +108,13 @@ def show(console: Console, result: dict) -> None:
         cpu.add_row(name, f"{seconds:.2f}", f"{100 * seconds / maximum['seconds']:.0f}",
                     f"{maximum['cpu_ms_per_case'][name]:.1f}")
     console.print(cpu)
+    commands = Table(title="MongoDB commands per case during the max-rate phase")
+    for column in ("service", "find", "insert", "update", "findAndModify", "delete", "documents written"):
+        commands.add_column(column, justify="right" if column != "service" else "left")
+    for name, counts in maximum["mongodb_commands_per_case"].items():
+        commands.add_row(name, *(f"{counts.get(c, 0):.1f}" for c in
+                                 ("find", "insert", "update", "findAndModify", "delete", "documents written")))
+    console.print(commands)
     scaling = result["scaling"]
     console.print(f"slowest service: {result['slowest_service']}; one instance "
                   f"{scaling['one_instance_cases_per_second']:.2f} cases/s, two instances "
