@@ -3,6 +3,7 @@ import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.backend.AbstractMongoBackend;
+import de.bwaldvogel.mongo.backend.AbstractUniqueIndex;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Index;
@@ -17,9 +18,17 @@ import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
+import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
+import org.h2.mvstore.WriteBuffer;
+import org.h2.mvstore.type.BasicDataType;
+import org.h2.mvstore.type.ObjectDataType;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,6 +51,12 @@ import java.util.concurrent.CountDownLatch;
  * and matches the rest of the query on the documents found.
  * H2 keeps a page cache of deserialized documents (16 MB by default); every miss Java-deserializes a
  * page, so the cache is sized by -Dmednet.mongo.cacheMegabytes (256 by default) to hold a working set.
+ * Its H2 unique indexes (the _id index among them) order keys of a type H2 does not know by Java-serializing
+ * both sides of every comparison, which made each lookup cost tens of serializations. Unique indexes
+ * here are hash maps in memory instead, rebuilt from the data when the server opens a collection.
+ * H2 stores documents with Java serialization (a class description and a stream per document, read and
+ * written again whenever a page changes); here they are stored as BSON, and pages written before are still
+ * read as they were.
  * mongo-java-server ignores non-unique indexes ("not yet implemented"), so every query on another field
  * read the whole collection. Here a non-unique index is kept in memory (rebuilt from the data when the
  * server opens it) and answers, like MongoDB's planner, an equality or $in on its first field, with a
@@ -80,8 +95,12 @@ public class MongoWireLauncher {
             Path file = Path.of(data).toAbsolutePath();
             Files.createDirectories(file.getParent());
             int cacheMegabytes = Integer.getInteger("mednet.mongo.cacheMegabytes", 256);
-            backend = new IdFirstH2Backend(new MVStore.Builder().fileName(file.toString())
-                .cacheSize(cacheMegabytes).open());
+            MVStore.Builder store = new MVStore.Builder().fileName(file.toString()).cacheSize(cacheMegabytes);
+            Integer pageSplitSize = Integer.getInteger("mednet.mongo.pageSplitSize");
+            if (pageSplitSize != null) {
+                store.pageSplitSize(pageSplitSize);
+            }
+            backend = new IdFirstH2Backend(store.open());
         }
         backend.version(DeclaredVersion.MONGO_5_0);
         MongoServer server = new MongoServer(backend);
@@ -119,6 +138,12 @@ public class MongoWireLauncher {
             }
 
             @Override
+            protected Index<Object> openOrCreateUniqueIndex(String collectionName, String indexName,
+                                                            List<IndexKey> keys, boolean sparse) {
+                return new HashUniqueIndex(indexName, keys, sparse);
+            }
+
+            @Override
             protected Index<Object> openOrCreateSecondaryIndex(String collectionName, String indexName,
                                                                List<IndexKey> keys, boolean sparse) {
                 return new SecondaryIndex(indexName, keys, sparse);
@@ -127,7 +152,8 @@ public class MongoWireLauncher {
             @Override
             protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
                 String fullName = getDatabaseName() + "." + collectionName;
-                MVMap<Object, Document> dataMap = IdFirstH2Backend.this.getMvStore().openMap("databases." + fullName);
+                MVMap<Object, Document> dataMap = IdFirstH2Backend.this.getMvStore().openMap("databases." + fullName,
+                    new MVMap.Builder<Object, Document>().valueType(new BsonDocumentType()));
                 MVMap<String, Object> metaMap = IdFirstH2Backend.this.getMvStore().openMap("meta." + fullName);
                 return new IdFirstCollection(this, collectionName, options, dataMap, metaMap, cursorRegistry);
             }
@@ -315,6 +341,94 @@ public class MongoWireLauncher {
         public void drop() {
             entries.clear();
             keysOfPosition.clear();
+        }
+    }
+
+    /** A unique index as a hash map in memory (filled from the collection's documents when it is opened). */
+    static class HashUniqueIndex extends AbstractUniqueIndex<Object> {
+        private final Map<KeyValue, Object> positions = new ConcurrentHashMap<>();
+
+        HashUniqueIndex(String name, List<IndexKey> keys, boolean sparse) {
+            super(name, keys, sparse);
+        }
+
+        @Override protected Object removeDocument(KeyValue key) { return positions.remove(key); }
+
+        @Override protected boolean putKeyPosition(KeyValue key, Object position) {
+            return positions.putIfAbsent(key, position) == null;
+        }
+
+        @Override protected Iterable<Map.Entry<KeyValue, Object>> getIterable() { return positions.entrySet(); }
+
+        @Override protected Object getPosition(KeyValue key) { return positions.get(key); }
+
+        @Override public long getCount() { return positions.size(); }
+
+        @Override public boolean isEmpty() { return positions.isEmpty(); }
+
+        @Override public long getDataSize() { return positions.size(); }
+
+        @Override public void drop() { positions.clear(); }
+    }
+
+    /** Documents stored as BSON (tagged); a value without the tag is one H2 Java-serialized before. */
+    static class BsonDocumentType extends BasicDataType<Document> {
+        private static final byte BSON = (byte) 0xB5;
+        private final ObjectDataType serialized = new ObjectDataType();
+
+        private static final ThreadLocal<ByteBuf> ENCODED = ThreadLocal.withInitial(() -> Unpooled.buffer(16 * 1024));
+
+        @Override
+        public void write(WriteBuffer buffer, Document document) {
+            ByteBuf encoded = ENCODED.get().clear();
+            BsonEncoder.encodeDocument(document, encoded);
+            buffer.put(BSON).put(encoded.nioBuffer());
+        }
+
+        @Override
+        public Document read(ByteBuffer buffer) {
+            if (buffer.get(buffer.position()) != BSON) {
+                return (Document) serialized.read(buffer);
+            }
+            buffer.get();
+            ByteBuf encoded = Unpooled.wrappedBuffer(buffer.slice());
+            Document document = BsonDecoder.decodeBson(encoded);
+            buffer.position(buffer.position() + encoded.readerIndex());
+            return document;
+        }
+
+        @Override
+        public int getMemory(Document document) {
+            return 64 + sizeOf(document);
+        }
+
+        private static int sizeOf(Object value) {
+            if (value instanceof Map) {
+                int size = 48;
+                for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {
+                    size += 40 + sizeOf(entry.getKey()) + sizeOf(entry.getValue());
+                }
+                return size;
+            }
+            if (value instanceof Collection) {
+                int size = 40;
+                for (Object element : (Collection<?>) value) {
+                    size += 8 + sizeOf(element);
+                }
+                return size;
+            }
+            if (value instanceof String) {
+                return 40 + ((String) value).length();
+            }
+            if (value instanceof byte[]) {
+                return 16 + ((byte[]) value).length;
+            }
+            return 24;
+        }
+
+        @Override
+        public Document[] createStorage(int size) {
+            return new Document[size];
         }
     }
 }

@@ -205,3 +205,54 @@ async def test_a_claim_left_by_a_killed_instance_holds_only_its_own_case_until_i
     assert retries("transient") == redelivered, "in its place: the batch is not delivered again and again"
     assert retries("claim-held") >= 1
     assert await IdempotencyGuard(db["processed_events"], "test").is_done(held.id)
+
+
+async def test_a_batch_claims_its_events_in_one_write_and_leaves_the_others_to_claim_one_by_one(db):
+    guard = IdempotencyGuard(db["processed_events"], "test", lease_seconds=0.4)
+    assert await guard.claim("held-elsewhere")
+    async with guard.once("done-before"):
+        pass
+
+    claims = await guard.claim_all(["fresh-1", "fresh-2", "held-elsewhere", "done-before"])
+    assert set(claims) == {"fresh-1", "fresh-2"}
+    assert await guard.hold("fresh-1", claims["fresh-1"]), "a fresh batch claim is used as it is"
+    await asyncio.sleep(0.25)
+    assert await guard.hold("fresh-2", claims["fresh-2"]), "a batch claim past half its lease is renewed"
+    assert await guard.collection.count_documents({"_id": "test:fresh-2", "lease_until": claims["fresh-2"]}) == 0
+    await guard.complete_all(["fresh-1", "fresh-2"])
+    assert await guard.is_done("fresh-1") and await guard.is_done("fresh-2")
+    assert await guard.claim_all(["fresh-1", "done-before"]) == {}
+
+    unused = await guard.claim_all(["never-started"])
+    await guard.release_all(list(unused))
+    assert await guard.claim("never-started"), "a released claim is free at once"
+
+
+async def test_a_failure_in_a_batch_releases_the_claims_it_did_not_use_so_the_redelivery_does_not_wait(
+        kafka, db, unique):
+    topic = await new_topic(kafka, f"test.batch-failure.{unique}")
+    first, then = completed_event("case-f"), completed_event("case-f")
+    others = [completed_event(f"case-g{n}") for n in range(3)]
+    await produce(kafka, topic, [_record(first), _record(then), *(_record(event) for event in others)])
+    loop = asyncio.get_running_loop()
+    effects: dict[str, float] = {}
+    failed: list[str] = []
+
+    async def handle(incoming) -> None:
+        if incoming.event.id == first.id and not failed:
+            failed.append(incoming.event.id)
+            raise ValueError("fails once")
+        assert incoming.event.id not in effects, "one effect per event"
+        effects[incoming.event.id] = loop.time()
+
+    started = loop.time()
+    broker = await _running_consumer(kafka, db, unique, topic, handle)
+    try:
+        await wait_for(lambda: len(effects) == 5, timeout=30)
+        await asyncio.sleep(0.5)
+    finally:
+        await broker.stop()
+    assert set(effects) == {first.id, then.id, *(event.id for event in others)}
+    assert effects[then.id] - started < 10, "the record after the failure was not held for its batch claim's lease"
+    guard = IdempotencyGuard(db["processed_events"], "test")
+    assert all([await guard.is_done(event_id) for event_id in effects])

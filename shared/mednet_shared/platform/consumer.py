@@ -21,6 +21,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -117,29 +118,35 @@ class EventConsumer:
     async def process_batch(self, records: Sequence[ConsumerRecord], handlers: dict[str, Handler],
                             invalid: dict[str, InvalidHandler] | None = None,
                             accepted: frozenset[str] | None = None, unparseable_left_to: str | None = None) -> None:
-        """Each key's records in order, the keys concurrently; raises (so nothing is committed) if any failed."""
+        """Each key's records in order, the keys concurrently; raises (so nothing is committed) if any failed. The
+        batch's events are claimed in one write and marked done in one write, before the offsets are committed."""
         chains: dict[tuple, list[ConsumerRecord]] = defaultdict(list)
         for record in records:
             chains[(record.topic, record.partition, record.key)].append(record)
+        batch = Batch({(record.topic, record.partition, record.offset): _parsed(record) for record in records})
+        batch.claims = await self.guard.claim_all(
+            {event.id for event in batch.events.values() if isinstance(event, CloudEvent) and event.type in handlers})
 
         async def in_order(chain: list[ConsumerRecord]) -> None:
             for record in chain:
                 try:
-                    await self.process_once_free(record, handlers, invalid, accepted, unparseable_left_to)
+                    await self.process_once_free(record, handlers, invalid, accepted, unparseable_left_to, batch=batch)
                 finally:
                     logs.current_event.set(None)
 
         outcomes = await asyncio.gather(*(in_order(chain) for chain in chains.values()), return_exceptions=True)
+        await self.guard.complete_all(batch.completed)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
+            await self.guard.release_all([event_id for event_id in batch.claims if event_id not in batch.started])
             raise failures[0]
 
-    async def process_once_free(self, record: ConsumerRecord, *args) -> None:
+    async def process_once_free(self, record: ConsumerRecord, *args, batch: Batch | None = None) -> None:
         """process(), waiting out another instance's claim on the event (a holder that was killed keeps it until
         its lease ends) in this record's place, while the batch's other keys go on."""
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
-                return await self.process(record, *args)
+                return await self.process(record, *args, batch=batch)
             except ClaimHeldElsewhere as held:
                 if attempt == self.retry.max_attempts:
                     await self._before_redelivery((record.topic, record.partition, record.offset), "transient",
@@ -155,10 +162,15 @@ class EventConsumer:
         invalid: dict[str, InvalidHandler] | None = None,
         accepted: frozenset[str] | None = None,
         unparseable_left_to: str | None = None,
+        *,
+        batch: Batch | None = None,
     ) -> None:
         position = (record.topic, record.partition, record.offset)
+        event = batch.events.get(position) if batch else None
         try:
-            event = CloudEvent.from_bytes(record.value or b"")
+            event = event or _parsed(record)
+            if isinstance(event, EnvelopeError):
+                raise event
         except EnvelopeError as error:
             if unparseable_left_to:
                 metrics.EVENTS_CONSUMED.labels(self.service, "unknown", f"left-to-{unparseable_left_to}").inc()
@@ -175,8 +187,14 @@ class EventConsumer:
             metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
             return None
         started = time.perf_counter()
+        if batch is not None and event.id in batch.completed:
+            metrics.DUPLICATES_ABSORBED.labels(self.service, event.type).inc()
+            return None
         try:
-            async with self.guard.once(event.id) as first:
+            if batch is not None:
+                batch.started.add(event.id)
+            claimed = batch.claims.get(event.id) if batch else None
+            async with self.guard.once(event.id, claimed, batch.completed if batch else None) as first:
                 if not first:
                     metrics.DUPLICATES_ABSORBED.labels(self.service, event.type).inc()
                 else:
@@ -252,6 +270,24 @@ class EventConsumer:
         metrics.DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
         log.error("dead-lettered %s:%s@%s (%s): %s", record.topic, record.partition, record.offset, reason,
                   type(error).__name__)
+
+
+@dataclass
+class Batch:
+    """One delivered batch: its records' envelopes (or why they are none), the events claimed for it in one write,
+    those whose handling started, and those done (marked in one write before the batch is committed)."""
+
+    events: dict[tuple[str, int, int], CloudEvent | EnvelopeError]
+    claims: dict[str, datetime] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)
+    completed: list[str] = field(default_factory=list)
+
+
+def _parsed(record: ConsumerRecord) -> CloudEvent | EnvelopeError:
+    try:
+        return CloudEvent.from_bytes(record.value or b"")
+    except EnvelopeError as error:
+        return error
 
 
 def _text(value: bytes | str) -> str:

@@ -8,14 +8,16 @@ deterministic ids, so a takeover after a crash between effect and completion rep
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ..contracts.values import utc_now
+
+DUPLICATE_KEY = 11000
 
 
 class ClaimHeldElsewhere(RuntimeError):
@@ -67,6 +69,49 @@ class IdempotencyGuard:
             return True
         raise ClaimHeldElsewhere(f"event {event_id} was taken over by another instance")
 
+    async def claim_all(self, event_ids: Iterable[str]) -> dict[str, datetime]:
+        """Claim in one write every event nobody has claimed yet; returns those now held, with their lease's end.
+        The others (done, or held, or left by a dead holder) go through claim() one by one."""
+        until = _to_milliseconds(utc_now() + self.lease)
+        keys = {self.key(event_id): event_id for event_id in event_ids}
+        if not keys:
+            return {}
+        try:
+            await self.collection.insert_many([{"_id": key, "status": "processing", "lease_until": until}
+                                               for key in keys], ordered=False)
+            return {event_id: until for event_id in keys.values()}
+        except BulkWriteError as error:
+            failures = error.details["writeErrors"]
+            if any(failure["code"] != DUPLICATE_KEY for failure in failures):
+                raise
+            taken = {failure["index"] for failure in failures}
+            return {event_id: until for n, event_id in enumerate(keys.values()) if n not in taken}
+
+    async def hold(self, event_id: str, lease_until: datetime | None) -> bool:
+        """claim(), unless claim_all() already got the event with enough of its lease left (else it is renewed)."""
+        if lease_until is None:
+            return await self.claim(event_id)
+        now = utc_now()
+        if now < lease_until - self.lease / 2:
+            return True
+        renewed = await self.collection.update_one(
+            {"_id": self.key(event_id), "status": "processing", "lease_until": lease_until},
+            {"$set": {"lease_until": now + self.lease}})
+        return True if renewed.modified_count == 1 else await self.claim(event_id)
+
+    async def complete_all(self, event_ids: list[str]) -> None:
+        """Mark these events done in one write."""
+        if event_ids:
+            await self.collection.update_many(
+                {"_id": {"$in": [self.key(event_id) for event_id in event_ids]}},
+                {"$set": {"status": "done", "done_at": utc_now()}, "$unset": {"lease_until": ""}})
+
+    async def release_all(self, event_ids: list[str]) -> None:
+        """Give up claims that will not be used now (their records are delivered again)."""
+        if event_ids:
+            await self.collection.delete_many(
+                {"_id": {"$in": [self.key(event_id) for event_id in event_ids]}, "status": "processing"})
+
     async def complete(self, event_id: str) -> None:
         await self.collection.update_one(
             {"_id": self.key(event_id)}, {"$set": {"status": "done", "done_at": utc_now()}, "$unset": {"lease_until": ""}}
@@ -76,9 +121,11 @@ class IdempotencyGuard:
         await self.collection.delete_one({"_id": self.key(event_id), "status": "processing"})
 
     @asynccontextmanager
-    async def once(self, event_id: str) -> AsyncIterator[bool]:
-        """`async with guard.once(id) as first:` runs the effect only if first; completes it on success."""
-        first = await self.claim(event_id)
+    async def once(self, event_id: str, lease_until: datetime | None = None,
+                   completed: list[str] | None = None) -> AsyncIterator[bool]:
+        """`async with guard.once(id) as first:` runs the effect only if first; completes it on success (or, given
+        `completed`, adds it there for complete_all). lease_until: the event was claimed by claim_all()."""
+        first = await self.hold(event_id, lease_until)
         if not first:
             yield False
             return
@@ -87,4 +134,12 @@ class IdempotencyGuard:
         except BaseException:
             await self.release(event_id)
             raise
-        await self.complete(event_id)
+        if completed is None:
+            await self.complete(event_id)
+        else:
+            completed.append(event_id)
+
+
+def _to_milliseconds(moment: datetime) -> datetime:
+    """As MongoDB stores it, so a stored lease can be matched exactly."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
