@@ -1,7 +1,7 @@
 """Notify's collections.
 
 jobs: every alert to send, one document per (event, channel, recipient) — its _id makes it exactly once,
-whatever redelivery happens. Reminders are jobs due later; they survive restarts and are dropped when the
+whatever redelivery happens. Outcomes of jobs finished at the same time are written together. Reminders are jobs due later; they survive restarts and are dropped when the
 call moves or is cancelled. A job's outcome and its NotificationSent/Failed event are one write.
 streams: one document per event carrying its projection for each firm's outbound topic.
 calls, cases: what notify remembers of earlier events (attendees, firms, mediator).
@@ -24,6 +24,7 @@ from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
+from mednet_shared.platform.mongo import GroupWriter
 from mednet_shared.platform.outbox import OutboxRelay
 from mednet_shared.platform.sealed import SecretBox
 
@@ -41,6 +42,7 @@ class NotifyStore:
         self.endpoints = db[ENDPOINTS]
         self.preferences = db[PREFERENCES]
         self.relay = relay
+        self.finishing = GroupWriter(self.jobs)
 
     async def ensure_indexes(self) -> None:
         await self.jobs.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
@@ -124,7 +126,8 @@ class NotifyStore:
         update = {"$set": {"status": status, "finished_at": utc_now()} if status != "pending"
                   else {"status": status, "due_at": due_at},
                   "$inc": {"attempt_count": 1}, "$push": {"attempts": attempt}, "$unset": {"lease_until": ""}}
-        await self.jobs.update_one({"_id": job_id}, outbox.with_events(update, [(Topics.NOTIFY, e) for e in events]))
+        await self.finishing.update(UpdateOne({"_id": job_id},
+                                              outbox.with_events(update, [(Topics.NOTIFY, e) for e in events])))
         if events:
             self.relay.wake(JOBS, job_id)
 

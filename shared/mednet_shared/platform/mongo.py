@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pymongo import AsyncMongoClient, monitoring
-from pymongo.errors import ConnectionFailure, PyMongoError
+import asyncio
+
+from pymongo import AsyncMongoClient, UpdateOne, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from . import metrics
 
@@ -53,3 +56,46 @@ async def answers(client: AsyncMongoClient, timeout_ms: int = 2000) -> bool:
         return True
     except (ConnectionFailure, PyMongoError):
         return False
+
+
+class GroupWriter:
+    """Writes to one collection from concurrent callers, sent together: while one bulk write is on its way, the
+    writes that arrive wait and go in the next one. Each caller returns once its own write is durable, or raises
+    its own error."""
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+        self._waiting: list[tuple[UpdateOne, asyncio.Future]] = []
+        self._flushing: asyncio.Task | None = None
+
+    async def update(self, operation: UpdateOne) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((operation, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self.collection.bulk_write([operation for operation, _ in batch], ordered=False)
+            except BulkWriteError as error:
+                failed = {failure["index"]: failure for failure in error.details.get("writeErrors", [])}
+                for index, (_, done) in enumerate(batch):
+                    _settle(done, BulkWriteError({"writeErrors": [failed[index]]}) if index in failed else None)
+            except Exception as error:
+                for _, done in batch:
+                    _settle(done, error)
+            else:
+                for _, done in batch:
+                    _settle(done, None)
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
