@@ -82,14 +82,26 @@ class Scheduler:
     # -- placing calls -----------------------------------------------------------------------------
 
     async def open_case(self, case: CaseOpened, cause: Cause) -> None:
-        await self.store.add_case(case)
-        for party in case.parties:
-            await self.place(case, party, cause)
+        """Every party's call placed in one compare-and-set on the mediator's calendar (one after another on it, so
+        they never overlap), then the case written with its calls."""
+        placed = await self._change_calendar_for_all(case, cause, [
+            (party, self._placement(case, party, cause, "schedule", None, "")) for party in case.parties])
+        projections = [self._projection(case, party, *placed[party.party_id]) for party in case.parties]
+        if not await self.store.add_case(case, [p for p in projections if p]):
+            for projection in projections:
+                if projection:
+                    await self.store.project_call(case.case_id, projection)
 
     async def place(self, case: CaseOpened, party: Party, cause: Cause, *, mode: str = "schedule",
                     not_before: datetime | None = None, reason: str = "") -> None:
         """The earliest slot that satisfies every rule. mode: "schedule" (only if the party has no call yet),
         "reschedule" (move it), "revalidate" (move it only if it no longer fits)."""
+        call_id = call_id_of(case.case_id, party.party_id)
+        await self._change_calendar(case, party, call_id, cause,
+                                    self._placement(case, party, cause, mode, not_before, reason))
+
+    def _placement(self, case: CaseOpened, party: Party, cause: Cause, mode: str, not_before: datetime | None,
+                   reason: str) -> Callable[[CalendarState], list[Message] | None]:
         call_id = call_id_of(case.case_id, party.party_id)
 
         def change(calendar: CalendarState) -> list[Message] | None:
@@ -115,7 +127,33 @@ class Scheduler:
             return [self._scheduled(CallRescheduled, case, party, record, previous_start=current.start,
                                     reason=reason)]
 
-        await self._change_calendar(case, party, call_id, cause, change)
+        return change
+
+    async def _change_calendar_for_all(
+        self, case: CaseOpened, cause: Cause,
+        changes: list[tuple[Party, Callable[[CalendarState], list[Message] | None]]],
+    ) -> dict[str, tuple[CallRecord | None, list[Message]]]:
+        """_change_calendar for several parties of a case in one compare-and-set: (record, messages) per party."""
+        for _ in range(CAS_ATTEMPTS):
+            calendar = await self.store.calendar(case.mediator.mediator_id)
+            outcomes: dict[str, tuple[CallRecord | None, list[Message]]] = {}
+            events: list[CloudEvent] = []
+            for party, change in changes:
+                call_id = call_id_of(case.case_id, party.party_id)
+                current = calendar.calls.get(call_id)
+                messages = [] if current is not None and current.cause == cause.id else change(calendar) or []
+                events += [cause.emit(message, call_id, type(message).__name__) for message in messages]
+                outcomes[party.party_id] = (calendar.calls.get(call_id), messages)
+            if events:
+                try:
+                    await self.store.save_calendar(calendar, events)
+                except Conflict:
+                    continue
+            for _, messages in outcomes.values():
+                for message in messages:
+                    metrics.count(message, case)
+            return outcomes
+        raise Conflict(case.mediator.mediator_id)
 
     async def _change_calendar(self, case: CaseOpened, party: Party, call_id: str, cause: Cause,
                                change: Callable[[CalendarState], list[Message] | None]) -> None:
@@ -138,17 +176,23 @@ class Scheduler:
             return await self._project(case, party, calendar.calls.get(call_id), messages)
         raise Conflict(case.mediator.mediator_id)
 
-    async def _project(self, case: CaseOpened, party: Party, record: CallRecord | None,
-                       messages: list[Message]) -> None:
+    @staticmethod
+    def _projection(case: CaseOpened, party: Party, record: CallRecord | None,
+                    messages: list[Message]) -> dict | None:
+        """The case's view of the party's call after a change (None: the call is gone, see _project)."""
         call_id = call_id_of(case.case_id, party.party_id)
         if record is not None:
-            projection = {"party_id": party.party_id, "call_id": call_id, "status": "scheduled",
-                          "start": record.start, "end": record.end, "sequence": record.sequence,
-                          "missed_count": record.missed_count}
-        elif failure := next((m for m in messages if isinstance(m, SchedulingFailed)), None):
-            projection = {"party_id": party.party_id, "call_id": call_id, "status": "failed",
-                          "reason": failure.reason}
-        else:
+            return {"party_id": party.party_id, "call_id": call_id, "status": "scheduled",
+                    "start": record.start, "end": record.end, "sequence": record.sequence,
+                    "missed_count": record.missed_count}
+        if failure := next((m for m in messages if isinstance(m, SchedulingFailed)), None):
+            return {"party_id": party.party_id, "call_id": call_id, "status": "failed", "reason": failure.reason}
+        return None
+
+    async def _project(self, case: CaseOpened, party: Party, record: CallRecord | None,
+                       messages: list[Message]) -> None:
+        projection = self._projection(case, party, record, messages)
+        if projection is None:
             state = await self.store.case(case.case_id)
             previous = state.calls.get(party.party_id) if state else None
             if previous is None or previous["status"] != "scheduled":

@@ -112,12 +112,15 @@ class SchedulingStore:
 
     # -- cases -------------------------------------------------------------------------------------
 
-    async def add_case(self, case: CaseOpened) -> None:
+    async def add_case(self, case: CaseOpened, calls: Sequence[dict[str, Any]] = ()) -> bool:
+        """The case with its calls' projections; False if it was there already."""
         try:
             await self.cases.insert_one({"_id": case.case_id, "version": 0, "revision": 1, "status": "open",
-                                         "case": case.model_dump(mode="json"), "calls": [], "completed": False})
+                                         "case": case.model_dump(mode="json"), "calls": list(calls),
+                                         "completed": False})
+            return True
         except DuplicateKeyError:
-            pass
+            return False
 
     async def case(self, case_id: str) -> CaseState | None:
         document = await self.cases.find_one({"_id": case_id}, {outbox.FIELD: 0})
