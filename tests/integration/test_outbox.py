@@ -91,3 +91,39 @@ async def test_backlog_counts_unpublished_events(kafka, db, unique):
 async def _pending(db, case_id: str, count: int) -> bool:
     document = await db["cases"].find_one({"_id": case_id})
     return len(document.get(outbox.FIELD, [])) == count
+
+
+async def test_events_the_writer_got_back_from_its_write_are_relayed_in_order_each_once(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.outbox.known.{unique}")
+    broker = make_broker(kafka, client_id=f"test-{unique}")
+    await broker.start()
+    relay = outbox.OutboxRelay("test", BrokerPublisher(broker), [db["cases"]], sweep_seconds=3600)
+    await relay.start()
+    try:
+        await db["cases"].insert_one({"_id": "case-8", "version": 0})
+        events = [completed_event("case-8") for _ in range(3)]
+        finds_before = _finds("test")
+        for version, event in enumerate(events):
+            pending = await outbox.update_collecting(
+                db["cases"], {"_id": "case-8", "version": version},
+                outbox.with_events({"$inc": {"version": 1}}, [(topic, event)]))
+            relay.wake("cases", "case-8", pending)
+        stale = await outbox.update_collecting(db["cases"], {"_id": "case-8", "version": 0}, {"$inc": {"version": 1}})
+        records = await read(kafka, topic, 3, timeout=10)
+        await wait_for(lambda: _pending(db, "case-8", 0))
+        await asyncio.sleep(0.5)
+        extra = await read(kafka, topic, 4, timeout=2)
+    finally:
+        await relay.stop()
+        await broker.stop()
+    assert stale is None, "a compare-and-set that matched nothing returns no events"
+    assert [CloudEvent.from_bytes(r.value).id for r in records] == [event.id for event in events]
+    assert len(extra) == 3, "woken three times with overlapping snapshots, each event went out once"
+    assert _finds("test") == finds_before, "the relay did not read the document back"
+
+
+def _finds(service: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("mednet_mongodb_command_seconds_count",
+                                     {"service": service, "command": "find", "outcome": "ok"}) or 0.0

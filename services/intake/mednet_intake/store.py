@@ -41,26 +41,27 @@ class CaseStore:
             await self.cases.insert_one(document)
         except DuplicateKeyError:
             return False
-        self.relay.wake(CASES, case.case_id)
+        self.relay.wake(CASES, case.case_id, document[outbox.FIELD])
         return True
 
     async def replace(self, case: Case, expected_revision: int, events: Sequence[CloudEvent]) -> None:
         """Compare-and-set on the revision: the new state and its events in one write."""
         update = outbox.with_events({"$set": {**_document(case), "updated_at": utc_now()}},
                                     [(Topics.INTAKE, event) for event in events])
-        result = await self.cases.update_one({"_id": case.case_id, "revision": expected_revision}, update)
-        if result.matched_count == 0:
+        pending = await outbox.update_collecting(self.cases, {"_id": case.case_id, "revision": expected_revision},
+                                                 update)
+        if pending is None:
             raise StaleCase(case.case_id)
-        self.relay.wake(CASES, case.case_id)
+        self.relay.wake(CASES, case.case_id, pending)
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         """Record a rejection once (keyed by what caused it) with its CaseRejected."""
+        pending = outbox.entries([(Topics.INTAKE, event)])
         try:
-            await self.rejections.insert_one({"_id": rejection_id, "at": utc_now(),
-                                              outbox.FIELD: outbox.entries([(Topics.INTAKE, event)])})
+            await self.rejections.insert_one({"_id": rejection_id, "at": utc_now(), outbox.FIELD: pending})
         except DuplicateKeyError:
             return
-        self.relay.wake(REJECTIONS, rejection_id)
+        self.relay.wake(REJECTIONS, rejection_id, pending)
 
 
 def _document(case: Case) -> dict:

@@ -126,22 +126,22 @@ class NotifyStore:
         update = {"$set": {"status": status, "finished_at": utc_now()} if status != "pending"
                   else {"status": status, "due_at": due_at},
                   "$inc": {"attempt_count": 1}, "$push": {"attempts": attempt}, "$unset": {"lease_until": ""}}
-        await self.finishing.update(UpdateOne({"_id": job_id},
-                                              outbox.with_events(update, [(Topics.NOTIFY, e) for e in events])))
-        if events:
-            self.relay.wake(JOBS, job_id)
+        pending = outbox.entries([(Topics.NOTIFY, event) for event in events])
+        await self.finishing.update(UpdateOne({"_id": job_id}, outbox.with_entries(update, pending)))
+        if pending:
+            self.relay.wake(JOBS, job_id, pending)
 
     # -- firm streams ------------------------------------------------------------------------------
 
     async def stream(self, stream_id: str, projected: dict[str, CloudEvent]) -> None:
         """The records of one event for each firm's outbound topic, in one document (written once)."""
+        pending = outbox.entries([(Topics.firm_outbound(firm), event) for firm, event in projected.items()])
         try:
             await self.streams.insert_one({"_id": stream_id, "firm_ids": sorted(projected), "at": utc_now(),
-                                           outbox.FIELD: outbox.entries([(Topics.firm_outbound(firm), event)
-                                                                         for firm, event in projected.items()])})
+                                           outbox.FIELD: pending})
         except DuplicateKeyError:
             return
-        self.relay.wake(STREAMS, stream_id)
+        self.relay.wake(STREAMS, stream_id, pending)
 
     # -- webhook endpoints -------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..contracts.envelope import CloudEvent, KafkaRecord
@@ -27,6 +28,7 @@ from . import metrics
 FIELD = "_outbox"
 PENDING = f"{FIELD}.id"  # indexed sparse: a document is in the index while it holds events to publish
 SWEEP_SHARE = 20
+RELAYED_REMEMBERED = 10_000
 LONGEST_SWEEP_WAIT = 30.0
 log = logging.getLogger("mednet.outbox")
 
@@ -50,13 +52,32 @@ def entries(events: Iterable[tuple[str, CloudEvent]]) -> list[dict[str, Any]]:
 
 def with_events(update: dict[str, Any], events: Sequence[tuple[str, CloudEvent]]) -> dict[str, Any]:
     """Add the events to a MongoDB update document so they are written atomically with it."""
-    if not events:
+    return with_entries(update, entries(events)) if events else update
+
+
+def with_entries(update: dict[str, Any], pushed: list[dict[str, Any]]) -> dict[str, Any]:
+    if not pushed:
         return update
-    return {**update, "$push": {**update.get("$push", {}), FIELD: {"$each": entries(events)}}}
+    return {**update, "$push": {**update.get("$push", {}), FIELD: {"$each": pushed}}}
+
+
+async def update_collecting(collection: AsyncCollection, query: dict[str, Any],
+                            update: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """update_one that also returns, in the same round trip, the events the document now holds (in order), for
+    the relay to publish without reading them back; None if nothing matched."""
+    document = await collection.find_one_and_update(query, update, projection={FIELD: 1},
+                                                    return_document=ReturnDocument.AFTER)
+    return None if document is None else document.get(FIELD, [])
 
 
 def record_of(entry: dict[str, Any]) -> KafkaRecord:
     return CloudEvent.model_validate(entry["event"]).to_record(entry["topic"])
+
+
+def _merged(earlier: list[dict[str, Any]], later: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two snapshots of one document's pending events, as one list in order, each event once."""
+    seen = {entry["id"] for entry in earlier}
+    return earlier + [entry for entry in later if entry["id"] not in seen]
 
 
 class OutboxRelay:
@@ -71,13 +92,15 @@ class OutboxRelay:
         self.publisher = publisher
         self.collections = {collection.name: collection for collection in collections}
         self.sweep_seconds = sweep_seconds
-        self._wakeups: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._wakeups: asyncio.Queue[tuple[str, Any, list[dict[str, Any]] | None]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._relayed: OrderedDict[str, None] = OrderedDict()
 
-    def wake(self, collection: str, document_id: Any) -> None:
-        """Called by the store right after a write that carried events."""
-        self._wakeups.put_nowait((collection, document_id))
+    def wake(self, collection: str, document_id: Any, pending: list[dict[str, Any]] | None = None) -> None:
+        """Called by the store right after a write that carried events; `pending`, when the writer knows them, are
+        the events the document holds after its write (published without reading the document back)."""
+        self._wakeups.put_nowait((collection, document_id, pending))
 
     async def start(self) -> None:
         for store in self.collections.values():
@@ -118,26 +141,34 @@ class OutboxRelay:
                 woken.append(self._wakeups.get_nowait())
             await self._relay_woken(woken)
 
-    async def _relay_woken(self, woken: list[tuple[str, Any]]) -> None:
-        by_collection: dict[str, list[Any]] = {}
-        for collection, document_id in woken:
-            ids = by_collection.setdefault(collection, [])
-            if document_id not in ids:
-                ids.append(document_id)
-        for collection, ids in by_collection.items():
-            await self.relay_documents(collection, ids)
+    async def _relay_woken(self, woken: list[tuple[str, Any, list[dict[str, Any]] | None]]) -> None:
+        by_collection: dict[str, dict[Any, list[dict[str, Any]] | None]] = {}
+        for collection, document_id, pending in woken:
+            documents = by_collection.setdefault(collection, {})
+            earlier = documents.get(document_id, [])
+            documents[document_id] = None if pending is None or earlier is None else _merged(earlier, pending)
+        for collection, documents in by_collection.items():
+            await self.relay_documents(collection, list(documents),
+                                       {key: pending for key, pending in documents.items() if pending is not None})
 
     async def relay_document(self, collection: str, document_id: Any) -> int:
         return await self.relay_documents(collection, [document_id]) or 0
 
-    async def relay_documents(self, collection: str, document_ids: list[Any]) -> int | None:
+    async def relay_documents(self, collection: str, document_ids: list[Any],
+                              known: dict[Any, list[dict[str, Any]]] | None = None) -> int | None:
         """Publish the documents' pending events (each document's in order, all of them queued at once), wait for
-        every acknowledgement, then remove exactly those events from each document. None if that failed."""
+        every acknowledgement, then remove exactly those events from each document. None if that failed. The
+        events of the documents in `known` are taken from there instead of read."""
+        known = known or {}
         async with self._lock:
             store = self.collections[collection]
             try:
-                documents = await store.find({"_id": {"$in": document_ids}, f"{FIELD}.0": {"$exists": True}},
-                                             {FIELD: 1}).to_list()
+                unknown = [document_id for document_id in document_ids if document_id not in known]
+                documents = [{"_id": document_id, FIELD: fresh} for document_id, pending in known.items()
+                             if (fresh := [entry for entry in pending if entry["id"] not in self._relayed])]
+                if unknown:
+                    documents += await store.find({"_id": {"$in": unknown}, f"{FIELD}.0": {"$exists": True}},
+                                                  {FIELD: 1}).to_list()
                 entries = [entry for document in documents for entry in document[FIELD]]
                 acknowledgements = [await self.publisher.send(record_of(entry)) for entry in entries]
                 outcomes = await asyncio.gather(*acknowledgements, return_exceptions=True)
@@ -148,10 +179,19 @@ class OutboxRelay:
                     raise failure
                 await self.mark_all_published(store, {document["_id"]: [entry["id"] for entry in document[FIELD]]
                                                       for document in documents})
+                self._remember_relayed(entry["id"] for entry in entries)
                 return len(acknowledgements)
             except Exception:
                 log.exception("outbox relay of %s/%s failed; the sweep will retry", collection, document_ids)
                 return None
+
+    def _remember_relayed(self, event_ids: Iterable[str]) -> None:
+        """Events published and pulled from their documents: a writer's snapshot taken before the pull may still
+        name them, and they are not published again for it."""
+        for event_id in event_ids:
+            self._relayed[event_id] = None
+        while len(self._relayed) > RELAYED_REMEMBERED:
+            self._relayed.popitem(last=False)
 
     async def mark_all_published(self, store: AsyncCollection, published: dict[Any, list[str]]) -> None:
         """One write for all the documents (one document: mark_published)."""
