@@ -30,7 +30,7 @@ from mednet_shared.platform.consumer import Incoming
 from . import messages
 from .dispatch import Dispatcher, webhook_payload
 from .messages import Email
-from .projection import CaseFacts, firms_for, project
+from .projection import ROUTED_BY_FACTS, CaseFacts, firms_for, project
 from .store import NotifyStore
 
 
@@ -56,7 +56,7 @@ class Notifier:
         event, message = incoming.event, incoming.message
         await self._remember(message)
         await self._send(await self._wanted(await self._emails(event, message)))
-        facts = await self._facts(getattr(message, "case_id", ""))
+        facts = await self._facts(message.case_id) if isinstance(message, ROUTED_BY_FACTS) else CaseFacts()
         await self._feed(event, message, sorted(firms_for(message, facts)))
 
     async def _send(self, jobs: list[dict[str, Any]]) -> None:

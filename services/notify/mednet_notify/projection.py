@@ -37,6 +37,9 @@ class CaseFacts:
     party_firms: dict[str, set[str]] = field(default_factory=dict)
 
 
+ROUTED_BY_FACTS = (SchedulingFailed, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed)
+
+
 def firms_for(message: Message, facts: CaseFacts) -> set[str]:
     if isinstance(message, CaseRejected):
         return {message.firm_id}

@@ -214,11 +214,23 @@ def run(app: FastAPI, settings: ServiceSettings) -> None:
     # uvicorn re-raises the signal it shut down on, once its own handler is removed; with this one
     # in place, a SIGTERM that ended in a graceful shutdown is a normal exit (status 0).
     signal.signal(signal.SIGTERM, lambda *_: None)
+    _fewer_collections()
     log_config = logs.configure(settings.service_name, settings.log_level, settings.json_logs)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=log_config,
                             log_level=settings.log_level.lower(), timeout_graceful_shutdown=5, lifespan="on")
     server = StoppingServer(config, deadline_seconds=settings.shutdown_deadline_seconds)
     server.run()
+
+
+def _fewer_collections() -> None:
+    """The objects of the imports (frameworks, models, schemas) live as long as the process: frozen, the cyclic
+    garbage collector no longer walks them; and it runs after 10,000 new objects instead of 700, since
+    messages allocate many short-lived ones that reference counting frees anyway."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 class StoppingServer:
