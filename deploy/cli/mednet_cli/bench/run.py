@@ -25,6 +25,9 @@ from .pipeline import SERVICES, PhaseResult, Pipeline, drive
 from .workload import cases, parties_mix
 
 
+SETTLE_SECONDS = 3.0  # before each phase: what the previous phase (or the raw loops) left behind settles first
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     cases: int = 200
@@ -81,6 +84,7 @@ def run(options: BenchOptions, console: Console) -> dict:
                     pipeline.start()
                 with _progress(console) as progress:
                     def phase(name: str, rate: float | None, size: int = count) -> PhaseResult:
+                        time.sleep(SETTLE_SECONDS)
                         task = progress.add_task(name, total=sum(c.invitations for c in cases(name, size, mix)))
                         update = lambda received, _: progress.update(task, completed=received)  # noqa: E731
                         return asyncio.run(drive(pipeline, name, cases(name, size, mix), rate, infra.pids, update))
