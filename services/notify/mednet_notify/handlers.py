@@ -52,10 +52,18 @@ class Notifier:
         self.clock = clock
 
     async def handle(self, incoming: Incoming) -> None:
-        """Every event: remember what later events need, email the people it concerns, feed the firms."""
+        """Every event: remember what later events need, email the people it concerns, feed the firms. The three
+        depend only on earlier events, so they go side by side; the event is done when all three are."""
         event, message = incoming.event, incoming.message
-        await self._remember(message)
+        outcomes = await asyncio.gather(self._remember(message), self._alert(event, message),
+                                        self._route(event, message), return_exceptions=True)
+        if failure := next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None):
+            raise failure
+
+    async def _alert(self, event: CloudEvent, message: Message) -> None:
         await self._send(await self._wanted(await self._emails(event, message)))
+
+    async def _route(self, event: CloudEvent, message: Message) -> None:
         facts = await self._facts(message.case_id) if isinstance(message, ROUTED_BY_FACTS) else CaseFacts()
         await self._feed(event, message, sorted(firms_for(message, facts)))
 

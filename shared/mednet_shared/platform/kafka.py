@@ -20,7 +20,9 @@ from .kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger("mednet.kafka")
 
-PRODUCER_DEFAULTS = {"acks": "all", "enable_idempotence": True, "linger_ms": 2, "request_timeout_ms": 30000}
+# linger 0: a relay queues all of its events at once and waits for their acks, so waiting to fill a batch only adds
+# latency; what arrives while a request is in flight still goes in the next one.
+PRODUCER_DEFAULTS = {"acks": "all", "enable_idempotence": True, "linger_ms": 0, "request_timeout_ms": 30000}
 METADATA_MAX_AGE_MS = 10000  # how soon a pattern subscription (firm inbound topics) sees a new firm's topic
 # NACK_ON_ERROR: a handler that raises has its message redelivered (the consumer seeks back); the
 # offset is committed only after the handler returned. Never ACK_FIRST, which is at-most-once.
