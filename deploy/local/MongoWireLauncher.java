@@ -166,6 +166,20 @@ public class MongoWireLauncher {
             super(database, collectionName, options, dataMap, metaMap, cursorRegistry);
         }
 
+        /**
+         * mongo-java-server updates the stored document object in place (it copies the new values into the
+         * document it found), while H2's background writer may be encoding that very object: queries hand out
+         * copies, so the documents in H2's pages are never changed after they are put there.
+         */
+        @Override
+        protected QueryResult createQueryResult(List<Document> matchedDocuments, int batchSize) {
+            List<Document> copies = new ArrayList<>(matchedDocuments.size());
+            for (Document document : matchedDocuments) {
+                copies.add(document.cloneDeeply());
+            }
+            return super.createQueryResult(copies, batchSize);
+        }
+
         @Override
         protected QueryResult queryDocuments(Document query, Document orderBy, int numberToSkip, int limit,
                                              int batchSize, Document fieldSelector) {

@@ -171,3 +171,31 @@ async def test_queries_answered_from_secondary_indexes_find_exactly_the_matching
     moved = await collection.update_many({"status": "sending", "due": {"$lt": 25}}, {"$set": {"status": "pending"}})
     assert moved.modified_count == sum(1 for d in documents.values() if d["status"] == "sending" and d.get("due", 99) < 25)
     assert await collection.count_documents({"status": "sending", "due": {"$lt": 25}}) == 0
+
+
+async def test_updates_racing_the_servers_own_writes_to_disk_lose_nothing(db):
+    """Documents changed over and over while the server persists them (the local server's background writer
+    encodes whole pages): the server keeps answering and keeps every field and every writer's last change."""
+    collection = db["racing"]
+    await collection.insert_many([{"_id": n, **{f"f{k}": k for k in range(3000)}} for n in range(40)])
+    deadline = asyncio.get_running_loop().time() + 10
+    last: dict[tuple[int, int], int] = {}
+
+    async def writer(number: int) -> None:
+        step = 0
+        while asyncio.get_running_loop().time() < deadline:
+            key = (number + step) % 40
+            if step % 2:
+                await collection.update_one({"_id": key}, {"$set": {f"w{number}": step, f"x{step % 5}": step}})
+                last[(key, number)] = step
+            else:
+                await collection.update_one({"_id": key}, {"$unset": {f"x{(step + 1) % 5}": ""}})
+            step += 1
+
+    await asyncio.gather(*(writer(number) for number in range(8)))
+    documents = await collection.find({}).to_list()
+    assert len(documents) == 40
+    assert all(document["f2999"] == 2999 and len([k for k in document if k.startswith("f")]) == 3000
+               for document in documents)
+    assert {(document["_id"], int(field[1:])): value for document in documents
+            for field, value in document.items() if field.startswith("w")} == last

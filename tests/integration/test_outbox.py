@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from kafka_helpers import new_topic, read, wait_for
@@ -19,13 +20,23 @@ from sample_events import call_completed, completed_event
 CRASHING_RELAY = Path(__file__).with_name("crashing_relay.py")
 
 
-async def test_state_and_its_events_are_one_write_and_relayed_at_once(kafka, db, unique):
-    topic = await new_topic(kafka, f"test.outbox.{unique}")
+@asynccontextmanager
+async def _relay_of_cases(kafka, db, unique):
+    """A relay of db.cases on its own broker connection, swept only once an hour (so only wake-ups relay)."""
     broker = make_broker(kafka, client_id=f"test-{unique}")
     await broker.start()
     relay = outbox.OutboxRelay("test", BrokerPublisher(broker), [db["cases"]], sweep_seconds=3600)
     await relay.start()
     try:
+        yield relay
+    finally:
+        await relay.stop()
+        await broker.stop()
+
+
+async def test_state_and_its_events_are_one_write_and_relayed_at_once(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.outbox.{unique}")
+    async with _relay_of_cases(kafka, db, unique) as relay:
         event = completed_event("case-7")
         started = time.monotonic()
         await db["cases"].update_one(
@@ -35,9 +46,6 @@ async def test_state_and_its_events_are_one_write_and_relayed_at_once(kafka, db,
         records = await read(kafka, topic, 1, timeout=10)
         latency = time.monotonic() - started
         await wait_for(lambda: _pending(db, "case-7", 0))
-    finally:
-        await relay.stop()
-        await broker.stop()
     assert [CloudEvent.from_bytes(r.value).id for r in records] == [event.id]
     assert records[0].key == b"case-7"
     assert dict(records[0].headers)["content-type"] == b"application/cloudevents+json"
@@ -95,11 +103,7 @@ async def _pending(db, case_id: str, count: int) -> bool:
 
 async def test_events_the_writer_got_back_from_its_write_are_relayed_in_order_each_once(kafka, db, unique):
     topic = await new_topic(kafka, f"test.outbox.known.{unique}")
-    broker = make_broker(kafka, client_id=f"test-{unique}")
-    await broker.start()
-    relay = outbox.OutboxRelay("test", BrokerPublisher(broker), [db["cases"]], sweep_seconds=3600)
-    await relay.start()
-    try:
+    async with _relay_of_cases(kafka, db, unique) as relay:
         await db["cases"].insert_one({"_id": "case-8", "version": 0})
         events = [completed_event("case-8") for _ in range(3)]
         finds_before = _finds("test")
@@ -113,9 +117,6 @@ async def test_events_the_writer_got_back_from_its_write_are_relayed_in_order_ea
         await wait_for(lambda: _pending(db, "case-8", 0))
         await asyncio.sleep(0.5)
         extra = await read(kafka, topic, 4, timeout=2)
-    finally:
-        await relay.stop()
-        await broker.stop()
     assert stale is None, "a compare-and-set that matched nothing returns no events"
     assert [CloudEvent.from_bytes(r.value).id for r in records] == [event.id for event in events]
     assert len(extra) == 3, "woken three times with overlapping snapshots, each event went out once"
