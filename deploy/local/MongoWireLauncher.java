@@ -4,6 +4,7 @@ import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.backend.AbstractMongoBackend;
 import de.bwaldvogel.mongo.backend.AbstractUniqueIndex;
+import de.bwaldvogel.mongo.backend.ArrayFilters;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Index;
@@ -18,6 +19,7 @@ import de.bwaldvogel.mongo.backend.h2.H2Collection;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.oplog.Oplog;
 import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
 import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
 import io.netty.buffer.ByteBuf;
@@ -41,6 +43,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
 
 /**
  * Starts mongo-java-server on loopback, declaring MongoDB 5.0 (wire version 13) so that
@@ -167,12 +170,38 @@ public class MongoWireLauncher {
         }
 
         /**
-         * mongo-java-server updates the stored document object in place (it copies the new values into the
-         * document it found), while H2's background writer may be encoding that very object: queries hand out
-         * copies, so the documents in H2's pages are never changed after they are put there.
+         * mongo-java-server applies an update by copying the new values into the document object it found,
+         * while H2's background writer may be encoding that very object: the documents an update finds are
+         * copies, so a document in H2's pages never changes once it is put there.
          */
+        private static final ThreadLocal<Boolean> UPDATING = ThreadLocal.withInitial(() -> false);
+
+        @Override
+        public Document findAndModify(Document query) {
+            return updating(() -> super.findAndModify(query));
+        }
+
+        @Override
+        public Document updateDocuments(Document selector, Document update, ArrayFilters arrayFilters, boolean isMulti,
+                                        boolean isUpsert, Oplog oplog) {
+            return updating(() -> super.updateDocuments(selector, update, arrayFilters, isMulti, isUpsert, oplog));
+        }
+
+        private static <T> T updating(Supplier<T> call) {
+            boolean outer = UPDATING.get();
+            UPDATING.set(true);
+            try {
+                return call.get();
+            } finally {
+                UPDATING.set(outer);
+            }
+        }
+
         @Override
         protected QueryResult createQueryResult(List<Document> matchedDocuments, int batchSize) {
+            if (!UPDATING.get()) {
+                return super.createQueryResult(matchedDocuments, batchSize);
+            }
             List<Document> copies = new ArrayList<>(matchedDocuments.size());
             for (Document document : matchedDocuments) {
                 copies.add(document.cloneDeeply());
