@@ -14,6 +14,7 @@ again (the guard absorbs what was already done).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -124,8 +125,11 @@ class EventConsumer:
         for record in records:
             chains[(record.topic, record.partition, record.key)].append(record)
         batch = Batch({(record.topic, record.partition, record.offset): _parsed(record) for record in records})
-        batch.claims = await self.guard.claim_all(
-            {event.id for event in batch.events.values() if isinstance(event, CloudEvent) and event.type in handlers})
+        try:
+            batch.claims = await self.guard.claim_all({event.id for event in batch.events.values()
+                                                       if isinstance(event, CloudEvent) and event.type in handlers})
+        except TRANSIENT:
+            batch.claims = {}  # each record then claims its own, with the usual retries and backoff
 
         async def in_order(chain: list[ConsumerRecord]) -> None:
             for record in chain:
@@ -138,7 +142,8 @@ class EventConsumer:
         await self.guard.complete_all(batch.completed)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
-            await self.guard.release_all([event_id for event_id in batch.claims if event_id not in batch.started])
+            with contextlib.suppress(*TRANSIENT):  # else the unused claims wait out their lease
+                await self.guard.release_all([event_id for event_id in batch.claims if event_id not in batch.started])
             raise failures[0]
 
     async def process_once_free(self, record: ConsumerRecord, *args, batch: Batch | None = None) -> None:
