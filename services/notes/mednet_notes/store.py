@@ -91,13 +91,10 @@ class NotesStore:
                 return record
             update = outbox.with_events({"$set": {**record.document(), "updated_at": utc_now()},
                                          "$inc": {"version": 1}}, [(Topics.NOTES, e) for e in events])
-            if not events:
-                if (await self.cases.update_one({"_id": case_id, "version": record.version}, update)).matched_count:
-                    return record
-                continue
             pending = await outbox.update_collecting(self.cases, {"_id": case_id, "version": record.version}, update)
             if pending is not None:
-                self.relay.wake(CASES, case_id, pending)
+                if events:
+                    self.relay.wake(CASES, case_id, pending)
                 return record
         raise Conflict(case_id)
 

@@ -28,6 +28,7 @@ from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
 from mednet_shared.contracts.events import NotificationFailed, NotificationSent
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import metrics as platform_metrics
+from mednet_shared.platform.mongo import as_stored
 
 from . import metrics
 from .messages import Email
@@ -145,9 +146,8 @@ class Dispatcher:
         self._wake.set()
 
     def lease_until(self, now: datetime) -> datetime:
-        """The end of a claim made now, to the millisecond MongoDB keeps (so it can be compared as stored)."""
-        until = now + LEASE
-        return until.replace(microsecond=until.microsecond // 1000 * 1000)
+        """The end of a claim made now, as MongoDB stores it (so it can be matched in a compare-and-set)."""
+        return as_stored(now + LEASE)
 
     def hand_over(self, jobs: list[dict[str, Any]]) -> None:
         """Send these jobs now: this instance just wrote them, claimed (status sending, with their lease)."""
@@ -218,8 +218,7 @@ class Dispatcher:
             except Exception:
                 log.exception("looking for due jobs failed; retrying")
             if backlog:
-                while self._queued:
-                    await asyncio.sleep(0.05)
+                await self.idle()
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())

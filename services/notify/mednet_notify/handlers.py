@@ -80,8 +80,8 @@ class Notifier:
         projected = {firm: project(event, message, firm) for firm in firms}
         endpoints, _ = await asyncio.gather(self.store.endpoints_of(firms),
                                             self.store.stream(f"{event.id}:streams", projected))
-        await self._send([job for endpoint in endpoints
-                          for job in [self._webhook(event, message, endpoint, projected[endpoint["firm_id"]])]])
+        await self._send([self._webhook(event, message, endpoint, projected[endpoint["firm_id"]])
+                          for endpoint in endpoints])
 
     async def _remember(self, message: Message) -> None:
         if isinstance(message, CaseOpened):

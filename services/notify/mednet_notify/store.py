@@ -1,8 +1,9 @@
 """Notify's collections.
 
 jobs: every alert to send, one document per (event, channel, recipient) — its _id makes it exactly once,
-whatever redelivery happens. Outcomes of jobs finished at the same time are written together. Reminders are jobs due later; they survive restarts and are dropped when the
-call moves or is cancelled. A job's outcome and its NotificationSent/Failed event are one write.
+whatever redelivery happens. Reminders are jobs due later; they survive restarts and are dropped when the
+call moves or is cancelled. A job's outcome and its NotificationSent/Failed event are one write; the outcomes
+of jobs finished at the same time go in one bulk write.
 streams: one document per event carrying its projection for each firm's outbound topic.
 calls, cases: what notify remembers of earlier events (attendees, firms, mediator).
 endpoints: firms' webhook endpoints; preferences: per-recipient channel choices.

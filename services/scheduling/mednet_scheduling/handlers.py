@@ -96,9 +96,7 @@ class Scheduler:
                     not_before: datetime | None = None, reason: str = "") -> None:
         """The earliest slot that satisfies every rule. mode: "schedule" (only if the party has no call yet),
         "reschedule" (move it), "revalidate" (move it only if it no longer fits)."""
-        call_id = call_id_of(case.case_id, party.party_id)
-        await self._change_calendar(case, party, call_id, cause,
-                                    self._placement(case, party, cause, mode, not_before, reason))
+        await self._change_calendar(case, party, cause, self._placement(case, party, cause, mode, not_before, reason))
 
     def _placement(self, case: CaseOpened, party: Party, cause: Cause, mode: str, not_before: datetime | None,
                    reason: str) -> Callable[[CalendarState], list[Message] | None]:
@@ -155,26 +153,11 @@ class Scheduler:
             return outcomes
         raise Conflict(case.mediator.mediator_id)
 
-    async def _change_calendar(self, case: CaseOpened, party: Party, call_id: str, cause: Cause,
+    async def _change_calendar(self, case: CaseOpened, party: Party, cause: Cause,
                                change: Callable[[CalendarState], list[Message] | None]) -> None:
         """Compare-and-set on the mediator's calendar with the events it causes, then mirror the call."""
-        for _ in range(CAS_ATTEMPTS):
-            calendar = await self.store.calendar(case.mediator.mediator_id)
-            current = calendar.calls.get(call_id)
-            if current is not None and current.cause == cause.id:
-                return await self._project(case, party, current, [])
-            messages = change(calendar)
-            if not messages:
-                return await self._project(case, party, current, [])
-            events = [cause.emit(message, call_id, type(message).__name__) for message in messages]
-            try:
-                await self.store.save_calendar(calendar, events)
-            except Conflict:
-                continue
-            for message in messages:
-                metrics.count(message, case)
-            return await self._project(case, party, calendar.calls.get(call_id), messages)
-        raise Conflict(case.mediator.mediator_id)
+        record, messages = (await self._change_calendar_for_all(case, cause, [(party, change)]))[party.party_id]
+        await self._project(case, party, record, messages)
 
     @staticmethod
     def _projection(case: CaseOpened, party: Party, record: CallRecord | None,
@@ -225,7 +208,7 @@ class Scheduler:
                                   reason=reason, attendees=attendees(case, party),
                                   participant_firms=case.participant_firms, start=current.start, end=current.end)]
 
-        await self._change_calendar(case, party, call_id, cause, change)
+        await self._change_calendar(case, party, cause, change)
 
     async def missed(self, case: CaseOpened, party: Party, cause: Cause) -> None:
         """A missed call is rescheduled once; missed again, it fails."""
@@ -256,7 +239,7 @@ class Scheduler:
             return [missed, self._scheduled(CallRescheduled, case, party, record, previous_start=current.start,
                                             reason="the previous call was missed")]
 
-        await self._change_calendar(case, party, call_id, cause, change)
+        await self._change_calendar(case, party, cause, change)
 
     async def complete(self, case_id: str, party_id: str, cause: Cause) -> None:
         for _ in range(CAS_ATTEMPTS):

@@ -142,16 +142,12 @@ class SchedulingStore:
              "$inc": {"version": 1}},
             [(Topics.SCHEDULING, event) for event in events],
         )
-        if not events:
-            if (await self.cases.update_one({"_id": state.case.case_id, "version": state.version}, update)
-                    ).matched_count == 0:
-                raise Conflict(state.case.case_id)
-            return
         pending = await outbox.update_collecting(self.cases, {"_id": state.case.case_id, "version": state.version},
                                                  update)
         if pending is None:
             raise Conflict(state.case.case_id)
-        self.relay.wake(CASES, state.case.case_id, pending)
+        if events:
+            self.relay.wake(CASES, state.case.case_id, pending)
 
     async def project_call(self, case_id: str, projection: dict[str, Any]) -> None:
         """Mirror a call's state into its case (idempotent; the calendar stays the source of truth). A completed

@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ..contracts.values import utc_now
+from .mongo import as_stored
 
 DUPLICATE_KEY = 11000
 
@@ -72,7 +73,7 @@ class IdempotencyGuard:
     async def claim_all(self, event_ids: Iterable[str]) -> dict[str, datetime]:
         """Claim in one write every event nobody has claimed yet; returns those now held, with their lease's end.
         The others (done, or held, or left by a dead holder) go through claim() one by one."""
-        until = _to_milliseconds(utc_now() + self.lease)
+        until = as_stored(utc_now() + self.lease)
         keys = {self.key(event_id): event_id for event_id in event_ids}
         if not keys:
             return {}
@@ -138,8 +139,3 @@ class IdempotencyGuard:
             await self.complete(event_id)
         else:
             completed.append(event_id)
-
-
-def _to_milliseconds(moment: datetime) -> datetime:
-    """As MongoDB stores it, so a stored lease can be matched exactly."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

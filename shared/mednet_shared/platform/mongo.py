@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from pymongo import AsyncMongoClient, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
@@ -12,6 +13,11 @@ from . import metrics
 
 
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify"})
+
+
+def as_stored(moment: datetime) -> datetime:
+    """The moment to the millisecond, as MongoDB stores it, so that a stored value can be matched exactly."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class CommandTimer(monitoring.CommandListener):
