@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import fleet
-from .provision import StackError
+from .provision import StackError, cache_dir
 from .stack import Stack, default_data_dir
 
 app = typer.Typer(help="mednet: pre-mediation calls across firms, on Kafka and MongoDB.", no_args_is_help=True)
@@ -190,7 +190,7 @@ def catalog_check() -> None:
 def bench(
     cases: Annotated[int | None, typer.Option("--cases", help="Cases per phase (default 200; 8 with --quick)")] = None,
     parties: Annotated[str, typer.Option("--parties", help="Parties per case, alternating: 2/4, 2 or 4")] = "2/4",
-    out: Annotated[Path, typer.Option("--out", help="Where bench.json and latency.png go")] = Path("bench-results"),
+    out: Annotated[Path, typer.Option("--out", help="Where bench.json and latency.png go (outside the repo)")] = cache_dir() / "bench",
     quick: Annotated[bool, typer.Option("--quick", help="A few cases: checks the bench itself in seconds")] = False,
 ) -> None:
     """Measure the pipeline on its own local stack (or KAFKA_BOOTSTRAP_SERVERS + MONGODB_URL) against the raw

@@ -12,13 +12,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..processes import free_port
+from ..provision import cache_dir
 from ..stack import Stack
 from . import raw, report
 from .pipeline import SERVICES, PhaseResult, Pipeline, drive
@@ -32,7 +33,7 @@ SETTLE_SECONDS = 3.0  # before each phase: what the previous phase (or the raw l
 class BenchOptions:
     cases: int = 200
     parties: str = "2/4"
-    out: Path = Path("bench-results")
+    out: Path = field(default_factory=lambda: cache_dir() / "bench")
     quick: bool = False
     kafka: str | None = None
     mongodb: str | None = None
