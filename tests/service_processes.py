@@ -13,15 +13,18 @@ from pathlib import Path
 
 from mednet_cli.fleet import probe
 from mednet_cli.processes import free_port
-from services_harness import TEST_NOTES_KEY, skip_history
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, skip_history
 
 
-def start_service(name: str, kafka: str, mongodb_url: str, log: Path, **settings: str) -> tuple[subprocess.Popen, str]:
-    """`settings` are extra MEDNET_<NAME>_* variables, e.g. inbound_topic_pattern=..."""
+def start_service(name: str, kafka: str, mongodb_url: str, log: Path, jwt: dict[str, str] | None = None,
+                  **settings: str) -> tuple[subprocess.Popen, str]:
+    """`settings` are extra MEDNET_<NAME>_* variables, e.g. inbound_topic_pattern=...; `jwt` the MEDNET_JWT_*
+    variables (default: the tests' HS256 key set; {} for none at all)."""
     port = free_port()
     prefix = f"MEDNET_{name.upper()}_"
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if not key.startswith("MEDNET_JWT_")},
+        **(TEST_JWT_ENVIRONMENT if jwt is None else jwt),
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "MONGODB_URL": mongodb_url,
         f"{prefix}HTTP_PORT": str(port),

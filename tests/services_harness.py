@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +19,8 @@ from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 TEST_NOTES_KEY = "bWVkbmV0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzLWxvbiE="
 TEST_SECRET_KEYS = '{"s1": "bWVkbmV0LXRlc3Qtd2ViaG9vay1zZWNyZXRzLWtleSE="}'
+TEST_JWT_KEYS = json.dumps({"test-1": secrets.token_urlsafe(32)})
+TEST_JWT_ENVIRONMENT = {"MEDNET_JWT_KEYS": TEST_JWT_KEYS, "MEDNET_JWT_ACTIVE_KID": "test-1"}
 
 
 def settings_for(service: str, infrastructure, unique: str, **overrides):
@@ -27,6 +33,9 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
         overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
+    jwt = {"jwt_jwks_url": "", "jwt_secret": ""} if "jwt_keys" in overrides else \
+        jwt_settings(overrides.get("jwt_jwks_url", ""))
+    overrides = {**jwt, **overrides}
     return config.Settings(
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         mongodb_url=infrastructure.mongodb_url,
@@ -88,7 +97,31 @@ async def services(infrastructure, unique: str, *names: str, instances: dict[str
         yield apps
 
 
+def jwt_settings(jwks_url: str = "") -> dict[str, str]:
+    """The tests' HS256 key set; or a JWKS (with no key set), e.g. the one a local stack's issuer publishes."""
+    if jwks_url:
+        return {"jwt_jwks_url": jwks_url, "jwt_keys": "", "jwt_active_kid": "", "jwt_secret": ""}
+    return {"jwt_keys": TEST_JWT_KEYS, "jwt_active_kid": "test-1", "jwt_jwks_url": "", "jwt_secret": ""}
+
+
+def token_for(app: FastAPI, role: Role, **claims) -> str:
+    """A token the in-process app accepts: from the tests' key set, or from the local issuer whose JWKS file the
+    app reads (a firm new to that issuer gets a key, and the app reads the JWKS again at once)."""
+    runtime = app.state.runtime
+    settings = runtime.settings
+    if not settings.jwt_jwks_url:
+        return issue_token(TokenPolicy.of(settings), role, **claims)
+    from mednet_cli.tokens import Issuer
+
+    parsed = urlparse(settings.jwt_jwks_url)
+    assert parsed.scheme == "file", f"the tests can only issue for a local issuer's JWKS file: {parsed.geturl()}"
+    issuer = Issuer(Path(parsed.path).parent)
+    if role is Role.FIRM and issuer.ensure_firm(claims["firm_id"]):
+        runtime.token_policy = None
+    return issuer.issue(role, **claims)
+
+
 def client(app: FastAPI, role: Role, **claims) -> httpx.AsyncClient:
-    token = issue_token(TokenPolicy.of(app.state.runtime.settings), role, **claims)
+    token = token_for(app, role, **claims)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
                              headers={"Authorization": f"Bearer {token}"})

@@ -23,12 +23,13 @@ from rich.table import Table
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
+from mednet_shared.platform.auth import Role
 
 from . import fleet
 from .processes import free_port
 from .smtp_sink import read_mail
 from .stack import Stack
+from .tokens import Issuer
 
 HARBOR, MERIDIAN = "harbor-law", "meridian-legal"
 MEDIATOR = "med-ada-okafor"
@@ -119,13 +120,15 @@ class Webhooks:
 class Demo:
     def __init__(self, data_dir: Path, console: Console) -> None:
         self.data_dir, self.console = data_dir, console
-        self.tokens = TokenPolicy.from_environment(fleet.local_secrets(data_dir))
+        self.tokens = Issuer(data_dir)
+        for firm in (HARBOR, MERIDIAN):
+            self.tokens.ensure_firm(firm)
         stack = Stack(data_dir)
         self.kafka, self.replication = stack.bootstrap, stack.brokers
         self.mail_before = len(read_mail(fleet.mail_dir(data_dir)))
 
     def token(self, role: Role, **claims) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(self.tokens, role, **claims)}"}
+        return {"Authorization": f"Bearer {self.tokens.issue(role, **claims)}"}
 
     async def run(self) -> None:
         hooks = Webhooks()

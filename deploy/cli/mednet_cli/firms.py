@@ -16,13 +16,16 @@ from pathlib import Path
 
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
-from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
+from mednet_shared.platform.auth import MAX_LIFETIME, Role, TokenPolicy
 from mednet_shared.platform.kafka_security import KafkaSecurity
 
 from . import kafka_acls
-from .fleet import local_secrets, write_private
+from .fleet import write_private
 from .provision import StackError
 from .stack import Stack, kafka_answers
+from .tokens import Issuer
+
+MAX_TOKEN_DAYS = int(MAX_LIFETIME[Role.FIRM].days)
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,22 @@ def registry(data_dir: Path) -> dict[str, dict]:
 
 
 def token_policy(data_dir: Path) -> TokenPolicy:
-    import os
-
-    if os.environ.get("MEDNET_JWT_KEYS") or os.environ.get("MEDNET_JWT_SECRET"):
-        return TokenPolicy.from_environment(os.environ)
-    return TokenPolicy.from_environment(local_secrets(data_dir))
+    """How the local stack's services verify the tokens its issuer signs (the JWKS it publishes)."""
+    return Issuer(data_dir).verifier()
 
 
 def add(stack: Stack, firm_id: str, token_days: int = 30, webhook_url: str | None = None,
         notify_url: str = "http://127.0.0.1:8104") -> FirmAccess:
-    """Running it again for the same firm gives it a new password (and token): that is how a firm's
-    credentials are rotated."""
+    """Running it again for the same firm gives it a new password and a new token signing key: that is how a
+    firm's credentials are rotated (its earlier tokens fail once the services refresh the JWKS, within a minute)."""
     Topics.firm_inbound(firm_id)
     kafka_acls.require_secure(stack)
+    if not 1 <= token_days <= MAX_TOKEN_DAYS:
+        raise StackError(f"a firm token lives 1 to {MAX_TOKEN_DAYS} days, not {token_days}")
     username, password = kafka_acls.firm_user(firm_id), secrets.token_urlsafe(24)
-    token = issue_token(token_policy(stack.data_dir), Role.FIRM, firm_id=firm_id, ttl=timedelta(days=token_days))
+    issuer = Issuer(stack.data_dir)
+    issuer.add_firm(firm_id)
+    token = issuer.issue(Role.FIRM, firm_id=firm_id, ttl=timedelta(days=token_days))
     webhook = _register_webhook(token, webhook_url, notify_url) if webhook_url else None
     kafka_acls.run_admin(stack, [f"user-upsert\t{username}\t{password}",
                                  *kafka_acls.topic_lines(kafka_acls.firm_topics(firm_id), stack),
@@ -88,8 +92,10 @@ def add(stack: Stack, firm_id: str, token_days: int = 30, webhook_url: str | Non
 
 
 def revoke(stack: Stack, firm_id: str) -> list[str]:
-    """Delete the firm's SCRAM user and every ACL naming it or its topics; the topics and their data stay."""
+    """Drop the firm's token signing key from the JWKS (its tokens fail within a minute), delete its SCRAM user
+    and every ACL naming it or its topics; the topics and their data stay."""
     Topics.firm_inbound(firm_id)
+    Issuer(stack.data_dir).revoke_firm(firm_id)
     principal = f"User:{kafka_acls.firm_user(firm_id)}"
     operations = [f"user-delete\t{kafka_acls.firm_user(firm_id)}", f"acl-delete-principal\t{principal}"]
     operations += [f"acl-delete\t{a.resource}\t{a.pattern}\t{a.name}\tUser:{a.user}"
@@ -114,9 +120,15 @@ def _register_webhook(token: str, url: str, notify_url: str) -> dict:
     import httpx
 
     async def register() -> httpx.Response:
+        """Notify may not know the firm's new key yet: it looks again for an unknown kid after a few seconds."""
+        deadline = time.monotonic() + 10
         async with httpx.AsyncClient(timeout=10) as http:
-            return await http.post(f"{notify_url}/v1/webhooks", json={"url": url},
-                                   headers={"Authorization": f"Bearer {token}"})
+            while True:
+                response = await http.post(f"{notify_url}/v1/webhooks", json={"url": url},
+                                           headers={"Authorization": f"Bearer {token}"})
+                if response.status_code != 401 or "unknown key id" not in response.text or time.monotonic() > deadline:
+                    return response
+                await asyncio.sleep(1)
 
     try:
         response = asyncio.run(register())

@@ -17,23 +17,37 @@ SERVICES = {"intake": 8101, "scheduling": 8102, "notes": 8103, "notify": 8104}
 SMTP_SINK_PORT = 2525
 
 
+def secrets_file(data_dir: Path) -> Path:
+    return data_dir / "secrets.json"
+
+
 def local_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets of the local stack, made once and kept (mode 0600) in the data directory: the JWT key set and
-    the notes master key set and notify's key for webhook secrets (each with its active id, so any of them can be
-    rotated by editing the file)."""
-    path = data_dir / "secrets.json"
-    if not path.exists():
+    """The services' settings from the local stack's secrets, made once and kept (mode 0600) in the data directory:
+    the notes master key set and notify's key for webhook secrets (each with its active id, so either can be
+    rotated by editing the file), and where the JWKS of the stack's token issuer is. The issuer's private keys
+    are in the same file (section jwt_issuer) and never in what this returns."""
+    from . import tokens
+
+    path = secrets_file(data_dir)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    changed = not values
+    if not values:
         import base64
         import os
-        import secrets
 
-        values = {"MEDNET_JWT_KEYS": json.dumps({"k1": secrets.token_urlsafe(32)}), "MEDNET_JWT_ACTIVE_KID": "k1",
-                  "MEDNET_NOTES_MASTER_KEYS": json.dumps({"m1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
+        values = {"MEDNET_NOTES_MASTER_KEYS": json.dumps({"m1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
                   "MEDNET_NOTES_MASTER_KEY_ID": "m1",
                   "MEDNET_NOTIFY_SECRET_KEYS": json.dumps({"s1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
                   "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
+    for retired in ("MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", "MEDNET_JWT_SECRET"):
+        changed = values.pop(retired, None) is not None or changed
+    if tokens.SECTION not in values:
+        values[tokens.SECTION], changed = tokens.new_state(), True
+    if changed:
         write_private(path, values)
-    return json.loads(path.read_text())
+    tokens.publish(data_dir, values[tokens.SECTION])
+    service = {key: value for key, value in values.items() if key.startswith("MEDNET_")}
+    return service | {"MEDNET_JWT_JWKS_URL": tokens.jwks_url(data_dir)}
 
 
 def write_private(path: Path, values: dict) -> None:
@@ -70,7 +84,8 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
-    environment = {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT)}
+    environment = {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT),
+                   "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
     if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
         from .kafka_acls import credentials, service_user
 

@@ -305,7 +305,7 @@ def dlq_replay(
 def firms_add(
     firm_id: str,
     data_dir: DataDir = default_data_dir(),
-    token_days: Annotated[int, typer.Option(min=1, max=366, help="Lifetime of the firm's HTTP token")] = 30,
+    token_days: Annotated[int, typer.Option(min=1, max=30, help="Lifetime of the firm's HTTP token (days)")] = 30,
     webhook_url: Annotated[str | None, typer.Option(help="Register this webhook endpoint with notify")] = None,
     notify_url: Annotated[str, typer.Option(help="Where notify answers")] = "http://127.0.0.1:8104",
 ) -> None:
@@ -341,10 +341,11 @@ def firms_list(data_dir: DataDir = default_data_dir()) -> None:
 @firms_app.command("revoke")
 def firms_revoke(firm_id: str, data_dir: DataDir = default_data_dir(),
                  yes: Annotated[bool, typer.Option("--yes", help="Do not ask")] = False) -> None:
-    """Delete the firm's Kafka user and every ACL for it or its topics (the topics' data stays)."""
+    """Revoke the firm's HTTP tokens (its key leaves the JWKS), delete its Kafka user and every ACL for it or its
+    topics (the topics' data stays)."""
     from . import firms
 
-    if not yes and not typer.confirm(f"revoke {firm_id}'s Kafka access?"):
+    if not yes and not typer.confirm(f"revoke {firm_id}'s Kafka access and HTTP tokens?"):
         raise typer.Exit(1)
     try:
         done = firms.revoke(Stack(data_dir), firm_id)
@@ -352,8 +353,8 @@ def firms_revoke(firm_id: str, data_dir: DataDir = default_data_dir(),
         _fail(error)
     for line in done:
         console.print(line.replace("\t", " "))
-    console.print(f"[green]{firm_id} revoked[/]; its HTTP token stays valid until it expires unless the JWT key "
-                  f"is rotated (docs/security.md)")
+    console.print(f"[green]{firm_id} revoked[/]; its HTTP tokens fail once the services refresh the JWKS "
+                  f"(within a minute)")
 
 
 @notes_app.command("purge")

@@ -1,18 +1,19 @@
-"""Operator calls to the services' HTTP APIs, with an operator token made from the configured JWT key."""
+"""Operator calls to the services' HTTP APIs, with a short operator token from the local stack's issuer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from mednet_shared.platform.auth import Role, issue_token
+from mednet_shared.platform.auth import Role
 
-from .firms import token_policy
+from .tokens import Issuer
 
 
 def operator_headers(data_dir: Path) -> dict[str, str]:
-    token = issue_token(token_policy(data_dir), Role.OPERATOR, subject="mednet-cli")
+    token = Issuer(data_dir).issue(Role.OPERATOR, subject="mednet-cli", ttl=timedelta(minutes=10))
     return {"Authorization": f"Bearer {token}"}
 
 

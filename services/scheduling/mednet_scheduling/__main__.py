@@ -5,7 +5,7 @@ from .config import Settings
 
 
 def main() -> None:
-    settings = Settings()
+    settings = Settings.load()
     run(build(settings), settings)
 
 

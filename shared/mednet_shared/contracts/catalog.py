@@ -47,7 +47,9 @@ def asyncapi_documents() -> dict[str, dict[str, Any]]:
     from faststream.specification import AsyncAPI
 
     documentation_settings = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017",
-                              "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE="}
+                              "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE=",
+                              "MEDNET_JWT_JWKS_URL": "https://issuer.example.org/.well-known/jwks.json",
+                              "MEDNET_JWT_KEYS": "", "MEDNET_JWT_SECRET": ""}
     saved = {key: os.environ.get(key) for key in documentation_settings}
     os.environ.update(documentation_settings)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .kafka_security import KafkaSecurity
@@ -36,20 +36,38 @@ class ServiceSettings(BaseSettings):
     topic_replication: int = Field(default_factory=lambda: int(_common("MEDNET_TOPIC_REPLICATION", "1")), ge=1)
     ready_timeout_seconds: float = 2.0
     shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
-    jwt_secret: str = Field(
-        default_factory=lambda: _common("MEDNET_JWT_SECRET", "mednet-local-development-secret-change-me"),
-        min_length=32,
-    )
-    jwt_keys: str = Field(default_factory=lambda: _common("MEDNET_JWT_KEYS", ""))
+    jwt_secret: str = Field(default_factory=lambda: _common("MEDNET_JWT_SECRET", ""), repr=False,
+                            description="retired: an error when set")
+    jwt_keys: str = Field(default_factory=lambda: _common("MEDNET_JWT_KEYS", ""), repr=False)
     jwt_active_kid: str = Field(default_factory=lambda: _common("MEDNET_JWT_ACTIVE_KID", ""))
     jwt_issuer: str = Field(default_factory=lambda: _common("MEDNET_JWT_ISSUER", "mednet"))
     jwt_audience: str = Field(default_factory=lambda: _common("MEDNET_JWT_AUDIENCE", "mednet-api"))
     jwt_jwks_url: str = Field(default_factory=lambda: _common("MEDNET_JWT_JWKS_URL", ""))
+    jwt_jwks_refresh_seconds: float = Field(
+        default_factory=lambda: _common("MEDNET_JWT_JWKS_REFRESH_SECONDS", "60"), gt=0, le=60)
     kafka_security_protocol: str = Field(default_factory=lambda: _common("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
     kafka_sasl_mechanism: str = Field(default_factory=lambda: _common("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
     kafka_sasl_username: str = Field(default_factory=lambda: _common("KAFKA_SASL_USERNAME", ""))
     kafka_sasl_password: SecretStr = Field(default_factory=lambda: SecretStr(_common("KAFKA_SASL_PASSWORD", "")))
     kafka_ssl_cafile: str = Field(default_factory=lambda: _common("KAFKA_SSL_CAFILE", ""))
+
+    @model_validator(mode="after")
+    def _jwt_verification_is_configured(self):
+        from .auth import TokenPolicy
+
+        TokenPolicy.of(self)
+        return self
+
+    @classmethod
+    def load(cls):
+        """The settings from the environment; invalid ones end the process with one line that says why."""
+        try:
+            return cls()
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}"
+                                 f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
+            raise SystemExit(f"mednet-{cls.model_fields['service_name'].default}: invalid settings: {problems}") \
+                from None
 
     @property
     def kafka_security(self) -> KafkaSecurity:

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import httpx
 
-from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
+from mednet_shared.platform.auth import Role
 
+from ..tokens import Issuer
 from .instances import Instance
 from .ledger import Call
 
@@ -20,7 +21,7 @@ RETRYABLE = {404, 409, 425, 429, 500, 502, 503, 504}
 
 
 class Mediators:
-    def __init__(self, instances: list[Instance], tokens: TokenPolicy, http: httpx.AsyncClient) -> None:
+    def __init__(self, instances: list[Instance], tokens: Issuer, http: httpx.AsyncClient) -> None:
         self.instances, self.tokens, self.http = instances, tokens, http
         self.completed = 0
         self.recorded = 0
@@ -49,7 +50,7 @@ class Mediators:
 
     async def _until_done(self, service: str, method: str, path: str, call: Call,
                           done: Callable[[httpx.Response], bool], **kwargs) -> None:
-        token = issue_token(self.tokens, Role.MEDIATOR, mediator_id=call.mediator_id)
+        token = self.tokens.issue(Role.MEDIATOR, mediator_id=call.mediator_id)
         headers = {"Authorization": f"Bearer {token}"}
         delay = 0.2
         while True:

@@ -19,10 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.platform.auth import TokenPolicy
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
 from ..fleet import local_secrets
+from ..tokens import Issuer
 from ..processes import free_port
 from ..stack import Stack
 from . import inspect, workload
@@ -98,7 +98,7 @@ class ChaosRun:
                         on_fault=lambda what: self.console.log(f"[red]fault[/red] {what}"))
         stopped, faults_over = asyncio.Event(), asyncio.Event()
         async with httpx.AsyncClient(timeout=10) as http:
-            mediators = Mediators(self.instances, TokenPolicy.from_environment(environment), http)
+            mediators = Mediators(self.instances, Issuer(self.data_dir), http)
             background = [asyncio.create_task(follow(self.stack.bootstrap, self.ledger, stopped)),
                           *(asyncio.create_task(mediators.work(self.queue)) for _ in range(self.plan.mediator_workers))]
             with self._progress(sink, mediators) as progress:
