@@ -52,7 +52,8 @@ class Delivery:
 
 
 class WebhookReceiver:
-    """Answers 200 on /ok/<firm>, 500 on /fail/<firm>; records every request."""
+    """Answers 200 on /ok/<firm>, 500 on /fail/<firm>, 307 to http://<rest> on /redirect/<rest>; records every
+    request."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -62,7 +63,12 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.deliveries.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(500 if self.path.startswith("/fail") else 200)
+                if self.path.startswith("/redirect/"):
+                    self.send_response(307)
+                    self.send_header("location", "http://" + self.path.removeprefix("/redirect/"))
+                else:
+                    self.send_response(500 if self.path.startswith("/fail") else 200)
+                self.send_header("content-length", "0")
                 self.end_headers()
 
             def log_message(self, *_) -> None:

@@ -73,7 +73,8 @@ async def test_a_failing_webhook_is_retried_with_backoff_recorded_and_disabled(i
     firm = f"firm-{unique}"
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
         settings = settings_for("notify", infrastructure, unique, smtp_port=smtp.port, delivery_max_attempts=3,
-                                delivery_backoff_seconds=0.2, webhook_disable_after=3)
+                                delivery_backoff_seconds=0.2, webhook_disable_after=3,
+                                webhook_allow_loopback_http=True)
         async with running("notify", settings) as notify:
             async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
                 endpoint = (await firm_client.post("/v1/webhooks", json={"url": f"{hooks.url}/fail/{firm}"})).json()

@@ -14,7 +14,8 @@ from services_harness import TEST_SECRET_KEYS, client, running, settings_for
 
 
 async def test_a_webhook_secret_is_sealed_at_rest_and_opens_only_for_its_endpoint(infrastructure, unique):
-    async with running("notify", settings_for("notify", infrastructure, unique)) as notify:
+    settings = settings_for("notify", infrastructure, unique, webhook_allow_loopback_http=True)
+    async with running("notify", settings) as notify:
         store = notify.state.notifier.store
         async with client(notify, Role.FIRM, firm_id=f"firm-{unique}") as firm:
             first = (await firm.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/a"})).json()
@@ -48,7 +49,8 @@ def test_a_secret_box_refuses_tampering_unknown_keys_and_bad_configuration():
 
 async def test_a_sealed_secret_still_signs_deliveries(infrastructure, unique):
     with WebhookReceiver() as hooks:
-        async with running("notify", settings_for("notify", infrastructure, unique)) as notify:
+        settings = settings_for("notify", infrastructure, unique, webhook_allow_loopback_http=True)
+        async with running("notify", settings) as notify:
             store = notify.state.notifier.store
             endpoint = await store.register_endpoint(f"firm-{unique}", f"{hooks.url}/ok/x")
             sender = notify.state.notifier.dispatcher.webhooks

@@ -10,7 +10,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr
 
 from mednet_shared.platform.auth import Principal, Role, require
 
-from .store import NotifyStore
+from .store import NotifyStore, TooManyEndpoints
+from .webhooks import RefusedWebhook
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 firm = require(Role.FIRM)
@@ -43,8 +44,16 @@ def endpoint_view(endpoint: dict[str, Any], with_secret: bool = False) -> dict[s
 
 @router.post("/webhooks", status_code=status.HTTP_201_CREATED)
 async def register_webhook(body: EndpointRegistration, request: Request, caller: Principal = Depends(firm)) -> dict:
-    """Register an endpoint for the caller's firm; the signing secret is shown once, here."""
-    endpoint = await store_of(request).register_endpoint(caller.firm_id, str(body.url))
+    """Register an endpoint for the caller's firm; the signing secret is shown once, here. 422 for a URL
+    webhooks may not reach (not https, or a host resolving to a loopback, private or other internal address);
+    409 past the firm's cap on endpoints."""
+    try:
+        await request.app.state.notifier.dispatcher.webhooks.vet(str(body.url))
+        endpoint = await store_of(request).register_endpoint(caller.firm_id, str(body.url))
+    except RefusedWebhook as refused:
+        raise HTTPException(422, f"webhook URL refused: {refused}") from None
+    except TooManyEndpoints as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return endpoint_view(endpoint, with_secret=True)
 
 

@@ -1,6 +1,5 @@
 """Wiring of the notify service: its topics, its outbox collections and every subscription, in one place."""
 
-import httpx
 from fastapi import FastAPI
 
 from mednet_shared.contracts.events import (
@@ -42,20 +41,26 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     runtime = ServiceRuntime(settings, outbox_collections=[JOBS, STREAMS], topics=PUBLISHES + CONSUMES,
                              on_connected=connected)
-    store = NotifyStore(runtime.db, runtime.relay, settings.secret_box())
-    http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
-    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, keep=settings.dispatch_concurrency)
+    store = NotifyStore(runtime.db, runtime.relay, settings.secret_box(), settings.webhook_max_endpoints_per_firm)
+    webhooks = WebhookSender(allow_loopback_http=settings.webhook_allow_loopback_http,
+                             deadline_seconds=settings.webhook_timeout_seconds,
+                             max_response_bytes=settings.webhook_max_response_bytes)
+    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, keep=settings.dispatch_concurrency,
+                    security=settings.smtp_security, username=settings.smtp_username,
+                    password=settings.smtp_password.get_secret_value(), ca_file=settings.smtp_ca_file)
     dispatcher = Dispatcher(
-        store, mailer, WebhookSender(http),
+        store, mailer, webhooks,
         poll_seconds=settings.poll_seconds, max_attempts=settings.delivery_max_attempts,
         backoff_seconds=settings.delivery_backoff_seconds, backoff_max_seconds=settings.delivery_backoff_max_seconds,
         disable_after=settings.webhook_disable_after, concurrency=settings.dispatch_concurrency,
+        webhook_concurrency=settings.webhook_concurrency,
+        webhook_concurrency_per_firm=settings.webhook_concurrency_per_firm,
     )
     notifier = Notifier(store, dispatcher, settings.brief_url)
     runtime.consumer.subscribe(CONSUMES, group_id=settings.consumer_group,
                                handlers={event: notifier.handle for event in EVENTS})
     runtime.on_stopping.append(dispatcher.stop)
-    runtime.on_stopping.append(http.aclose)
+    runtime.on_stopping.append(webhooks.aclose)
     runtime.on_stopping.append(mailer.close)
     app = runtime.http_app([api.router])
     app.state.notifier = notifier

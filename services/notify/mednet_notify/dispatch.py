@@ -1,8 +1,10 @@
-"""Sends due jobs: email over SMTP (aiosmtplib), signed webhooks (Standard Webhooks) over HTTP.
+"""Sends due jobs: email over SMTP (aiosmtplib), signed webhooks (webhooks.py) over HTTPS.
 
 A job is claimed with a lease before it is sent, so two instances never send it twice; a crash while
 sending lets the lease expire and the job is tried again. Failures are retried with exponential backoff
 and jitter; after the last attempt the job fails with NotificationFailed. Every attempt is recorded.
+Emails and webhooks have pools of workers of their own, and one firm's webhooks hold at most a few of the
+webhook workers at a time, so a slow endpoint delays neither email nor any other firm's webhooks.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import json
 import logging
 import random
 import socket
+import ssl
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
 
 import aiosmtplib
-import httpx
-from standardwebhooks import Webhook
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
 from mednet_shared.contracts.events import NotificationFailed, NotificationSent
@@ -31,26 +33,31 @@ from mednet_shared.platform import metrics as platform_metrics
 from mednet_shared.platform.mongo import as_stored
 
 from . import metrics
+from .errors import DeliveryError
 from .messages import Email
 from .store import NotifyStore
+from .webhooks import WebhookSender
+
+__all__ = ["DeliveryError", "Dispatcher", "FirmLanes", "Mailer", "WebhookSender", "webhook_payload"]
 
 log = logging.getLogger("mednet.notify.dispatch")
 SOURCE = "/mednet/notify"
 LEASE = timedelta(seconds=60)
 
 
-class DeliveryError(Exception):
-    pass
-
-
 class Mailer:
     """Sends over a few SMTP connections kept open between messages (an SMTP session takes one message after
-    another). A kept connection the server has dropped is replaced once; any other failure is the job's."""
+    another). A kept connection the server has dropped is replaced once; any other failure is the job's.
+    security "starttls" or "tls" verifies the server's certificate (against ca_file when given) and never falls
+    back to clear text; username and password log in after TLS."""
 
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0, keep: int = 16,
-                 idle_seconds: float = 30.0) -> None:
+                 idle_seconds: float = 30.0, *, security: str = "none", username: str = "", password: str = "",
+                 ca_file: str = "") -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
         self.keep, self.idle_seconds = keep, idle_seconds
+        self.security, self.username, self.password = security, username, password
+        self.tls_context = ssl.create_default_context(cafile=ca_file or None) if security != "none" else None
         self._local_hostname: str | None = None
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
@@ -96,46 +103,75 @@ class Mailer:
     async def _connect(self) -> aiosmtplib.SMTP:
         if self._local_hostname is None:
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
-        connection = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False,
-                                     use_tls=False, local_hostname=self._local_hostname)
+        connection = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, timeout=self.timeout, local_hostname=self._local_hostname,
+            start_tls=self.security == "starttls", use_tls=self.security == "tls", tls_context=self.tls_context,
+            validate_certs=True, username=self.username or None, password=self.password or None)
         await connection.connect()
         return connection
 
 
-class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
+class FirmLanes:
+    """Webhook jobs waiting, one lane per firm, handed out round-robin and at most per_firm of one firm's at a
+    time: one firm's slow endpoints hold at most per_firm workers, and every other firm's jobs keep moving."""
 
-    async def send(self, endpoint: dict[str, Any], secret: str, message_id: str, payload: str) -> int:
-        timestamp = utc_now()
-        signature = Webhook(secret).sign(message_id, timestamp, payload)
-        headers = {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp.timestamp())),
-                   "webhook-signature": signature, "content-type": "application/json"}
-        try:
-            response = await self.client.post(endpoint["url"], content=payload, headers=headers)
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"{type(error).__name__}: {error}") from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"HTTP {response.status_code}")
-        return response.status_code
+    def __init__(self, per_firm: int) -> None:
+        self.per_firm = per_firm
+        self._waiting: dict[str, deque] = {}
+        self._running: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+
+    def put(self, firm_id: str, item: Any) -> None:
+        self._waiting.setdefault(firm_id, deque()).append(item)
+        self._changed.set()
+
+    async def get(self) -> tuple[str, Any]:
+        while True:
+            for firm_id in list(self._waiting):
+                if self._running[firm_id] < self.per_firm:
+                    lane = self._waiting.pop(firm_id)
+                    item = lane.popleft()
+                    if lane:
+                        self._waiting[firm_id] = lane
+                    self._running[firm_id] += 1
+                    return firm_id, item
+            self._changed.clear()
+            await self._changed.wait()
+
+    def done(self, firm_id: str) -> None:
+        self._running[firm_id] -= 1
+        if self._running[firm_id] <= 0:
+            del self._running[firm_id]
+        self._changed.set()
+
+    def running(self, firm_id: str) -> int:
+        return self._running[firm_id]
+
+    def drain(self) -> list[Any]:
+        waiting, self._waiting = self._waiting, {}
+        return [item for lane in waiting.values() for item in lane]
 
 
 class Dispatcher:
-    """Workers send what reaches the queue: jobs this instance just wrote already claimed (sent without another
-    write), and jobs the poll finds due (reminders, retries, jobs of an instance that died), claimed first."""
+    """Workers send what reaches their queue: jobs this instance just wrote already claimed (sent without another
+    write), and jobs the poll finds due (reminders, retries, jobs of an instance that died), claimed first.
+    `concurrency` workers send email; `webhook_concurrency` others send webhooks, at most
+    `webhook_concurrency_per_firm` of them for one firm."""
 
     def __init__(self, store: NotifyStore, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
                  max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, disable_after: int,
-                 concurrency: int = 16, clock: Callable[[], datetime] = utc_now, poll_limit: int = 100) -> None:
+                 concurrency: int = 16, webhook_concurrency: int = 16, webhook_concurrency_per_firm: int = 2,
+                 clock: Callable[[], datetime] = utc_now, poll_limit: int = 100) -> None:
         self.store, self.mailer, self.webhooks = store, mailer, webhooks
         self.poll_seconds, self.max_attempts = poll_seconds, max_attempts
         self.backoff_seconds, self.backoff_max_seconds = backoff_seconds, backoff_max_seconds
         self.disable_after = disable_after
-        self.concurrency = concurrency
+        self.concurrency, self.webhook_concurrency = concurrency, webhook_concurrency
         self.clock = clock
         self.poll_limit = poll_limit
         self._next_lease_check = datetime.min.replace(tzinfo=UTC)
-        self._queue: asyncio.Queue[str | dict[str, Any]] = asyncio.Queue()
+        self._emails: asyncio.Queue[tuple[str, dict[str, Any] | None]] = asyncio.Queue()
+        self.lanes = FirmLanes(webhook_concurrency_per_firm)
         self._queued: set[str] = set()
         self._wake = asyncio.Event()
         self._next_due: datetime | None = None
@@ -152,10 +188,13 @@ class Dispatcher:
     def hand_over(self, jobs: list[dict[str, Any]]) -> None:
         """Send these jobs now: this instance just wrote them, claimed (status sending, with their lease)."""
         for job in jobs:
-            self._enqueue(job["_id"], job)
+            self._enqueue(job, job)
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work(), name=f"notify-sender-{n}") for n in range(self.concurrency)]
+        self._tasks = [asyncio.create_task(self._send_emails(), name=f"notify-mailer-{n}")
+                       for n in range(self.concurrency)]
+        self._tasks += [asyncio.create_task(self._send_webhooks(), name=f"notify-webhooks-{n}")
+                        for n in range(self.webhook_concurrency)]
         self._tasks.append(asyncio.create_task(self._poll(), name="notify-poll"))
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
@@ -172,33 +211,46 @@ class Dispatcher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        unsent = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if not isinstance(item, str):
-                unsent.append(item)
+        waiting = self.lanes.drain()
+        while not self._emails.empty():
+            waiting.append(self._emails.get_nowait())
         self._queued.clear()
+        unsent = [job for _, job in waiting if job is not None]
         with contextlib.suppress(Exception):
             await self.store.unclaim({job["_id"]: job["lease_until"] for job in unsent})
 
-    def _enqueue(self, job_id: str, job: str | dict[str, Any]) -> None:
-        if job_id not in self._queued:
-            self._queued.add(job_id)
-            self._queue.put_nowait(job)
+    def _enqueue(self, job: dict[str, Any], claimed: dict[str, Any] | None) -> None:
+        """Queue a job (claimed: the whole job, written claimed; else its id, channel and firm, to claim)."""
+        if job["_id"] in self._queued:
+            return
+        self._queued.add(job["_id"])
+        if job["channel"] == "webhook":
+            self.lanes.put(job.get("firm_id") or "", (job["_id"], claimed))
+        else:
+            self._emails.put_nowait((job["_id"], claimed))
 
-    async def _work(self) -> None:
+    async def _send_emails(self) -> None:
         while True:
-            item = await self._queue.get()
-            job_id = item if isinstance(item, str) else item["_id"]
+            await self._process(*await self._emails.get())
+
+    async def _send_webhooks(self) -> None:
+        while True:
+            firm_id, item = await self.lanes.get()
             try:
-                job = await self.store.claim(item, LEASE, self.clock()) if isinstance(item, str) \
-                    else await self._still_ours(item)
-                if job is not None:
-                    await self._deliver(job)
-            except Exception:
-                log.exception("sending job %s failed; the lease lets it be tried again", job_id)
+                await self._process(*item)
             finally:
-                self._queued.discard(job_id)
+                self.lanes.done(firm_id)
+
+    async def _process(self, job_id: str, claimed: dict[str, Any] | None) -> None:
+        try:
+            job = await self.store.claim(job_id, LEASE, self.clock()) if claimed is None \
+                else await self._still_ours(claimed)
+            if job is not None:
+                await self._deliver(job)
+        except Exception:
+            log.exception("sending job %s failed; the lease lets it be tried again", job_id)
+        finally:
+            self._queued.discard(job_id)
 
     async def _still_ours(self, job: dict[str, Any]) -> dict[str, Any] | None:
         """A job claimed when it was written, if its lease still covers a send (else renewed, if still ours)."""
@@ -237,8 +289,8 @@ class Dispatcher:
             await self.store.release_expired_claims(now)
             self._next_lease_check = now + LEASE / 4
         due = await self.store.due_jobs(now, self.poll_limit)
-        for job_id in due:
-            self._enqueue(job_id, job_id)
+        for job in due:
+            self._enqueue(job, None)
         return len(due)
 
     async def idle(self) -> None:

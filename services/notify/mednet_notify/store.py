@@ -33,9 +33,15 @@ DUPLICATE_KEY = 11000
 JOBS, STREAMS, CALLS, CASES, ENDPOINTS, PREFERENCES = "jobs", "streams", "calls", "cases", "endpoints", "preferences"
 
 
+class TooManyEndpoints(Exception):
+    pass
+
+
 class NotifyStore:
-    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, secret_box: SecretBox | None = None) -> None:
+    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, secret_box: SecretBox | None = None,
+                 max_endpoints_per_firm: int = 5) -> None:
         self.secret_box = secret_box
+        self.max_endpoints_per_firm = max_endpoints_per_firm
         self.jobs = db[JOBS]
         self.streams = db[STREAMS]
         self.calls = db[CALLS]
@@ -95,11 +101,11 @@ class NotifyStore:
                                              {"$set": {"status": "pending"}})
         return result.modified_count
 
-    async def due_jobs(self, now: datetime, limit: int = 100) -> list[str]:
-        """The ids of pending jobs due by now, the longest due first."""
-        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}, {"_id": 1}).sort(
+    async def due_jobs(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """The id, channel and firm of the pending jobs due by now, the longest due first."""
+        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}, {"channel": 1, "firm_id": 1}).sort(
             "due_at", ASCENDING).limit(limit)
-        return [job["_id"] for job in await cursor.to_list()]
+        return await cursor.to_list()
 
     async def claim(self, job_id: str, lease: timedelta, now: datetime | None = None) -> dict[str, Any] | None:
         """The job, now ours to send for the lease, if it is pending and due."""
@@ -147,14 +153,24 @@ class NotifyStore:
     # -- webhook endpoints -------------------------------------------------------------------------
 
     async def register_endpoint(self, firm_id: str, url: str) -> dict[str, Any]:
-        """The new endpoint with its secret in clear, for the firm to see once; sealed at rest when configured."""
+        """The new endpoint with its secret in clear, for the firm to see once; sealed at rest when configured.
+        TooManyEndpoints past the firm's cap (counted after the write, so racing registrations cannot pass it)."""
+        if await self.endpoints.count_documents({"firm_id": firm_id}) >= self.max_endpoints_per_firm:
+            raise TooManyEndpoints(self._too_many(firm_id))
         endpoint_id, secret = f"ep-{uuid.uuid4().hex[:16]}", "whsec_" + _base64_secret()
         stored = ({"secret_sealed": self.secret_box.seal(secret, f"webhook:{endpoint_id}")} if self.secret_box
                   else {"secret": secret})
         endpoint = {"_id": endpoint_id, "firm_id": firm_id, "url": url, "enabled": True, "consecutive_failures": 0,
                     "created_at": utc_now()}
         await self.endpoints.insert_one({**endpoint, **stored})
+        if await self.endpoints.count_documents({"firm_id": firm_id}) > self.max_endpoints_per_firm:
+            await self.endpoints.delete_one({"_id": endpoint_id})
+            raise TooManyEndpoints(self._too_many(firm_id))
         return {**endpoint, "secret": secret}
+
+    def _too_many(self, firm_id: str) -> str:
+        return (f"firm {firm_id} already has {self.max_endpoints_per_firm} webhook endpoints, the most allowed; "
+                "delete one first")
 
     def signing_secret(self, endpoint: dict[str, Any]) -> str:
         if "secret_sealed" not in endpoint:
