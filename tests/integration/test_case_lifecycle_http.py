@@ -41,7 +41,7 @@ async def test_http_submission_is_idempotent_and_visible_to_participant_firms_on
             assert changed.status_code == 422 and "different content" in changed.text
             invalid = await submitter.post("/v1/cases", json={**document, "parties": document["parties"][:1]})
             assert invalid.status_code == 422
-            assert invalid.json()["detail"]["reasons"][0]["field"] == "parties"
+            assert invalid.json()["errors"][0]["field"] == "parties"
             not_json = await submitter.post("/v1/cases", content=b"{nope", headers={"content-type": "application/json"})
             assert not_json.status_code == 422 and "not JSON" in not_json.text
             huge = await submitter.post("/v1/cases", content=b"x" * 300_000)

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mednet_shared.contracts.events import SubmitCase
 from mednet_shared.contracts.envelope import MAX_EVENT_BYTES, reasons
 from mednet_shared.contracts.values import LongText, Party, Reason, Session
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.http import Unprocessable, errors, json_body as documented_body, temporal_problems
 
 from . import domain
 from .domain import Case, NotAllowed, Rejected
@@ -43,8 +45,12 @@ def view(case: Case) -> dict[str, Any]:
 
 
 def unprocessable(problems: list[Reason]) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                         {"message": "the submission was rejected", "reasons": [r.model_dump() for r in problems]})
+    return Unprocessable("the submission was rejected", [r.model_dump() for r in problems])
+
+
+def dates_as_text(model, document: object) -> list[Reason]:
+    """The contracts read dates leniently (0 is 1970-01-01); over HTTP they must be ISO 8601 text."""
+    return [Reason(field=p.field, message=p.message) for p in temporal_problems(model, document)]
 
 
 async def json_body(request: Request) -> object:
@@ -57,11 +63,20 @@ async def json_body(request: Request) -> object:
         raise unprocessable([Reason(field="", message=f"not JSON: {error}")]) from None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=documented_body(SubmitCase),
+             responses={200: {"description": "The same submission again: its case as it is"}})
 async def submit_case(request: Request, response: Response, caller: Principal = Depends(firm)) -> dict:
     document = await json_body(request)
+    intake = intake_of(request)
     try:
-        submitted = await intake_of(request).submit(caller.firm_id, document, None, f"http-{uuid.uuid4()}")
+        late = dates_as_text(domain.parse_submission(document), document)
+    except Rejected:
+        late = []
+    if late:
+        await intake.reject(caller.firm_id, document, late, None, f"http-{uuid.uuid4()}")
+        raise unprocessable(late)
+    try:
+        submitted = await intake.submit(caller.firm_id, document, None, f"http-{uuid.uuid4()}")
     except Rejected as rejected:
         raise unprocessable(rejected.reasons) from None
     if not submitted.created:
@@ -69,7 +84,7 @@ async def submit_case(request: Request, response: Response, caller: Principal = 
     return view(submitted.case)
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id}", responses=errors(404))
 async def get_case(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
     case = await intake_of(request).store.get(case_id)
     if case is None or not readable(case, caller):
@@ -77,18 +92,21 @@ async def get_case(case_id: str, request: Request, caller: Principal = Depends(a
     return view(case)
 
 
-@router.patch("/{case_id}")
+@router.patch("/{case_id}", openapi_extra=documented_body(CaseChange), responses=errors(404, 409))
 async def change_case(case_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
+    document = await json_body(request)
     try:
-        change = CaseChange.model_validate(await json_body(request))
+        change = CaseChange.model_validate(document)
     except ValidationError as error:
         raise unprocessable(reasons(error)) from None
+    if late := dates_as_text(change, document):
+        raise unprocessable(late)
     intake = intake_of(request)
     return await _changed(intake, case_id, caller, lambda case: domain.change_case(
         case, caller.firm_id, intake.clock(), session=change.session, add_parties=change.add_parties))
 
 
-@router.post("/{case_id}/withdraw")
+@router.post("/{case_id}/withdraw", responses=errors(404, 409))
 async def withdraw_case(case_id: str, withdrawal: Withdrawal, request: Request,
                         caller: Principal = Depends(firm)) -> dict:
     return await _changed(intake_of(request), case_id, caller,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.http import errors
 
 from .domain import CallNotes
 from .crypto import SealError
@@ -20,7 +21,7 @@ def notes_of(request: Request) -> Notes:
     return request.app.state.notes
 
 
-@router.put("/calls/{call_id}/notes")
+@router.put("/calls/{call_id}/notes", responses=errors(404, 409, 410, 500))
 async def record_notes(call_id: str, body: CallNotes, request: Request, caller: Principal = Depends(mediator)) -> dict:
     try:
         await notes_of(request).record(call_id, caller.mediator_id, body)
@@ -31,7 +32,7 @@ async def record_notes(call_id: str, body: CallNotes, request: Request, caller: 
     return await read_notes(call_id, request, caller)
 
 
-@router.get("/calls/{call_id}/notes")
+@router.get("/calls/{call_id}/notes", responses=errors(404, 410, 500))
 async def read_notes(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     try:
         return await notes_of(request).read(call_id, caller.mediator_id)
@@ -43,7 +44,7 @@ async def read_notes(call_id: str, request: Request, caller: Principal = Depends
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
-@router.get("/cases/{case_id}/brief")
+@router.get("/cases/{case_id}/brief", responses=errors(404, 409))
 async def brief(case_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     try:
         return (await notes_of(request).brief(case_id, caller.mediator_id)).model_dump(mode="json")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr
 
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.http import errors
 
 from .store import NotifyStore, TooManyEndpoints
 from .webhooks import RefusedWebhook
@@ -42,7 +43,7 @@ def endpoint_view(endpoint: dict[str, Any], with_secret: bool = False) -> dict[s
     return view
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED)
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def register_webhook(body: EndpointRegistration, request: Request, caller: Principal = Depends(firm)) -> dict:
     """Register an endpoint for the caller's firm; the signing secret is shown once, here. 422 for a URL
     webhooks may not reach (not https, or a host resolving to a loopback, private or other internal address);
@@ -62,13 +63,13 @@ async def list_webhooks(request: Request, caller: Principal = Depends(firm)) -> 
     return [endpoint_view(e) for e in await store_of(request).endpoints_of(caller.firm_id, enabled_only=False)]
 
 
-@router.delete("/webhooks/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/webhooks/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
 async def delete_webhook(endpoint_id: str, request: Request, caller: Principal = Depends(firm)) -> None:
     if not await store_of(request).delete_endpoint(caller.firm_id, endpoint_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no endpoint {endpoint_id}")
 
 
-@router.get("/notifications")
+@router.get("/notifications", responses=errors(404))
 async def list_notifications(request: Request, case_id: str = Query(max_length=300),
                              caller: Principal = Depends(anyone)) -> list[dict]:
     if not await concerns(store_of(request), case_id, caller):

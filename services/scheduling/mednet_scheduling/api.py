@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mednet_shared.contracts.values import LongText, WeeklyWindow
+from mednet_shared.contracts.values import LongText, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, errors
 
 from .domain import MediatorAvailability
 from .handlers import CallNotFound, CallStateError, Cause, Scheduler
@@ -22,7 +23,7 @@ anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
 
 class Reschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    not_before: AwareDatetime | None = None
+    not_before: IsoDateTime | None = None
     reason: LongText = ""
 
 
@@ -33,8 +34,8 @@ class Cancellation(BaseModel):
 
 class Hours(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: time
-    end: time
+    start: IsoTime
+    end: IsoTime
 
     @model_validator(mode="after")
     def ends_after_start(self) -> Hours:
@@ -43,11 +44,18 @@ class Hours(BaseModel):
         return self
 
 
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day: Weekday
+    start: IsoTime
+    end: IsoTime = Field(description="Exclusive; later than start on the same day")
+
+
 class Availability(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    weekly: list[WeeklyWindow] | None = Field(default=None, max_length=50)
-    date_overrides: dict[date, list[Hours]] = Field(default_factory=dict, max_length=400)
-    blackout_days: list[date] = Field(default_factory=list, max_length=400)
+    weekly: list[Window] | None = Field(default=None, max_length=50)
+    date_overrides: dict[IsoDate, list[Hours]] = Field(default_factory=dict, max_length=400)
+    blackout_days: list[IsoDate] = Field(default_factory=list, max_length=400)
 
     @model_validator(mode="after")
     def windows_end_after_start(self) -> Availability:
@@ -57,7 +65,8 @@ class Availability(BaseModel):
 
     def domain(self) -> MediatorAvailability:
         return MediatorAvailability(
-            weekly=tuple(self.weekly) if self.weekly is not None else None,
+            weekly=tuple(WeeklyWindow(day=w.day, start=w.start, end=w.end) for w in self.weekly)
+            if self.weekly is not None else None,
             date_overrides={day: tuple((h.start, h.end) for h in hours) for day, hours in self.date_overrides.items()},
             blackout_days=frozenset(self.blackout_days),
         )
@@ -84,7 +93,7 @@ def calls_view(state: CaseState) -> list[dict[str, Any]]:
             for call in state.calls.values()]
 
 
-@router.get("/cases/{case_id}/calls")
+@router.get("/cases/{case_id}/calls", responses=errors(404))
 async def list_calls(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
     state = await scheduler_of(request).store.case(case_id)
     if state is None or not may_read(state, caller):
@@ -114,7 +123,7 @@ async def _run(request: Request, call_id: str, use_case) -> dict:
     return next(c for c in calls_view(state) if c["call_id"] == call_id)
 
 
-@router.post("/calls/{call_id}/reschedule")
+@router.post("/calls/{call_id}/reschedule", responses=errors(404, 409))
 async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     if state.calls.get(party.party_id, {}).get("status") != "scheduled":
@@ -124,20 +133,20 @@ async def reschedule(call_id: str, body: Reschedule, request: Request, caller: P
     return await _run(request, call_id, use)
 
 
-@router.post("/calls/{call_id}/cancel")
+@router.post("/calls/{call_id}/cancel", responses=errors(404, 409))
 async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).cancel(state.case, party, Cause(),
                                                                       body.reason or "cancelled by the mediator"))
 
 
-@router.post("/calls/{call_id}/complete")
+@router.post("/calls/{call_id}/complete", responses=errors(404, 409))
 async def complete(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).complete(state.case.case_id, party.party_id, Cause()))
 
 
-@router.post("/calls/{call_id}/missed")
+@router.post("/calls/{call_id}/missed", responses=errors(404, 409))
 async def missed(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).missed(state.case, party, Cause()))

@@ -13,12 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import audit, logs, metrics
+from . import audit, http, logs, metrics
+from .auth import runtime_policy
 from .consumer import EventConsumer, RetryPolicy
 from .idempotency import IdempotencyGuard
 from .kafka import BrokerPublisher, ensure_topics, make_broker
@@ -171,7 +171,6 @@ class ServiceRuntime:
 
         app = FastAPI(title=title or f"mednet {self.name}", lifespan=lifespan)
         app.state.runtime = self
-        app.add_exception_handler(RequestValidationError, validation_failed)
 
         @app.get("/healthz", tags=["probes"])
         async def healthz() -> dict:
@@ -184,25 +183,20 @@ class ServiceRuntime:
             response.status_code = 200 if ready else 503
             return {"service": self.name, "ready": ready, **state}
 
-        @app.get("/metrics", tags=["probes"])
+        @app.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
         async def prometheus_metrics() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         for router in routers:
             app.include_router(router)
+        http.install(app, self.name, runtime_policy,
+                     getattr(self.settings, "http_max_body_bytes", http.DEFAULT_MAX_BODY_BYTES))
         audit.install(app, self.db[audit.COLLECTION])
         return app
 
 
 def _own_topic(service: str) -> str:
     return f"mednet.{service}.events"
-
-
-async def validation_failed(_: Request, error: RequestValidationError) -> JSONResponse:
-    """Every invalid field with its message, never the submitted value (it may be confidential)."""
-    reasons = [{"field": ".".join(str(part) for part in e["loc"][1:] or e["loc"]), "message": e["msg"]}
-               for e in error.errors()]
-    return JSONResponse({"detail": {"message": "the request is invalid", "reasons": reasons}}, status_code=422)
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
