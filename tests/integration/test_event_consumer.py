@@ -7,6 +7,7 @@ from prometheus_client import REGISTRY
 
 from kafka_helpers import committed, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
+from mednet_shared.contracts.values import utc_now
 from mednet_shared.contracts.events import CallCompleted
 from mednet_shared.platform.consumer import EventConsumer, RetryPolicy, TransientError
 from mednet_shared.platform.idempotency import IdempotencyGuard
@@ -23,11 +24,12 @@ def _record(event: CloudEvent) -> tuple[bytes, bytes, list]:
     return record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]
 
 
-async def _running_consumer(kafka, db, unique, topic, handler, max_attempts=3):
+async def _running_consumer(kafka, db, unique, topic, handler, max_attempts=3, topics=()):
     broker = make_broker(kafka, client_id=f"test-{unique}")
-    consumer = EventConsumer("test", broker, IdempotencyGuard(db["processed_events"], "test"),
-                             RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01))
-    consumer.subscribe([topic], {CallCompleted: handler}, group_id=f"test-{unique}")
+    guard = IdempotencyGuard(db["processed_events"], "test")
+    await guard.ensure_indexes()
+    consumer = EventConsumer("test", broker, guard, RetryPolicy(max_attempts=max_attempts, backoff_seconds=0.01))
+    consumer.subscribe(topics or [topic], {CallCompleted: handler}, group_id=f"test-{unique}")
     await broker.start()
     return broker
 
@@ -190,7 +192,7 @@ async def test_a_claim_left_by_a_killed_instance_holds_only_its_own_case_until_i
 
     redelivered = retries("transient")
     killed_at = loop.time()
-    assert await IdempotencyGuard(db["processed_events"], "test", lease_seconds=4).claim(held.id)
+    assert await IdempotencyGuard(db["processed_events"], "test", lease_seconds=4).claim(held.sender_key(topic))
     broker = await _running_consumer(kafka, db, unique, topic, handle)
     try:
         await wait_for(lambda: "case-held" in effects, timeout=30)
@@ -204,7 +206,7 @@ async def test_a_claim_left_by_a_killed_instance_holds_only_its_own_case_until_i
     assert effects["case-held"][0] - killed_at >= 4, "the held event waits for the killed instance's lease"
     assert retries("transient") == redelivered, "in its place: the batch is not delivered again and again"
     assert retries("claim-held") >= 1
-    assert await IdempotencyGuard(db["processed_events"], "test").is_done(held.id)
+    assert await IdempotencyGuard(db["processed_events"], "test").is_done(held.sender_key(topic))
 
 
 async def test_a_batch_claims_its_events_in_one_write_and_leaves_the_others_to_claim_one_by_one(db):
@@ -255,4 +257,44 @@ async def test_a_failure_in_a_batch_releases_the_claims_it_did_not_use_so_the_re
     assert set(effects) == {first.id, then.id, *(event.id for event in others)}
     assert effects[then.id] - started < 10, "the record after the failure was not held for its batch claim's lease"
     guard = IdempotencyGuard(db["processed_events"], "test")
-    assert all([await guard.is_done(event_id) for event_id in effects])
+    keys = {event.id: event.sender_key(topic) for event in [first, then, *others]}
+    assert all([await guard.is_done(keys[event_id]) for event_id in effects])
+
+
+async def test_the_same_event_id_on_two_topics_is_two_events(kafka, db, unique):
+    topics = [await new_topic(kafka, f"test.sender-{n}.{unique}") for n in range(2)]
+    effects: list[str] = []
+
+    async def handle(incoming) -> None:
+        effects.append(incoming.topic)
+
+    event = completed_event("case-same-id")
+    broker = await _running_consumer(kafka, db, unique, None, handle, topics=topics)
+    try:
+        for topic in topics:
+            await produce(kafka, topic, [_record(event)])
+        await wait_for(lambda: sorted(effects) == sorted(topics), timeout=30)
+    finally:
+        await broker.stop()
+
+
+async def test_an_event_done_under_the_old_key_form_before_the_upgrade_is_not_handled_again(kafka, db, unique):
+    topic = await new_topic(kafka, f"test.old-keys.{unique}")
+    done_before, pending, later = (completed_event(f"case-{name}") for name in ("done", "pending", "later"))
+    for event in (done_before, later):
+        await db["processed_events"].insert_one({"_id": f"test:{event.id}", "status": "done", "done_at": utc_now()})
+    await produce(kafka, topic, [_record(done_before), _record(pending)])  # delivered again after an upgrade
+    effects: list[str] = []
+
+    async def handle(incoming) -> None:
+        effects.append(incoming.message.case_id)
+
+    broker = await _running_consumer(kafka, db, unique, topic, handle)
+    try:
+        await wait_for(lambda: effects == ["case-pending"], timeout=30)
+        await produce(kafka, topic, [_record(later)])
+        await wait_for(lambda: effects == ["case-pending", "case-later"], timeout=30)
+    finally:
+        await broker.stop()
+    assert await db["processed_events"].count_documents({"_id": f"test:{done_before.sender_key(topic)}",
+                                                         "status": "done"}) == 1

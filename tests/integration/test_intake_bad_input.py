@@ -62,7 +62,7 @@ DEAD_LETTERED = {  # name: (raw record value, the reason the dead letter must ca
     "not UTF-8": (b"\xff\xfe\x00garbage", "unparseable"),
     "empty": (b"", "unparseable"),
     "JSON array": (b"[1, 2, 3]", "unparseable"),
-    "oversized": (envelope({"title": "x" * 300_000}), "unparseable"),
+    "oversized": (envelope({"title": "x" * 300_000}), "too-large"),
     "no type": (json.dumps({"specversion": "1.0", "id": "i", "source": "/t", "subject": "s",
                             "time": "2026-01-01T00:00:00Z", "data": {}}).encode(), "unparseable"),
     "old specversion": (envelope(VALID, specversion="0.3"), "unparseable"),

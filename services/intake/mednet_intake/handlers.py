@@ -78,19 +78,22 @@ class Intake:
 
 
 class FirmCommands:
-    """Handlers of mednet.firm.<firm_id>.inbound: the firm is the topic's, never the payload's."""
+    """Handlers of mednet.firm.<firm_id>.inbound: the firm is the topic's, never the payload's. What is derived from
+    a command (its rejection, the ids of the events it causes) is keyed by its sender key (topic, source, id), never
+    by the firm-chosen id alone: two firms' commands with the same id are two commands."""
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
 
     async def submit_case(self, incoming: Incoming) -> None:
         try:
-            await self.intake.submit(firm_of(incoming.topic), incoming.event.data, incoming.event, incoming.event.id)
+            await self.intake.submit(firm_of(incoming.topic), incoming.event.data, incoming.event,
+                                     incoming.event.sender_key(incoming.topic))
         except Rejected:
             return
 
     async def invalid_submission(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
-        await self.intake.reject(firm_of(topic), event.data, error.reasons, event, event.id)
+        await self.intake.reject(firm_of(topic), event.data, error.reasons, event, event.sender_key(topic))
 
     async def withdraw_case(self, incoming: Incoming[WithdrawCase]) -> None:
         command = incoming.message
@@ -105,8 +108,8 @@ class FirmCommands:
 
     async def _change(self, incoming: Incoming, case_id: str, apply, reason: str = "") -> None:
         try:
-            await self.intake.change(case_id, firm_of(incoming.topic), incoming.event, incoming.event.id, apply,
-                                     reason)
+            await self.intake.change(case_id, firm_of(incoming.topic), incoming.event,
+                                     incoming.event.sender_key(incoming.topic), apply, reason)
         except LookupError:
             raise PoisonMessage(f"no case {case_id} visible to firm {firm_of(incoming.topic)}") from None
         except (NotAllowed, Rejected) as refused:

@@ -63,11 +63,12 @@ def attendees(case: CaseOpened, party: Party) -> list[Attendee]:
 
 
 class Cause:
-    """Why something happens: an incoming event, or an HTTP request (with a fresh id)."""
+    """Why something happens: an incoming event, or an HTTP request (with a fresh id). A firm's command is known by
+    its sender key (its topic names the firm), so the ids derived from it are the firm's own."""
 
-    def __init__(self, event: CloudEvent | None = None) -> None:
+    def __init__(self, event: CloudEvent | None = None, firm_topic: str | None = None) -> None:
         self.event = event
-        self.id = event.id if event else f"http-{uuid.uuid4()}"
+        self.id = (event.sender_key(firm_topic) if firm_topic else event.id) if event else f"http-{uuid.uuid4()}"
 
     def emit(self, message: Message, *parts: str) -> CloudEvent:
         firm = self.event.firmid if self.event else None
@@ -340,7 +341,7 @@ class SchedulingHandlers:
         party = next((p for p in state.case.parties if p.party_id == command.party_id), None) if state else None
         if party is None or firm not in represented_by(state.case, party):
             raise PoisonMessage(f"firm {firm} may not reschedule party {command.party_id} of case {command.case_id}")
-        await self.scheduler.place(state.case, party, Cause(incoming.event), mode="reschedule",
+        await self.scheduler.place(state.case, party, Cause(incoming.event, incoming.topic), mode="reschedule",
                                    not_before=command.not_before, reason=command.reason or "requested by the firm")
 
 

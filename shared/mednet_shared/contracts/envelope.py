@@ -6,6 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -65,19 +66,30 @@ class CloudEvent(BaseModel):
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> CloudEvent:
-        if len(raw) > MAX_EVENT_BYTES:
-            raise EnvelopeError(f"event of {len(raw)} bytes exceeds the limit of {MAX_EVENT_BYTES} bytes")
+    def from_bytes(cls, raw: bytes, limit: int = MAX_EVENT_BYTES) -> CloudEvent:
+        """The envelope in raw, or EnvelopeError whatever is wrong with it: too many bytes, not UTF-8 JSON, JSON
+        that is no Python value (a number past the int conversion limit, nesting past the recursion limit)."""
+        if len(raw) > limit:
+            raise EnvelopeError(f"event of {len(raw)} bytes exceeds the limit of {limit} bytes")
         try:
             document = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise EnvelopeError(f"not JSON: {error}") from None
+        except (ValueError, RecursionError, MemoryError) as error:
+            raise EnvelopeError(f"JSON that is no Python value: {type(error).__name__}: {str(error)[:200]}") from None
         if not isinstance(document, dict):
             raise EnvelopeError(f"a CloudEvent is a JSON object, got {type(document).__name__}")
         try:
             return cls.model_validate(document)
         except ValidationError as error:
             raise EnvelopeError(f"not a CloudEvents 1.0 envelope: {describe(error)}") from None
+        except (ValueError, RecursionError, MemoryError) as error:
+            raise EnvelopeError(f"not a CloudEvents 1.0 envelope: {type(error).__name__}") from None
+
+    def sender_key(self, topic: str) -> str:
+        """Who sent the event and its id, unambiguously: the topic (on a firm's inbound topic, the firm), the source
+        (escaped, so it holds no '|'), the id. Events of different senders never share it."""
+        return f"{topic}|{quote(self.source, safe='')}|{self.id}"
 
 
 def reasons(error: ValidationError) -> list[Reason]:
@@ -118,5 +130,11 @@ def new_event(
 
 
 def derived_id(*parts: str) -> str:
-    """A stable event id from the things that caused it, so redelivery re-emits the same id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mednet:" + "/".join(parts)))
+    """A stable event id from the things that caused it, so redelivery re-emits the same id. '%' and the separator
+    '/' are escaped in each part, so different parts never join to the same text (a firm's id with a '/' in it
+    cannot pose as several parts); a part with neither, as every id of the network's own, derives what it did."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mednet:" + "/".join(map(_escaped, parts))))
+
+
+def _escaped(part: str) -> str:
+    return part.replace("%", "%25").replace("/", "%2F")

@@ -1,9 +1,15 @@
-"""Idempotent consumers: an effect keyed by event id happens once, guarded by a unique key.
+"""Idempotent consumers: an effect keyed by event happens once, guarded by a unique key.
 
-The key (`<consumer>:<event id>`) is claimed with an insert under the unique `_id` index before the
+The key (`<consumer>:<event key>`) is claimed with an insert under the unique `_id` index before the
 effect, and marked done after it. A redelivered event finds it done and is skipped. A claim whose
 holder died expires after its lease and can be taken over; the effects themselves use
 deterministic ids, so a takeover after a crash between effect and completion repeats nothing.
+
+The consumer's event key names the sender: `<topic>|<source>|<id>` (`CloudEvent.sender_key`), so the same
+CloudEvent id from two firms (two inbound topics) is two events. Keys used to be `<consumer>:<id>`; documents
+written since carry `"v": 2`. An event done under its old key within `OLD_KEYS_HONOURED` before this process
+started counts as done (`adopt_old_keys`), so a record whose offset was not committed before the upgrade is not
+handled a second time; old keys stop mattering once the records from before the upgrade are committed.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from ..contracts.values import utc_now
 from .mongo import as_stored
 
 DUPLICATE_KEY = 11000
+KEY_FORM = 2
+OLD_KEYS_HONOURED = timedelta(days=7)
 
 
 class ClaimHeldElsewhere(RuntimeError):
@@ -35,12 +43,39 @@ class IdempotencyGuard:
         self.collection = collection
         self.consumer = consumer
         self.lease = timedelta(seconds=lease_seconds)
+        self.old_keys_since: datetime | None = None  # set when old-form keys done since then remain
 
     def key(self, event_id: str) -> str:
         return f"{self.consumer}:{event_id}"
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index("done_at")
+        await self.find_old_keys()
+
+    async def find_old_keys(self) -> None:
+        since = as_stored(utc_now() - OLD_KEYS_HONOURED)
+        old = await self.collection.find_one({"v": {"$exists": False}, "status": "done", "done_at": {"$gte": since}},
+                                             {"_id": 1})
+        self.old_keys_since = since if old else None
+
+    async def adopt_old_keys(self, event_keys: Iterable[str]) -> None:
+        """Mark done, in one write, the sender keys whose event was done under the old key `<consumer>:<id>`."""
+        if self.old_keys_since is None:
+            return
+        old = {self.key(event_key.split("|", 2)[2]): event_key for event_key in event_keys if event_key.count("|") >= 2}
+        if not old:
+            return
+        done = await self.collection.find({"_id": {"$in": list(old)}, "status": "done",
+                                           "done_at": {"$gte": self.old_keys_since}}, {"_id": 1}).to_list()
+        if not done:
+            return
+        try:
+            await self.collection.insert_many([{"_id": self.key(old[document["_id"]]), "status": "done",
+                                                "done_at": utc_now(), "v": KEY_FORM} for document in done],
+                                              ordered=False)
+        except BulkWriteError as error:  # a key written meanwhile stays as it is
+            if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
+                raise
 
     async def is_done(self, event_id: str) -> bool:
         document = await self.collection.find_one({"_id": self.key(event_id)}, {"status": 1})
@@ -50,7 +85,8 @@ class IdempotencyGuard:
         """True if this caller now holds the event; False if its effect already happened."""
         key, now = self.key(event_id), utc_now()
         try:
-            await self.collection.insert_one({"_id": key, "status": "processing", "lease_until": now + self.lease})
+            await self.collection.insert_one({"_id": key, "status": "processing", "lease_until": now + self.lease,
+                                              "v": KEY_FORM})
             return True
         except DuplicateKeyError:
             pass
@@ -78,8 +114,8 @@ class IdempotencyGuard:
         if not keys:
             return {}
         try:
-            await self.collection.insert_many([{"_id": key, "status": "processing", "lease_until": until}
-                                               for key in keys], ordered=False)
+            await self.collection.insert_many([{"_id": key, "status": "processing", "lease_until": until,
+                                                "v": KEY_FORM} for key in keys], ordered=False)
             return {event_id: until for event_id in keys.values()}
         except BulkWriteError as error:
             failures = error.details["writeErrors"]

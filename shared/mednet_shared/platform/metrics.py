@@ -1,6 +1,19 @@
-"""Prometheus metrics of the platform, prefixed mednet_; every series carries the service label."""
+"""Prometheus metrics of the platform, prefixed mednet_; every series carries the service label.
+
+No label takes a value a sender chooses: event types go through type_label (the catalog's types, else "other");
+topics are those provisioned for firms; every other label is a name from the code."""
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from ..contracts.events import COMMANDS, EVENTS
+
+KNOWN_TYPES = frozenset(model.type_name() for model in EVENTS + COMMANDS)
+OTHER = "other"
+
+
+def type_label(event_type: str) -> str:
+    """The event type as a label: one of the catalog's, or "other" (a firm may send any type it likes)."""
+    return event_type if event_type in KNOWN_TYPES else OTHER
 
 EVENTS_CONSUMED = Counter(
     "mednet_events_consumed_total", "Events consumed, by type and outcome", ["service", "type", "outcome"]

@@ -1,0 +1,68 @@
+"""Records on a firm's own inbound topic that no consumer can turn into an envelope (a number past the interpreter's
+int conversion, nesting past the recursion limit, too many bytes, headers too big to dead-letter with) are
+dead-lettered at once with their reason, once, with a bounded log, while another firm's valid case opens."""
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from kafka_helpers import as_record, command, events_of, new_topic, produce, read
+from mednet_intake.domain import case_id_for
+from mednet_shared.contracts.topics import Topics
+from sample_cases import submission
+from services_harness import services
+
+
+def envelope_text(data_json: str) -> bytes:
+    head = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "type": "mednet.SubmitCase.v1",
+                       "source": "/attacker", "subject": "x", "time": datetime.now(UTC).isoformat()})
+    return (head[:-1] + ', "data": ' + data_json + "}").encode()
+
+
+HEADERS_TOO_BIG = [(f"h{n}", b"v" * 104_000) for n in range(10)]  # the record fits in Kafka; its dead letter would not
+
+POISON = {  # name: (value, headers, reason, the error type the dead letter names)
+    "huge int": (envelope_text('{"title": ' + "7" * 5000 + "}"), [], "unparseable", "ValueError"),
+    "deep nesting": (envelope_text("{\"title\": " + "[" * 100_000 + "]" * 100_000 + "}"), [], "unparseable",
+                     "RecursionError"),
+    "oversized": (envelope_text(json.dumps({"title": "x" * 300_000})), [], "too-large", "RecordTooLarge"),
+    "headers too big": (envelope_text('{"title": ' + "7" * 5000 + "}"), HEADERS_TOO_BIG, "too-large",
+                        "RecordTooLarge"),
+}
+
+
+async def test_poison_records_are_dead_lettered_at_once_and_another_firms_case_still_opens(
+        infrastructure, kafka, unique, caplog):
+    caplog.set_level(logging.INFO)
+    firm_a, firm_b = f"a-{unique}", f"b-{unique}"
+    inbound_a = await new_topic(kafka, Topics.firm_inbound(firm_a))
+    inbound_b = await new_topic(kafka, Topics.firm_inbound(firm_b))
+    async with services(infrastructure, unique, "intake", "scheduling"):
+        await produce(kafka, inbound_a, [(b"k", value, headers) for value, headers, *_ in POISON.values()])
+        valid = submission(f"valid-{unique}", mediator_id=f"med-{unique}")
+        await produce(kafka, inbound_b, [as_record(command(valid))])
+
+        case_id = case_id_for(firm_b, valid["external_ref"])
+        await events_of(kafka, Topics.INTAKE, case_id, "CaseOpened", 1, timeout=20)
+        await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2, timeout=20)
+
+        dead = await read(kafka, Topics.dead_letter(inbound_a), len(POISON) + 1, timeout=5)
+        assert len(dead) == len(POISON), "each poison record is dead-lettered exactly once"
+        for (offset, (name, (value, headers, reason, error))), letter in zip(
+                enumerate(POISON.items()), sorted(dead, key=lambda r: int(dict(r.headers)["x-mednet-dlq-offset"])),
+                strict=True):
+            meta = dict(letter.headers)
+            assert meta["x-mednet-dlq-offset"] == str(offset).encode(), name
+            assert meta["x-mednet-dlq-reason"] == reason.encode(), name
+            assert error.encode() in meta["x-mednet-dlq-error"], (name, meta["x-mednet-dlq-error"][:200])
+            assert len(meta["x-mednet-dlq-error"]) <= 2000, name
+            assert letter.value == value, f"{name}: the dead letter carries the original record"
+            if headers:
+                assert meta["x-mednet-dlq-headers-dropped"] == str(len(headers)).encode(), name
+
+    retried = [r for r in caplog.records if r.exc_info or "redelivering" in r.getMessage()]
+    assert not retried, f"the poison was retried: {retried[0].getMessage()[:300]}"
+    about_a = [r.getMessage() for r in caplog.records if r.name == "mednet.consumer" and inbound_a in r.getMessage()]
+    assert len(about_a) <= 2 * len(POISON), about_a
+    assert sum(len(r.getMessage()) for r in caplog.records) < 100_000, "the log written for the poison is bounded"
