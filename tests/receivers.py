@@ -86,3 +86,70 @@ class WebhookReceiver:
 
     def to(self, path_prefix: str) -> list[Delivery]:
         return [d for d in list(self.deliveries) if d.path.startswith(path_prefix)]
+
+
+class SlowHttpServer:
+    """A raw HTTP server on loopback in the test's event loop. Each request is read whole; then the answer is
+    dripped one byte a second forever (`drip`), or a 200 OK of `huge_bytes` of body is written as fast as the
+    client takes it (`huge`). Counts open connections per path (its first segment) and bytes written."""
+
+    def __init__(self, mode: str, huge_bytes: int = 200 * 1024 * 1024) -> None:
+        self.mode, self.huge_bytes = mode, huge_bytes
+        self.open: dict[str, int] = {}
+        self.most_open: dict[str, int] = {}
+        self.requests = 0
+        self.written = 0
+        self.server = None
+        self.url = ""
+        self.writers: set = set()
+
+    async def __aenter__(self) -> SlowHttpServer:
+        import asyncio
+
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *_) -> None:
+        self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open.values())
+
+    async def _serve(self, reader, writer) -> None:
+        import asyncio
+
+        self.writers.add(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode()
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        self.requests += 1
+        lane = path.strip("/").split("/")[0]
+        self.open[lane] = self.open.get(lane, 0) + 1
+        self.most_open[lane] = max(self.most_open.get(lane, 0), self.open[lane])
+        try:
+            if self.mode == "drip":
+                for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n" * 1000:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    self.written += 1
+                    await asyncio.sleep(1)
+            else:
+                writer.write(f"HTTP/1.1 200 OK\r\ncontent-length: {self.huge_bytes}\r\n\r\n".encode())
+                chunk = b"x" * (1024 * 1024)
+                for _ in range(self.huge_bytes // len(chunk)):
+                    writer.write(chunk)
+                    await writer.drain()
+                    self.written += len(chunk)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.open[lane] -= 1
+            self.writers.discard(writer)
+            writer.close()
