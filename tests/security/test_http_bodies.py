@@ -15,10 +15,14 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
+from mednet_shared.platform.http import BoundedBody
 from service_processes import start_service, terminate, wait_status
+from services_harness import client, running, settings_for
 
 pytestmark = pytest.mark.timeout(300)
 MiB = 1024 * 1024
@@ -154,3 +158,41 @@ def test_a_300_mb_body_is_refused_before_1_mb_of_it_is_read(notes, authenticated
     assert grown < 50 * MiB, f"the process grew by {grown / MiB:.0f} MB"
     problem = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert set(problem) == {"detail", "errors"} and problem["detail"], problem
+
+
+async def test_a_route_with_its_own_limit_takes_more_and_only_it():
+    """The per-route override is FastAPI's max_body_size (kept for document uploads): that route takes a body
+    past the default, every other route refuses it, and past the route's own limit it is 413 too."""
+    app = FastAPI()
+
+    @app.post("/v1/small")
+    @app.post("/v1/upload", max_body_size=2 * MiB)
+    async def take(request: Request) -> dict:
+        return {"read": len(await request.body())}
+
+    app.add_middleware(BoundedBody, service="test", default_limit=64 * 1024)
+    body, headers = b"x" * MiB, {"content-type": "application/octet-stream"}
+
+    async def chunks(size: int):
+        for _ in range(size // 65536):
+            yield b"x" * 65536
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.post("/v1/upload", content=body, headers=headers)).json() == {"read": MiB}
+        assert (await http.post("/v1/upload", content=chunks(MiB), headers=headers)).json() == {"read": MiB}
+        assert (await http.post("/v1/upload", content=chunks(3 * MiB), headers=headers)).status_code == 413
+        assert (await http.post("/v1/small", content=body, headers={"content-type": "application/json"})
+                ).status_code == 413
+        assert (await http.post("/v1/small", content=chunks(MiB), headers={"content-type": "application/json"})
+                ).status_code == 413
+        assert (await http.post("/v1/small", content=b"{}", headers=headers)).status_code == 415
+        assert (await http.post("/v1/small", json={})).json() == {"read": 2}
+
+
+async def test_the_default_limit_is_a_setting_of_each_service(infrastructure, unique):
+    configured = settings_for("scheduling", infrastructure, unique, http_max_body_bytes=1024)
+    async with running("scheduling", configured) as app, client(app, Role.OPERATOR) as operator:
+        path = "/v1/mediators/m-1/availability"
+        assert (await operator.put(path, json={"blackout_days": ["2026-12-24"] * 20})).status_code == 200
+        refused = await operator.put(path, json={"blackout_days": ["2026-12-24"] * 100})
+        assert refused.status_code == 413 and "1024 bytes" in refused.json()["detail"]

@@ -19,7 +19,8 @@ from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 from routes import SERVICES
 from services_harness import settings_for, skip_history
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600),
+              pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")]
 EXAMPLES = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]

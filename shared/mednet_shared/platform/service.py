@@ -189,8 +189,7 @@ class ServiceRuntime:
 
         for router in routers:
             app.include_router(router)
-        http.install(app, self.name, runtime_policy,
-                     getattr(self.settings, "http_max_body_bytes", http.DEFAULT_MAX_BODY_BYTES))
+        http.install(app, self.name, runtime_policy, self.settings.http_max_body_bytes)
         audit.install(app, self.db[audit.COLLECTION])
         return app
 

@@ -36,6 +36,7 @@ class ServiceSettings(BaseSettings):
     topic_replication: int = Field(default_factory=lambda: int(_common("MEDNET_TOPIC_REPLICATION", "1")), ge=1)
     ready_timeout_seconds: float = 2.0
     shutdown_deadline_seconds: float = Field(default=9.0, gt=0)
+    http_max_body_bytes: int = Field(default=256 * 1024, ge=0, description="body limit of routes without their own")
     jwt_secret: str = Field(default_factory=lambda: _common("MEDNET_JWT_SECRET", ""), repr=False,
                             description="retired: an error when set")
     jwt_keys: str = Field(default_factory=lambda: _common("MEDNET_JWT_KEYS", ""), repr=False)
