@@ -7,7 +7,9 @@ import threading
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -55,8 +57,9 @@ class WebhookReceiver:
     """Answers 200 on /ok/<firm>, 500 on /fail/<firm>, 307 to http://<rest> on /redirect/<rest>; records every
     request."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.deliveries: list[Delivery] = []
+        self.server_names: list[str | None] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,6 +79,14 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> WebhookReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -153,3 +164,29 @@ class SlowHttpServer:
             self.open[lane] -= 1
             self.writers.discard(writer)
             writer.close()
+
+
+def self_signed(directory: Path, dns_names: list[str] = (), ips: list[str] = ()) -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) for these names and addresses, and its key, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, [*dns_names, *ips][0])])
+    names = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                   .not_valid_after(now + timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "server.crt", directory / "server.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file

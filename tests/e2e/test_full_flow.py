@@ -60,7 +60,8 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
     inbound = await new_topic(kafka, Topics.firm_inbound(submitter))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
         settings = {name: settings_for(name, infrastructure, unique) for name in ("intake", "scheduling", "notes")}
-        settings["notify"] = settings_for("notify", infrastructure, unique, smtp_port=smtp.port)
+        settings["notify"] = settings_for("notify", infrastructure, unique, smtp_port=smtp.port,
+                                          webhook_allow_loopback_http=True)
         async with running("intake", settings["intake"]) as intake, \
                 running("scheduling", settings["scheduling"]) as scheduling, \
                 running("notes", settings["notes"]) as notes, \

@@ -5,23 +5,16 @@ service at start."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from kafka_helpers import as_record, produce, wait_for
@@ -32,7 +25,7 @@ from mednet_notify.messages import Email
 from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import CallScheduled
 from mednet_shared.contracts.topics import Topics
-from receivers import Mailbox
+from receivers import Mailbox, self_signed
 from services_harness import TEST_JWT_ENVIRONMENT, TEST_JWT_KEYS, running, settings_for
 
 USER, PASSWORD = "mednet-notify", "s3cret-relay-password"
@@ -53,24 +46,6 @@ class SecureMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-                   .not_valid_after(now + timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(key, hashes.SHA256()))
-    cert_file, key_file = directory / "smtp.crt", directory / "smtp.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 @dataclass
 class Relay:
     port: int
@@ -81,7 +56,7 @@ class Relay:
 @pytest.fixture
 def relay(tmp_path):
     """A relay that requires STARTTLS before anything and AUTH before mail."""
-    cert_file, key_file = self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path, ips=["127.0.0.1"])
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     mailbox, port = SecureMailbox(), free_port()
@@ -168,7 +143,7 @@ def test_the_service_started_with_a_login_but_no_tls_exits_and_says_why():
 async def test_notify_sends_invitations_through_the_secured_relay(relay, infrastructure, kafka, unique):
     settings = settings_for("notify", infrastructure, unique, smtp_port=relay.port, smtp_security="starttls",
                             smtp_username=USER, smtp_password=PASSWORD, smtp_ca_file=relay.ca_file)
-    start = datetime.datetime.now(UTC) + timedelta(days=3)
+    start = datetime.now(UTC) + timedelta(days=3)
     mediator = f"max-{unique}@example.org"
     scheduled = CallScheduled(
         call_id=f"case-{unique}:p1", case_id=f"case-{unique}", party_id="p1", mediator_id="m", sequence=0,

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 
 import httpcore
 import pytest
 
 from kafka_helpers import as_record, produce, wait_for
-from mednet_notify.dispatch import DeliveryError
+from mednet_notify.dispatch import DeliveryError, WebhookSender
 from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import CaseOpened
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
-from receivers import WebhookReceiver
+from receivers import WebhookReceiver, self_signed
 from sample_cases import submission
 from services_harness import client, running, settings_for
 
@@ -177,6 +178,24 @@ async def test_loopback_http_works_only_behind_the_local_setting(infrastructure,
     assert local.status_code == 201, local.text
     assert (elsewhere.status_code, named.status_code, mapped.status_code) == (422, 422, 422)
     assert connects.seen == []
+
+
+async def test_the_vetted_address_is_used_with_sni_and_certificate_checked_on_the_hostname(tmp_path, connects):
+    certificate = self_signed(tmp_path, dns_names=["hooks.example.test"])
+    with WebhookReceiver(tls=certificate) as hooks:
+        port = hooks.server.server_address[1]
+        trusted = ssl.create_default_context(cafile=str(certificate[0]))
+        sender = WebhookSender(allow_loopback_http=True, verify=trusted,
+                               resolver=Dns(**{"hooks.example.test": "127.0.0.1", "other.example.test": "127.0.0.1"}))
+        endpoint = {"_id": "ep-1", "url": f"https://hooks.example.test:{port}/ok/a"}
+        assert await sender.send(endpoint, "whsec_" + "A" * 32, "msg-1", "{}") == 200
+        with pytest.raises(DeliveryError, match="^connection failed$"):
+            await sender.send({"_id": "ep-2", "url": f"https://other.example.test:{port}/ok/b"},
+                              "whsec_" + "A" * 32, "msg-2", "{}")
+        await sender.aclose()
+    assert connects.seen == ["127.0.0.1", "127.0.0.1"], "connected to the vetted address, not by name"
+    assert hooks.server_names[:2] == ["hooks.example.test", "other.example.test"], "SNI carries the hostname"
+    assert [(d.path, d.headers["host"]) for d in hooks.deliveries] == [("/ok/a", f"hooks.example.test:{port}")]
 
 
 def case_opened(unique: str, firm_id: str) -> CaseOpened:
