@@ -85,13 +85,15 @@ async def running(service: str, settings, from_now: bool = True) -> AsyncIterato
 
 
 @asynccontextmanager
-async def services(infrastructure, unique: str, *names: str, instances: dict[str, int] | None = None):
-    """Start the named services; `instances` runs several copies of one (same group, same database)."""
+async def services(infrastructure, unique: str, *names: str, instances: dict[str, int] | None = None,
+                   overrides: dict[str, dict] | None = None):
+    """Start the named services; `instances` runs several copies of one (same group, same database); `overrides`
+    are settings per service."""
     async with AsyncExitStack() as stack:
         apps: dict[str, list[FastAPI]] = {}
         for name in names:
             for copy in range((instances or {}).get(name, 1)):
-                settings = settings_for(name, infrastructure, unique)
+                settings = settings_for(name, infrastructure, unique, **(overrides or {}).get(name, {}))
                 app = await stack.enter_async_context(running(name, settings, from_now=copy == 0))
                 apps.setdefault(name, []).append(app)
         yield apps

@@ -15,9 +15,8 @@ pytestmark = pytest.mark.timeout(300)
 
 
 async def test_firms_add_registers_the_webhook_and_shows_its_secret(secure, infrastructure, unique):
-    keys = fleet.local_secrets(secure.stack.data_dir)
-    settings = settings_for("notify", infrastructure, unique, jwt_keys=keys["MEDNET_JWT_KEYS"],
-                            jwt_active_kid=keys["MEDNET_JWT_ACTIVE_KID"], webhook_allow_loopback_http=True)
+    jwks_url = fleet.local_secrets(secure.stack.data_dir)["MEDNET_JWT_JWKS_URL"]
+    settings = settings_for("notify", infrastructure, unique, jwt_jwks_url=jwks_url, webhook_allow_loopback_http=True)
     firm_id = f"delta-{unique[:8]}"
     async with running("notify", settings) as notify, serving(notify) as notify_url:
         access = await asyncio.to_thread(firms.add, secure.stack, firm_id, 7, "http://127.0.0.1:9/hook", notify_url)

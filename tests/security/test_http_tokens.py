@@ -109,7 +109,8 @@ async def until(check, timeout: float = 120.0):
 
 async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(infrastructure, unique):
     firm, stranger, mediator = f"firm-{unique}", f"stranger-{unique}", f"med-{unique}"
-    async with services(infrastructure, unique, *SERVICES) as apps:
+    async with services(infrastructure, unique, *SERVICES,
+                        overrides={"notify": {"webhook_allow_loopback_http": True}}) as apps:
         app = {name: apps[name][0] for name in SERVICES}
         async with client(app["intake"], Role.FIRM, firm_id=firm) as owner:
             created = await owner.post("/v1/cases", json=submission(f"iso-{unique}", mediator_id=mediator))

@@ -91,7 +91,7 @@ async def test_a_plaintext_connection_is_refused(secure):
 
 
 def mednet(secure, *arguments: str) -> str:
-    result = CliRunner().invoke(cli, [*arguments, "--data-dir", str(secure.stack.data_dir)], env={"COLUMNS": "300"})
+    result = CliRunner().invoke(cli, [*arguments, "--data-dir", str(secure.stack.data_dir)], env={"COLUMNS": "1000"})
     assert result.exit_code == 0, result.output
     return result.output
 

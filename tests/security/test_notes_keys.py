@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from typer.testing import CliRunner
 
+from mednet_cli import fleet
 from mednet_cli.main import app as cli
 from mednet_shared.platform.auth import Role
 from serving import serving
@@ -22,7 +23,8 @@ async def test_one_case_is_purged_the_others_stay_readable_tampering_fails_and_r
     mediator = f"med-{unique}"
     cases = [f"case-{unique}-{n}" for n in (1, 2, 3)]
     calls = [f"{case}:p1" for case in cases]
-    settings = settings_for("notes", infrastructure, unique)
+    jwks_url = fleet.local_secrets(tmp_path)["MEDNET_JWT_JWKS_URL"]
+    settings = settings_for("notes", infrastructure, unique, jwt_jwks_url=jwks_url)
     async with running("notes", settings) as notes_app:
         notes = notes_app.state.notes
         for case, call in zip(cases, calls):
@@ -53,8 +55,7 @@ async def test_one_case_is_purged_the_others_stay_readable_tampering_fails_and_r
             async with serving(notes_app) as url:
                 result = await asyncio.to_thread(
                     CliRunner().invoke, cli,
-                    ["notes", "purge", "--case", cases[0], "--notes-url", url, "--data-dir", str(tmp_path), "--yes"],
-                    env={"MEDNET_JWT_SECRET": settings.jwt_secret, "MEDNET_JWT_KEYS": ""})
+                    ["notes", "purge", "--case", cases[0], "--notes-url", url, "--data-dir", str(tmp_path), "--yes"])
             assert result.exit_code == 0, result.output
             assert f"purged case {cases[0]}" in " ".join(result.output.split())
             assert "1 sealed note(s) can no longer be read" in " ".join(result.output.split())

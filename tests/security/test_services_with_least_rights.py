@@ -17,7 +17,7 @@ from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
 from mednet_cli.processes import free_port
-from services_harness import TEST_NOTES_KEY, running
+from services_harness import TEST_NOTES_KEY, jwt_settings, running
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -32,7 +32,7 @@ def secure_settings(secure, service: str, unique: str, **overrides):
         mongodb_database=f"t_{unique}_{service}", consumer_group_id=f"{user}-{unique}",
         kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username=user,
         kafka_sasl_password=kafka_acls.credentials(secure.stack.data_dir)[user], outbox_sweep_seconds=1.0,
-        **overrides)
+        **jwt_settings(), **overrides)
 
 
 def events_in(records: list) -> list[CloudEvent]:
