@@ -23,7 +23,7 @@ from rich.table import Table
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.platform.auth import Role
+from mednet_shared.platform.auth import UNKNOWN_KID_COOLDOWN_SECONDS, Role
 
 from . import fleet
 from .processes import free_port
@@ -121,8 +121,8 @@ class Demo:
     def __init__(self, data_dir: Path, console: Console) -> None:
         self.data_dir, self.console = data_dir, console
         self.tokens = Issuer(data_dir)
-        for firm in (HARBOR, MERIDIAN):
-            self.tokens.ensure_firm(firm)
+        if [firm for firm in (HARBOR, MERIDIAN) if self.tokens.ensure_firm(firm)]:
+            time.sleep(UNKNOWN_KID_COOLDOWN_SECONDS)  # services that read the JWKS just now look again after this
         stack = Stack(data_dir)
         self.kafka, self.replication = stack.bootstrap, stack.brokers
         self.mail_before = len(read_mail(fleet.mail_dir(data_dir)))
