@@ -144,3 +144,49 @@ def test_the_retired_single_secret_is_refused_by_name(infrastructure, tmp_path):
 def test_a_plain_http_jwks_url_off_loopback_is_refused(infrastructure, tmp_path):
     output = refused_start(infrastructure, tmp_path, {"MEDNET_JWT_JWKS_URL": "http://issuer.example.org/jwks.json"})
     assert "https" in output, output
+
+
+async def test_every_route_of_every_service_refuses_forged_tokens_in_jwks_mode(infrastructure, unique, tmp_path):
+    """In-process, on every OpenAPI route: the same forgeries against the local issuer's JWKS, plus a firm's own
+    key minting a staff token and a firm token signed with the staff key."""
+    import importlib
+
+    import httpx
+
+    from mednet_cli.tokens import Issuer
+    from routes import SERVICES, routes_of
+    from services_harness import settings_for
+
+    issuer = Issuer(tmp_path)
+    issuer.add_firm(f"firm-{unique}")
+    staff_jwk, firm_jwk = issuer.state["staff"], issuer.state["firms"][f"firm-{unique}"]
+    staff_key = jwt.algorithms.ECAlgorithm.from_jwk(staff_jwk)
+    firm_key = jwt.algorithms.ECAlgorithm.from_jwk(firm_jwk)
+    public = {k: v for k, v in staff_jwk.items() if k != "d"}
+    tokens = {f"{role}: {name}": token for role in ("operator", "mediator")
+              for name, token in forged_tokens(role, staff_key, public).items()}
+    tokens |= {
+        "a firm's key minting an operator token": jwt.encode(claims("operator"), firm_key, "ES256",
+                                                               {"kid": firm_jwk["kid"]}),
+        "a firm token under the staff key": jwt.encode(claims("firm", firm_id=f"firm-{unique}"), staff_key, "ES256",
+                                                       {"kid": staff_jwk["kid"]}),
+        "another firm's key": jwt.encode(claims("firm", firm_id=f"other-{unique}"), firm_key, "ES256",
+                                         {"kid": firm_jwk["kid"]}),
+    }
+    values = {"case_id": "case-0", "call_id": "case-0:p1", "endpoint_id": "e-0", "mediator_id": "med-forged",
+              "recipient": "someone@example.org"}
+    accepted, checked = [], 0
+    for service in SERVICES:
+        settings = settings_for(service, infrastructure, unique, jwt_jwks_url=issuer.verifier().jwks_url)
+        app = importlib.import_module(f"mednet_{service}.app").build(settings)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+            for route in routes_of(service, app):
+                path, query = route.url(values)
+                for name, token in tokens.items():
+                    response = await http.request(route.method, path, params=query, json={},
+                                                  headers={"Authorization": f"Bearer {token}"})
+                    checked += 1
+                    if response.status_code != 401:
+                        accepted.append(f"{route} {name}: {response.status_code}")
+    assert not accepted, accepted
+    assert checked >= 20 * len(tokens)
