@@ -1,4 +1,5 @@
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -48,6 +49,30 @@ def test_derived_ids_are_stable_and_distinct():
     assert derived_id("event-1", "CallScheduled") != derived_id("event-2", "CallScheduled")
 
 
+def test_derived_ids_of_the_networks_own_parts_are_those_derived_before_the_escaping():
+    before = uuid.uuid5(uuid.NAMESPACE_URL, "mednet:case-0a1b2c:p1/e-1:x@y.org/CallScheduled")
+    assert derived_id("case-0a1b2c:p1", "e-1:x@y.org", "CallScheduled") == str(before)
+
+
+def test_a_part_with_a_slash_cannot_pose_as_several_parts():
+    assert derived_id("case-b/opened") != derived_id("case-b", "opened")
+    assert derived_id("a%2Fb", "c") != derived_id("a/b", "c")
+
+
+@given(st.lists(st.text(max_size=8), min_size=1, max_size=4), st.lists(st.text(max_size=8), min_size=1, max_size=4))
+def test_derived_ids_differ_whenever_their_parts_do(first, second):
+    assert (derived_id(*first) == derived_id(*second)) == (first == second)
+
+
+def test_the_sender_key_names_topic_source_and_id_unambiguously():
+    event = completed_event()
+    same_id = event.model_copy(update={"source": event.source + "|x"})
+    assert event.sender_key("mednet.firm.a.inbound") != event.sender_key("mednet.firm.b.inbound")
+    assert event.sender_key("t") != same_id.sender_key("t")
+    topic, source, event_id = same_id.sender_key("t").split("|")
+    assert (topic, event_id) == ("t", event.id) and "|" not in source
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -56,6 +81,9 @@ def test_derived_ids_are_stable_and_distinct():
         (b"[1, 2]", "JSON object"),
         (b'{"specversion": "0.3"}', "specversion"),
         (b"x" * (MAX_EVENT_BYTES + 1), "exceeds the limit"),
+        (b'{"data": ' + b"9" * 5000 + b"}", "ValueError: Exceeds the limit"),
+        (b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "RecursionError"),
+        (b'{"data": "\\ud800"}', "not a CloudEvents 1.0 envelope"),
     ],
 )
 def test_bad_records_are_rejected_with_the_reason(raw, reason):
@@ -94,3 +122,16 @@ def test_any_valid_event_survives_the_wire(case_id, sequence, completed):
                             completed_at=completed, participant_firms=["firm-a"])
     event = new_event(message, source="/tests")
     assert CloudEvent.from_bytes(event.to_record("t").value).payload() == message
+
+
+def test_a_rejection_names_at_most_fifty_problems_and_cuts_long_paths():
+    from pydantic import ValidationError
+
+    from mednet_shared.contracts.envelope import reasons
+    from mednet_shared.contracts.events import SubmitCase
+
+    with pytest.raises(ValidationError) as error:
+        SubmitCase.model_validate({"k" * 10_000: 0, **{f"k{n}": 0 for n in range(5000)}})
+    found = reasons(error.value)
+    assert len(found) == 51 and found[-1].message.startswith("and ") and found[-1].message.endswith(" more problems")
+    assert max(len(reason.field) for reason in found) <= 200

@@ -15,6 +15,8 @@ from .values import Reason, utc_now
 
 CONTENT_TYPE = "application/cloudevents+json"
 MAX_EVENT_BYTES = 256 * 1024
+MAX_REASONS = 50  # in a rejection: a submission of many thousand bad fields would otherwise make one too big to send
+MAX_FIELD_CHARS = 200
 
 
 class EnvelopeError(ValueError):
@@ -92,18 +94,24 @@ class CloudEvent(BaseModel):
         return f"{topic}|{quote(self.source, safe='')}|{self.id}"
 
 
-def reasons(error: ValidationError) -> list[Reason]:
-    """Every failing field with its message, without echoing the offending input."""
-    return [
-        Reason(field=".".join(map(str, e["loc"])), message=e["msg"]) for e in error.errors(include_input=False)
-    ]
+def reasons(error: ValidationError, limit: int = MAX_REASONS) -> list[Reason]:
+    """Every failing field with its message (the first `limit`, then how many more), without echoing the offending
+    input; a field's path is cut to MAX_FIELD_CHARS (a firm may send a key of any length)."""
+    found = [Reason(field=_path(e["loc"]), message=e["msg"][:MAX_FIELD_CHARS])
+             for e in error.errors(include_input=False)]
+    more = [Reason(field="", message=f"and {len(found) - limit} more problems")] if len(found) > limit else []
+    return found[:limit] + more
 
 
 def describe(error: ValidationError, limit: int = 20) -> str:
     """Every failing field as 'path: message', without echoing the offending input."""
-    parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors(include_input=False)]
+    parts = [f"{_path(e['loc']) or '<root>'}: {e['msg'][:MAX_FIELD_CHARS]}" for e in error.errors(include_input=False)]
     more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more
+
+
+def _path(location: tuple) -> str:
+    return ".".join(map(str, location))[:MAX_FIELD_CHARS]
 
 
 def new_event(

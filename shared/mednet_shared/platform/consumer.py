@@ -147,9 +147,9 @@ class EventConsumer:
 
         on_batch.__name__ = f"{self.service}_{group_id}".replace(".", "_").replace("-", "_")
         described = {"description": "Handles " + ", ".join(sorted(by_type)) + "; commits after the effect",
-                     "title": f"{self.service}:{'+'.join(topics) or options.get('pattern', '')}:subscribe",
-                     "decoder": _undecoded}
-        self.broker.subscriber(*topics, group_id=group_id, **{**BATCH_CONSUMER_DEFAULTS, **described, **options})(on_batch)
+                     "title": f"{self.service}:{'+'.join(topics) or options.get('pattern', '')}:subscribe"}
+        self.broker.subscriber(*topics, group_id=group_id, decoder=_undecoded,
+                               **{**BATCH_CONSUMER_DEFAULTS, **described, **options})(on_batch)
 
     async def process_batch(self, records: Sequence[ConsumerRecord], handlers: dict[str, Handler],
                             invalid: dict[str, InvalidHandler] | None = None,
