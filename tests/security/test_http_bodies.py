@@ -43,20 +43,22 @@ def pieces(total: int, size: int = 64 * 1024):
     yield suffix
 
 
-def push(port: int, token: str | None, total: int, chunked: bool) -> tuple[int, int, bytes]:
-    """PUT `total` bytes of JSON to PATH as fast as the server takes them; stop as soon as it answers.
-    Returns (status, body bytes handed to the connection by then, the answer)."""
+def push(port: int, token: str | None, total: int, chunked: bool, method: str = "PUT", path: str = PATH,
+         deaf: bool = False) -> tuple[int, int, bytes]:
+    """Send `total` bytes of JSON as fast as the server takes them; stop as soon as it answers (unless `deaf`:
+    then only when the server stops taking them). Returns (status, body bytes handed to the connection, the
+    answer)."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    sock.sendall(f"PUT {PATH} HTTP/1.1\r\nHost: notes\r\nContent-Type: application/json\r\n{auth}{framing}\r\n\r\n"
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: notes\r\nContent-Type: application/json\r\n{auth}{framing}\r\n\r\n"
                  .encode())
     body = pieces(total)
     sent, pending = 0, memoryview(b"")
     sock.setblocking(False)
     while True:
-        readable, writable, _ = select.select([sock], [sock], [], 15)
+        readable, writable, _ = select.select([] if deaf else [sock], [sock], [], 15)
         if readable or not writable:
             break
         if not pending:
@@ -69,7 +71,7 @@ def push(port: int, token: str | None, total: int, chunked: bool) -> tuple[int, 
             pending = memoryview(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
         try:
             written = sock.send(pending)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:   # reset or closed by the server
             break
         sent += written
         pending = pending[written:]
@@ -158,6 +160,23 @@ def test_a_300_mb_body_is_refused_before_1_mb_of_it_is_read(notes, authenticated
     assert grown < 50 * MiB, f"the process grew by {grown / MiB:.0f} MB"
     problem = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert set(problem) == {"detail", "errors"} and problem["detail"], problem
+
+
+@pytest.mark.parametrize("method, path, authenticated", [("PUT", PATH, False), ("PUT", PATH, True),
+                                                          ("GET", "/v1/cases/case-0/brief", True)],
+                         ids=["401", "413", "answered without reading the body"])
+def test_a_sender_that_ignores_the_answer_is_cut_off(notes, method, path, authenticated):
+    """The connection is closed with the answer, so the rest of the body is not read and thrown away."""
+    process, port = notes
+    token = issue_token(TokenPolicy.from_environment(JWT), Role.MEDIATOR, mediator_id="med-0") if authenticated \
+        else None
+    baseline = memory(process.pid, "VmRSS")
+    Path(f"/proc/{process.pid}/clear_refs").write_text("5")
+    _, sent, _ = push(port, token, ATTACK, chunked=True, method=method, path=path, deaf=True)
+    grown = memory(process.pid, "VmHWM") - baseline
+    print(f"\n{method} {path}: cut off after {sent:,} bytes; peak RSS +{grown / MiB:.1f} MB")
+    assert sent < 16 * MiB, f"the server took {sent:,} bytes of a body it had answered"
+    assert grown < 50 * MiB
 
 
 async def test_a_route_with_its_own_limit_takes_more_and_only_it():

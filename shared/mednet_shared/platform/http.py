@@ -217,14 +217,15 @@ class BoundedBody:
         if not own and _has_body(scope) and scope["path"].startswith(API_PREFIX) and not _json(media):
             return await _refuse(scope, receive, send, 415, "the body must be application/json")
 
-        received, exceeded, started = 0, False, False
+        received, exceeded, started, unread = 0, False, False, _has_body(scope)
 
         async def counted() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, exceeded, unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 self.read.inc(len(message.get("body", b"")))
+                unread = message.get("more_body", False)
                 if received > limit:
                     exceeded = True
                     raise BodyTooLarge(f"the body is larger than {limit} bytes")
@@ -234,7 +235,10 @@ class BoundedBody:
             nonlocal started
             if exceeded:
                 return
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if unread:   # answered without reading the whole body: close rather than drain it
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             await send(message)
 
         try:
