@@ -85,6 +85,8 @@ def forged_tokens(role: str, key, public: dict) -> dict[str, str]:
         "no kid": jwt.encode(claims(role), key, "ES256"),
         "an unknown kid": jwt.encode(claims(role), key, "ES256", {"kid": "staff.9"}),
         "another key under the real kid": jwt.encode(claims(role), other, "ES256", {"kid": KID}),
+        "another key, embedded in the header": jwt.encode(claims(role), other, "ES256", {
+            "kid": KID, "jwk": jwt.algorithms.ECAlgorithm.to_jwk(other.public_key(), as_dict=True)}),
         "a lifetime of 2 hours": jwt.encode(claims(role, timedelta(hours=2)), key, "ES256", {"kid": KID}),
         "a lifetime of 1 hour and 1 second": jwt.encode(claims(role, timedelta(seconds=3601)), key, "ES256",
                                                          {"kid": KID}),

@@ -62,7 +62,8 @@ def firm_kid(firm_id: str, serial: int) -> str:
 
 
 def firm_of_kid(kid: str) -> str | None:
-    """The firm a firm-scoped kid (`firm.<firm_id>.<n>`) belongs to; None for any other kid."""
+    """The firm a firm-scoped kid (`firm.<firm_id>.<n>`) belongs to; "" for a malformed one (it verifies nothing);
+    None for any other kid."""
     if not kid.startswith(FIRM_KID_PREFIX):
         return None
     firm, _, serial = kid[len(FIRM_KID_PREFIX):].rpartition(".")
