@@ -8,11 +8,10 @@ from icalendar import Calendar
 
 from kafka_helpers import as_record, events_of, produce, wait_for
 from mednet_shared.contracts.envelope import new_event
-from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseOpened
+from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseRejected
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
 from receivers import SmtpServer, WebhookReceiver
-from sample_cases import submission
 from services_harness import client, running, settings_for
 
 
@@ -80,10 +79,8 @@ async def test_a_failing_webhook_is_retried_with_backoff_recorded_and_disabled(i
                 endpoint = (await firm_client.post("/v1/webhooks", json={"url": f"{hooks.url}/fail/{firm}"})).json()
                 bad = await firm_client.post("/v1/webhooks", json={"url": "not a url"})
                 assert bad.status_code == 422
-            document = submission(f"hook-{unique}")
-            opened = CaseOpened(case_id=f"case-{unique}", firm_id=firm, external_ref=f"hook-{unique}",
-                                title="t", mediator=document["mediator"], session=document["session"],
-                                parties=document["parties"], policy=document["policy"], participant_firms=[firm])
+            opened = CaseRejected(case_id=f"case-{unique}", firm_id=firm, external_ref=f"hook-{unique}",
+                                  reasons=[{"field": "", "message": "an event the scheduling service ignores"}])
             await produce(kafka, Topics.INTAKE, [as_record(new_event(opened, source="/tests"))])
             failed = await events_of(kafka, Topics.NOTIFY, f"case-{unique}", "NotificationFailed", 1)
             assert failed[0].payload().attempts == 3 and "HTTP 500" in failed[0].payload().error

@@ -16,11 +16,10 @@ import pytest
 from kafka_helpers import as_record, produce, wait_for
 from mednet_notify.dispatch import DeliveryError
 from mednet_shared.contracts.envelope import new_event
-from mednet_shared.contracts.events import CallScheduled, CaseOpened
+from mednet_shared.contracts.events import CallScheduled, CaseRejected
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
 from receivers import SlowHttpServer, SmtpServer
-from sample_cases import submission
 from services_harness import client, running, settings_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,7 +41,8 @@ async def test_dripping_endpoints_delay_no_other_firms_invitation(infrastructure
                         registered = await firm.post("/v1/webhooks", json={"url": f"{drip.url}/{firm_id}/{n}"})
                         assert registered.status_code == 201, registered.text
             baseline = await invitation_seconds(kafka, smtp, f"{unique}-before")
-            await produce(kafka, Topics.INTAKE, [as_record(new_event(case_opened(unique, drippers), source="/t"))])
+            await produce(kafka, Topics.INTAKE, [as_record(new_event(case_rejected(unique, firm_id), source="/t"))
+                                                 for firm_id in drippers])
             await wait_for(lambda: drip.open_total >= DRIPPING_FIRMS * 2, timeout=20)
             during = await invitation_seconds(kafka, smtp, f"{unique}-during")
             still_dripping = drip.open_total
@@ -119,8 +119,7 @@ async def invitation_seconds(kafka: str, smtp: SmtpServer, tag: str) -> float:
     return time.monotonic() - began
 
 
-def case_opened(unique: str, firms: list[str]) -> CaseOpened:
-    document = submission(f"drip-{unique}")
-    return CaseOpened(case_id=f"case-drip-{unique}", firm_id=firms[0], external_ref=f"drip-{unique}", title="t",
-                      mediator=document["mediator"], session=document["session"], parties=document["parties"],
-                      policy=document["policy"], participant_firms=firms)
+def case_rejected(unique: str, firm_id: str) -> CaseRejected:
+    """A firm's event the scheduling service ignores (other tests' services share the broker)."""
+    return CaseRejected(case_id=f"case-{firm_id}", firm_id=firm_id, external_ref=f"drip-{unique}",
+                        reasons=[{"field": "", "message": "test"}])

@@ -3,6 +3,7 @@ operators set per-recipient channel preferences (a recipient is anyone's address
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -48,11 +49,15 @@ async def register_webhook(body: EndpointRegistration, request: Request, caller:
     """Register an endpoint for the caller's firm; the signing secret is shown once, here. 422 for a URL
     webhooks may not reach (not https, or a host resolving to a loopback, private or other internal address);
     409 past the firm's cap on endpoints."""
+    webhooks = request.app.state.notifier.dispatcher.webhooks
     try:
-        await request.app.state.notifier.dispatcher.webhooks.vet(str(body.url))
+        async with asyncio.timeout(webhooks.deadline_seconds):
+            await webhooks.vet(str(body.url))
         endpoint = await store_of(request).register_endpoint(caller.firm_id, str(body.url))
     except RefusedWebhook as refused:
         raise HTTPException(422, f"webhook URL refused: {refused}") from None
+    except TimeoutError:
+        raise HTTPException(422, "webhook URL refused: its host did not resolve in time") from None
     except TooManyEndpoints as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return endpoint_view(endpoint, with_secret=True)
