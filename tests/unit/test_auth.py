@@ -46,9 +46,9 @@ def test_rotation_add_a_key_switch_to_it_then_drop_the_old_one():
 
 @pytest.mark.parametrize("arguments, problem", [
     ({"keys_json": "{nope"}, "not JSON"),
-    ({"keys_json": '{"k1": 5}'}, "kid -> secret"),
-    ({"keys_json": json.dumps({"k1": K1, "k2": K2})}, "ACTIVE_KID '' is not in the key set"),
-    ({"keys_json": json.dumps({"k1": "short"}), "active_kid": "k1"}, "at least 32"),
+    ({"keys_json": '{"k1": 5}'}, "key id -> key"),
+    ({"keys_json": json.dumps({"k1": K1, "k2": K2})}, "active key id '' is not in MEDNET_JWT_KEYS"),
+    ({"keys_json": json.dumps({"k1": "short"}), "active_kid": "k1"}, "shorter than 32"),
     ({}, "no JWT verification keys: set MEDNET_JWT_JWKS_URL .* MEDNET_JWT_KEYS"),
     ({"secret": K1}, "MEDNET_JWT_SECRET is no longer supported"),
     ({"keys_json": json.dumps({"k1": K1}), "jwks_url": "https://issuer.example.org/jwks.json"}, "both set"),

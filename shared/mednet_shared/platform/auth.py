@@ -25,6 +25,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 
 from ..contracts.values import utc_now
+from .keyset import KeySet
 
 ISSUER = "mednet"
 AUDIENCE = "mednet-api"
@@ -88,7 +89,7 @@ class FileJWKClient(jwt.PyJWKClient):
 class TokenPolicy:
     """How tokens are verified (a JWKS or an HS256 key set, never both), and the issuer and audience they name."""
 
-    keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    keys: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     active_kid: str = ""
     issuer: str = ISSUER
     audience: str = AUDIENCE
@@ -139,16 +140,9 @@ class TokenPolicy:
         if secret:
             raise ValueError("MEDNET_JWT_SECRET is no longer supported: verify through MEDNET_JWT_JWKS_URL, or (tests "
                              "only) set an HS256 key set in MEDNET_JWT_KEYS with MEDNET_JWT_ACTIVE_KID")
-        keys = {}
-        if keys_json:
-            try:
-                keys = json.loads(keys_json)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"MEDNET_JWT_KEYS is not JSON: {error}") from None
-            if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
-                raise ValueError('MEDNET_JWT_KEYS must be a JSON object of kid -> secret, e.g. {"k1": "..."}')
-        active = active_kid or (next(iter(keys)) if len(keys) == 1 else "")
-        return cls(keys, active, issuer, audience, jwks_url or None, jwks_refresh_seconds)
+        keys = KeySet.secrets(keys_json, active_kid, "MEDNET_JWT_KEYS") if keys_json else None
+        return cls(dict(keys.keys) if keys else {}, keys.active_id if keys else "", issuer, audience,
+                   jwks_url or None, jwks_refresh_seconds)
 
     @classmethod
     def of(cls, settings) -> TokenPolicy:
