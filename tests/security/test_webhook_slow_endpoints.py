@@ -19,7 +19,7 @@ from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import CallScheduled, CaseRejected
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
-from receivers import SlowHttpServer, SmtpServer
+from receivers import SlowHttpServer, SmtpServer, WebhookReceiver
 from services_harness import client, running, settings_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,6 +50,44 @@ async def test_dripping_endpoints_delay_no_other_firms_invitation(infrastructure
     assert during - baseline < 2.0, f"invitation took {during:.2f} s while endpoints dripped ({baseline:.2f} s before)"
     assert still_dripping >= DRIPPING_FIRMS * 2, "the drippers were still holding their connections"
     assert max(most_open.values()) <= 2, f"at most 2 deliveries at once per firm: {most_open}"
+
+
+async def test_a_backlog_of_one_firms_due_webhooks_delays_no_reminder_and_no_other_firm(infrastructure, unique):
+    """Retries and reminders come from the poll: 150 due retries of a dripping firm, older than everything else,
+    must not keep the poll from a due reminder email or another firm's due webhook."""
+    reminded = f"pat-{unique}@example.org"
+    with SmtpServer() as smtp, WebhookReceiver() as hooks:
+        settings = local(infrastructure, unique, smtp_port=smtp.port, delivery_max_attempts=1)
+        async with SlowHttpServer("drip") as drip, running("notify", settings) as notify:
+            store = notify.state.notifier.store
+            slow = [await store.register_endpoint(f"slow-{unique}", f"{drip.url}/slow/{n}") for n in range(5)]
+            calm = await store.register_endpoint(f"calm-{unique}", f"{hooks.url}/ok/calm")
+            oldest = datetime.now(UTC) - timedelta(minutes=10)
+            await store.add_jobs([webhook_job(f"{unique}-{n}", slow[n % 5], oldest + timedelta(seconds=n))
+                                  for n in range(150)])
+            await store.add_jobs([webhook_job(f"{unique}-calm", calm, oldest + timedelta(minutes=5)),
+                                  reminder_job(unique, reminded, oldest + timedelta(minutes=5))])
+            began = time.monotonic()
+            notify.state.notifier.dispatcher.wake()
+            await wait_for(lambda: smtp.mailbox.to(reminded) and hooks.to("/ok/calm"), timeout=15, interval=0.01)
+            took = time.monotonic() - began
+            most_open = max(drip.most_open.values())
+    assert took < 2.0, f"the reminder and the other firm's webhook waited {took:.1f} s behind the backlog"
+    assert most_open <= 2
+
+
+def webhook_job(key: str, endpoint: dict, due_at: datetime) -> dict:
+    return {"_id": f"job-{key}", "channel": "webhook", "purpose": "webhook", "recipient": endpoint["_id"],
+            "firm_id": endpoint["firm_id"], "endpoint_id": endpoint["_id"], "message_id": f"msg-{key}",
+            "payload": "{}", "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}",
+            "source_event_type": "mednet.CaseRejected.v1"}
+
+
+def reminder_job(key: str, to: str, due_at: datetime) -> dict:
+    return {"_id": f"job-{key}-reminder", "channel": "email", "purpose": "reminder", "recipient": to,
+            "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}-reminder",
+            "source_event_type": "mednet.CallScheduled.v1",
+            "email": {"to": to, "subject": "Reminder", "text": "soon", "calendar": None, "calendar_method": None}}
 
 
 async def test_a_delivery_has_one_deadline_end_to_end(infrastructure, unique):

@@ -261,7 +261,8 @@ class Dispatcher:
 
     async def _poll(self) -> None:
         """Due jobs nobody is sending, every poll (at once again while there are more than one poll takes), at
-        the next retry this instance knows of, or when woken."""
+        the next retry this instance knows of, or when woken. A backlog of emails is taken by the mailers before
+        the next poll; webhooks are queued in their firms' lanes, so one firm's backlog holds up no one else."""
         while True:
             self._wake.clear()
             backlog = False
@@ -270,7 +271,8 @@ class Dispatcher:
             except Exception:
                 log.exception("looking for due jobs failed; retrying")
             if backlog:
-                await self.idle()
+                while not self._emails.empty():
+                    await asyncio.sleep(0.02)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sleep_seconds())
@@ -281,17 +283,21 @@ class Dispatcher:
         return max(0.0, min(self.poll_seconds, (self._next_due - self.clock()).total_seconds()))
 
     async def dispatch_due(self) -> int:
-        """Queue the jobs due now (oldest first, at most poll_limit); returns how many were found."""
+        """Queue the jobs due now not queued yet, oldest first, at most poll_limit of each channel; returns the
+        most found of one channel."""
         now = self.clock()
         if self._next_due is not None and self._next_due <= now:
             self._next_due = None
         if now >= self._next_lease_check:
             await self.store.release_expired_claims(now)
             self._next_lease_check = now + LEASE / 4
-        due = await self.store.due_jobs(now, self.poll_limit)
-        for job in due:
-            self._enqueue(job, None)
-        return len(due)
+        found = 0
+        for channel in ("email", "webhook"):
+            due = await self.store.due_jobs(now, self.poll_limit, channel, skip=self._queued)
+            for job in due:
+                self._enqueue(job, None)
+            found = max(found, len(due))
+        return found
 
     async def idle(self) -> None:
         """Until every queued job has been sent or given up (for tests and shutdown)."""

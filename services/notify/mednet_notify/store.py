@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,10 +101,16 @@ class NotifyStore:
                                              {"$set": {"status": "pending"}})
         return result.modified_count
 
-    async def due_jobs(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        """The id, channel and firm of the pending jobs due by now, the longest due first."""
-        cursor = self.jobs.find({"status": "pending", "due_at": {"$lte": now}}, {"channel": 1, "firm_id": 1}).sort(
-            "due_at", ASCENDING).limit(limit)
+    async def due_jobs(self, now: datetime, limit: int = 100, channel: str | None = None,
+                       skip: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The id, channel and firm of the pending jobs due by now (of one channel, leaving out the ids in skip),
+        the longest due first."""
+        query: dict[str, Any] = {"status": "pending", "due_at": {"$lte": now}}
+        if channel is not None:
+            query["channel"] = channel
+        if skip:
+            query["_id"] = {"$nin": list(skip)}
+        cursor = self.jobs.find(query, {"channel": 1, "firm_id": 1}).sort("due_at", ASCENDING).limit(limit)
         return await cursor.to_list()
 
     async def claim(self, job_id: str, lease: timedelta, now: datetime | None = None) -> dict[str, Any] | None:
