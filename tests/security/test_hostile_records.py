@@ -8,8 +8,9 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from kafka_helpers import as_record, command, events_of, new_topic, produce, read
+from kafka_helpers import as_record, command, events_of, new_topic, produce, read, wait_for
 from mednet_intake.domain import case_id_for
+from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
 from services_harness import services
@@ -73,3 +74,21 @@ async def test_poison_records_are_dead_lettered_at_once_and_another_firms_case_s
     about_a = [r.getMessage() for r in caplog.records if r.name == "mednet.consumer" and inbound_a in r.getMessage()]
     assert len(about_a) <= 2 * len(POISON), about_a
     assert sum(len(r.getMessage()) for r in caplog.records) < 100_000, "the log written for the poison is bounded"
+
+
+async def test_a_submission_with_text_that_is_no_unicode_gets_its_rejection_at_once(infrastructure, kafka, unique):
+    firm = f"s-{unique}"
+    inbound = await new_topic(kafka, Topics.firm_inbound(firm))
+    async with services(infrastructure, unique, "intake"):
+        event_id = str(uuid.uuid4())
+        value = envelope_text(r'{"external_ref": "ref-\ud800", "title": "\udfff", "\udc00": 1}').replace(
+            b'"id": "', b'"id": "' + event_id.encode() + b'", "x": "', 1)
+        await produce(kafka, inbound, [(b"k", value, [])])
+
+        async def rejected() -> list[CloudEvent]:
+            events = [CloudEvent.from_bytes(r.value) for r in await read(kafka, Topics.INTAKE, 10**6, timeout=1)]
+            return [e for e in events if e.type == "mednet.CaseRejected.v1" and e.causationid == event_id]
+
+        [rejection] = await wait_for(rejected, timeout=10, interval=0.5)
+        assert rejection.payload().firm_id == firm and rejection.payload().external_ref == "ref-?"
+        assert await read(kafka, Topics.dead_letter(inbound), 1, timeout=1) == []

@@ -184,3 +184,21 @@ def test_only_the_catalogs_types_become_labels():
     assert type_label("mednet.CaseOpened.v1") == "mednet.CaseOpened.v1"
     assert type_label("mednet.SubmitCase.v1") == "mednet.SubmitCase.v1"
     assert {type_label(f"mednet.Random{n}.v1") for n in range(100)} == {"other"}
+
+
+async def test_a_handler_that_meets_invalid_data_dead_letters_the_record_at_once_instead_of_retrying_it():
+    from pydantic import BaseModel
+
+    class Strict(BaseModel):
+        number: int
+
+    broker = Broker()
+    consumer = EventConsumer("test", broker=broker, guard=MemoryGuard(), retry=RetryPolicy(max_attempts=5))
+
+    async def handle(incoming) -> None:
+        Strict.model_validate({"number": "secret-settlement-figure"})
+
+    await consumer.process_batch([_record(completed_event("case-v"), 0)], {CallCompleted.type_name(): handle})
+    [(_, _, _, headers)] = broker.published
+    assert headers["x-mednet-dlq-reason"] == "rejected" and headers["x-mednet-dlq-attempts"] == "1"
+    assert "number" in headers["x-mednet-dlq-error"] and "secret" not in headers["x-mednet-dlq-error"]

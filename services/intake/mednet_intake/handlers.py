@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, derived_id, new_event
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, derived_id, new_event, text_of
 from mednet_shared.contracts.events import CaseRejected, Message, UpdatePartyAvailability, WithdrawCase
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import Reason, utc_now
@@ -52,7 +52,7 @@ class Intake:
     async def reject(self, firm_id: str, document: object, reasons: list[Reason], cause: CloudEvent | None,
                      key: str) -> None:
         reference = document.get("external_ref") if isinstance(document, dict) else None
-        rejected = CaseRejected(firm_id=firm_id, external_ref=str(reference)[:128] if reference else "",
+        rejected = CaseRejected(firm_id=firm_id, external_ref=text_of(reference, 128) if reference else "",
                                 reasons=reasons)
         await self.store.reject(key, self._event(rejected, firm_id, cause, derived_id(key, "rejected")))
 

@@ -97,7 +97,7 @@ class CloudEvent(BaseModel):
 def reasons(error: ValidationError, limit: int = MAX_REASONS) -> list[Reason]:
     """Every failing field with its message (the first `limit`, then how many more), without echoing the offending
     input; a field's path is cut to MAX_FIELD_CHARS (a firm may send a key of any length)."""
-    found = [Reason(field=_path(e["loc"]), message=e["msg"][:MAX_FIELD_CHARS])
+    found = [Reason(field=_path(e["loc"]), message=text_of(e["msg"]))
              for e in error.errors(include_input=False)]
     more = [Reason(field="", message=f"and {len(found) - limit} more problems")] if len(found) > limit else []
     return found[:limit] + more
@@ -105,13 +105,19 @@ def reasons(error: ValidationError, limit: int = MAX_REASONS) -> list[Reason]:
 
 def describe(error: ValidationError, limit: int = 20) -> str:
     """Every failing field as 'path: message', without echoing the offending input."""
-    parts = [f"{_path(e['loc']) or '<root>'}: {e['msg'][:MAX_FIELD_CHARS]}" for e in error.errors(include_input=False)]
+    parts = [f"{_path(e['loc']) or '<root>'}: {text_of(e['msg'])}" for e in error.errors(include_input=False)]
     more = f" (and {len(parts) - limit} more)" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more
 
 
+def text_of(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """Firm input fit to go into an event: at most limit characters, valid Unicode (a lone surrogate, which JSON
+    escapes can carry, becomes '?')."""
+    return str(value)[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
 def _path(location: tuple) -> str:
-    return ".".join(map(str, location))[:MAX_FIELD_CHARS]
+    return text_of(".".join(map(str, location)))
 
 
 def new_event(

@@ -39,9 +39,10 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from ..contracts.envelope import MAX_EVENT_BYTES, CloudEvent, EnvelopeError
+from ..contracts.envelope import MAX_EVENT_BYTES, CloudEvent, EnvelopeError, describe
 from ..contracts.events import Message
 from ..contracts.topics import Topics
 from ..contracts.values import utc_now
@@ -266,7 +267,7 @@ class EventConsumer:
                     await self._handle(event, handler, (invalid or {}).get(event.type), *position)
         except EnvelopeError as error:
             return await self.dead_letter(record, "schema-invalid", error, attempts=1, event_type=event.type)
-        except PoisonMessage as error:
+        except (PoisonMessage, ValidationError) as error:  # invalid data stays invalid: retrying cannot help
             return await self.dead_letter(record, "rejected", error, attempts=1, event_type=event.type)
         except ClaimHeldElsewhere:
             raise
@@ -395,8 +396,9 @@ def _undecoded(message: KafkaMessage) -> None:
 
 
 def _excerpt(error: BaseException, limit: int = LOGGED_CHARS) -> str:
+    """The error's text, cut; a validation error's without the input it quotes (it may be confidential)."""
     try:
-        return str(error)[:limit]
+        return (describe(error) if isinstance(error, ValidationError) else str(error))[:limit]
     except Exception:
         return "(no text)"
 
