@@ -12,6 +12,7 @@ The firm learns only "delivered", "HTTP <status>", "refused address", "timed out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -37,7 +38,11 @@ class RefusedWebhook(ValueError):
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    """The host's addresses, usable ones first (an address family this machine has no address of is left out)."""
+    with contextlib.suppress(ValueError):
+        return [str(ipaddress.ip_address(host))]
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_ADDRCONFIG)
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -86,21 +91,22 @@ class WebhookSender:
         local_http = parsed.scheme == "http" and self.allow_loopback_http
         if parsed.scheme != "https" and not local_http:
             raise RefusedWebhook("only https:// webhook URLs are accepted")
-        if not parsed.host:
+        host = parsed.raw_host.decode("ascii")
+        if not host:
             raise RefusedWebhook("the URL has no host")
         try:
-            found = await self.resolver(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+            found = await self.resolver(host, parsed.port or (443 if parsed.scheme == "https" else 80))
         except (OSError, UnicodeError) as error:
-            raise RefusedWebhook(f"{parsed.host} does not resolve") from error
+            raise RefusedWebhook(f"{host} does not resolve") from error
         if not found:
-            raise RefusedWebhook(f"{parsed.host} does not resolve")
+            raise RefusedWebhook(f"{host} does not resolve")
         for text in found:
             address = ipaddress.ip_address(text)
             reason = refusal(address, allow_loopback=self.allow_loopback_http)
             if reason is None and local_http and not address.is_loopback:
                 reason = "not loopback (http is accepted only to loopback, on a local stack; use https)"
             if reason is not None:
-                raise RefusedWebhook(f"{parsed.host} resolves to a {reason} address, which webhooks may not reach")
+                raise RefusedWebhook(f"{host} resolves to a {reason} address, which webhooks may not reach")
         return parsed, found[0]
 
     async def send(self, endpoint: dict[str, Any], secret: str, message_id: str, payload: str) -> int:
@@ -130,7 +136,7 @@ class WebhookSender:
         """POST to the vetted address; the Host header, SNI and certificate check keep the hostname. At most
         max_response_bytes of the answer are read; the connection is closed after."""
         headers = {**headers, "host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
         request = self.client.build_request("POST", url.copy_with(host=address), content=payload,
                                             headers=headers, extensions=extensions)
         response = await self.client.send(request, stream=True)
