@@ -13,7 +13,7 @@ from mednet_shared.contracts.events import SubmitCase
 from mednet_shared.contracts.envelope import MAX_EVENT_BYTES, reasons
 from mednet_shared.contracts.values import LongText, Party, Reason, Session
 from mednet_shared.platform.auth import Principal, Role, require
-from mednet_shared.platform.http import Unprocessable, errors, json_body as documented_body, temporal_problems
+from mednet_shared.platform.http import Unprocessable, answers, json_body as documented_body, temporal_problems
 
 from . import domain
 from .domain import Case, NotAllowed, Rejected
@@ -28,6 +28,16 @@ class CaseChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session: Session | None = None
     add_parties: list[Party] = Field(default_factory=list, max_length=20)
+
+
+class CaseView(SubmitCase):
+    """A case: the submission, and what intake knows of it."""
+
+    case_id: str
+    firm_id: str
+    status: str = Field(description="open or withdrawn")
+    revision: int
+    participant_firms: list[str]
 
 
 class Withdrawal(BaseModel):
@@ -64,7 +74,8 @@ async def json_body(request: Request) -> object:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=documented_body(SubmitCase),
-             responses={200: {"description": "The same submission again: its case as it is"}})
+             **answers(CaseView, status=201, description="The case opened",
+                       extra={200: {"model": CaseView, "description": "The same submission again: its case"}}))
 async def submit_case(request: Request, response: Response, caller: Principal = Depends(firm)) -> dict:
     document = await json_body(request)
     intake = intake_of(request)
@@ -84,7 +95,7 @@ async def submit_case(request: Request, response: Response, caller: Principal = 
     return view(submitted.case)
 
 
-@router.get("/{case_id}", responses=errors(404))
+@router.get("/{case_id}", **answers(CaseView, 404))
 async def get_case(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
     case = await intake_of(request).store.get(case_id)
     if case is None or not readable(case, caller):
@@ -92,7 +103,7 @@ async def get_case(case_id: str, request: Request, caller: Principal = Depends(a
     return view(case)
 
 
-@router.patch("/{case_id}", openapi_extra=documented_body(CaseChange), responses=errors(404, 409))
+@router.patch("/{case_id}", openapi_extra=documented_body(CaseChange), **answers(CaseView, 404, 409))
 async def change_case(case_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
     document = await json_body(request)
     try:
@@ -106,7 +117,7 @@ async def change_case(case_id: str, request: Request, caller: Principal = Depend
         case, caller.firm_id, intake.clock(), session=change.session, add_parties=change.add_parties))
 
 
-@router.post("/{case_id}/withdraw", responses=errors(404, 409))
+@router.post("/{case_id}/withdraw", **answers(CaseView, 404, 409))
 async def withdraw_case(case_id: str, withdrawal: Withdrawal, request: Request,
                         caller: Principal = Depends(firm)) -> dict:
     return await _changed(intake_of(request), case_id, caller,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mednet_shared.contracts.values import LongText, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
-from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, errors
+from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, answers
 
 from .domain import MediatorAvailability
 from .handlers import CallNotFound, CallStateError, Cause, Scheduler
@@ -72,6 +72,41 @@ class Availability(BaseModel):
         )
 
 
+class CallView(BaseModel):
+    """One party's call; start, end and sequence while it has a slot, reason when it failed."""
+
+    model_config = ConfigDict(extra="allow")
+    call_id: str
+    party_id: str
+    status: str = Field(description="scheduled, completed, missed, cancelled or failed")
+    start: datetime | None = None
+    end: datetime | None = None
+    sequence: int | None = None
+    missed_count: int | None = None
+    reason: str | None = None
+
+
+class CallsView(BaseModel):
+    case_id: str
+    status: str
+    completed: bool
+    calls: list[CallView]
+
+
+class Booking(BaseModel):
+    call_id: str
+    start: datetime
+    end: datetime
+
+
+class AvailabilityView(BaseModel):
+    mediator_id: str
+    weekly: list[WeeklyWindow] | None
+    date_overrides: dict[str, list[tuple[str, str]]] = Field(description="day -> [[start, end], ...]")
+    blackout_days: list[str]
+    bookings: list[Booking]
+
+
 def scheduler_of(request: Request) -> Scheduler:
     return request.app.state.scheduler
 
@@ -93,7 +128,7 @@ def calls_view(state: CaseState) -> list[dict[str, Any]]:
             for call in state.calls.values()]
 
 
-@router.get("/cases/{case_id}/calls", responses=errors(404))
+@router.get("/cases/{case_id}/calls", **answers(CallsView, 404))
 async def list_calls(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
     state = await scheduler_of(request).store.case(case_id)
     if state is None or not may_read(state, caller):
@@ -123,7 +158,7 @@ async def _run(request: Request, call_id: str, use_case) -> dict:
     return next(c for c in calls_view(state) if c["call_id"] == call_id)
 
 
-@router.post("/calls/{call_id}/reschedule", responses=errors(404, 409))
+@router.post("/calls/{call_id}/reschedule", **answers(CallView, 404, 409))
 async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     if state.calls.get(party.party_id, {}).get("status") != "scheduled":
@@ -133,20 +168,20 @@ async def reschedule(call_id: str, body: Reschedule, request: Request, caller: P
     return await _run(request, call_id, use)
 
 
-@router.post("/calls/{call_id}/cancel", responses=errors(404, 409))
+@router.post("/calls/{call_id}/cancel", **answers(CallView, 404, 409))
 async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).cancel(state.case, party, Cause(),
                                                                       body.reason or "cancelled by the mediator"))
 
 
-@router.post("/calls/{call_id}/complete", responses=errors(404, 409))
+@router.post("/calls/{call_id}/complete", **answers(CallView, 404, 409))
 async def complete(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).complete(state.case.case_id, party.party_id, Cause()))
 
 
-@router.post("/calls/{call_id}/missed", responses=errors(404, 409))
+@router.post("/calls/{call_id}/missed", **answers(CallView, 404, 409))
 async def missed(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
     return await _run(request, call_id, scheduler_of(request).missed(state.case, party, Cause()))
@@ -157,7 +192,7 @@ def _own_calendar(mediator_id: str, caller: Principal) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a mediator manages only their own availability")
 
 
-@router.get("/mediators/{mediator_id}/availability")
+@router.get("/mediators/{mediator_id}/availability", **answers(AvailabilityView))
 async def get_availability(mediator_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     _own_calendar(mediator_id, caller)
     calendar = await scheduler_of(request).store.calendar(mediator_id)
@@ -166,7 +201,7 @@ async def get_availability(mediator_id: str, request: Request, caller: Principal
                          for r in sorted(calendar.calls.values(), key=lambda r: r.start)]}
 
 
-@router.put("/mediators/{mediator_id}/availability")
+@router.put("/mediators/{mediator_id}/availability", **answers(AvailabilityView))
 async def put_availability(mediator_id: str, body: Availability, request: Request,
                            caller: Principal = Depends(mediator)) -> dict:
     _own_calendar(mediator_id, caller)

@@ -72,6 +72,14 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Problem, "description": DESCRIPTIONS[status]} for status in statuses}
 
 
+def answers(model: Any, *statuses: int, status: int = 200, description: str = "Successful Response",
+            extra: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Route keywords documenting the success body (`model`) and the error statuses, without validating the
+    answer at run time (a record written under older rules must not become a 500)."""
+    return {"response_model": None, "responses": {status: {"model": model, "description": description},
+                                                  **errors(*statuses), **(extra or {})}}
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """`openapi_extra=` for a route that reads its JSON body itself: the model's schema as its request body."""
     schema = model.model_json_schema()
