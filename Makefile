@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo up down status test test-fast setup tools catalog clean
+.PHONY: demo up down status test test-fast setup tools images catalog clean
 
 demo: setup          ## bring everything up and tell the whole story: two firms, calls, notes, brief, alerts
 	$(BIN)/mednet demo
@@ -18,7 +18,7 @@ down: setup          ## stop the services and the local stack
 status: setup
 	$(BIN)/mednet status
 
-test: setup          ## the whole suite on real Kafka and MongoDB (starts its own native stack if none is given)
+test: setup images   ## the whole suite on real Kafka and MongoDB (starts its own native stack if none is given), images too
 	$(BIN)/python -m pytest
 
 test-fast: setup     ## unit and contract tests only
@@ -29,8 +29,11 @@ catalog: setup       ## regenerate the checked-in JSON Schemas
 
 setup: $(STAMP) tools
 
-tools:               ## promtool, prometheus (apt) and kustomize (go install, ~/.cache/mednet/bin); quick when present
+tools:               ## promtool, prometheus, buildah, debootstrap (apt); kustomize, syft (go install, ~/.cache/mednet/bin)
 	@bash deploy/tools/install-tools.sh
+
+images: tools        ## every service's image (services/*/Dockerfile) with buildah on a local Debian base, and its SBOM
+	@bash deploy/images/build.sh
 
 $(STAMP): requirements-dev.txt constraints.txt shared/pyproject.toml deploy/cli/pyproject.toml services/*/pyproject.toml
 	@command -v java >/dev/null || { echo "error: java (JDK 17+) is required: apt-get install openjdk-17-jdk-headless"; exit 1; }

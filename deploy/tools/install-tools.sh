@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The operations tools the tests need: promtool and prometheus (Debian package), kustomize (Go module, pinned).
-# Idempotent: does nothing when they are present. kustomize goes to ~/.cache/mednet/bin.
+# The operations tools the tests need: promtool and prometheus, buildah and debootstrap (Debian packages); kustomize
+# and syft (Go modules, pinned). Idempotent: does nothing when they are present. Go tools go to
+# ~/.cache/mednet/bin.
 set -euo pipefail
 
 KUSTOMIZE_VERSION="${MEDNET_KUSTOMIZE_VERSION:-v5.8.1}"
+SYFT_VERSION="${MEDNET_SYFT_VERSION:-v1.38.0}"
 BIN_DIR="${MEDNET_CACHE_DIR:-$HOME/.cache/mednet}/bin"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -21,6 +23,25 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
         as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
     fi
 fi
+
+if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
+    echo "installing buildah and debootstrap with apt-get (the service images: deploy/images)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends buildah debootstrap >/dev/null
+fi
+
+GO="$(command -v go || echo /usr/local/go/bin/go)"
+go_install() {  # go_install NAME PACKAGE VERSION: unless $BIN_DIR/NAME was built from PACKAGE's module at VERSION
+    local name=$1 package=$2 version=$3
+    if [ -x "$BIN_DIR/$name" ] && "$GO" version -m "$BIN_DIR/$name" 2>/dev/null | grep -qE "^\s+mod\s.*\s$version(\s|$)"; then
+        return
+    fi
+    [ -x "$GO" ] || { echo "error: go 1.24+ is required to install $name (https://go.dev/dl)"; exit 1; }
+    echo "installing $name $version into $BIN_DIR"
+    mkdir -p "$BIN_DIR"
+    GOBIN="$BIN_DIR" GOTOOLCHAIN=local "$GO" install "$package@$version"
+}
+go_install syft github.com/anchore/syft/cmd/syft "$SYFT_VERSION"
 
 if [ ! -x "$BIN_DIR/kustomize" ] || ! "$BIN_DIR/kustomize" version 2>/dev/null | grep -q "${KUSTOMIZE_VERSION#v}"; then
     GO="$(command -v go || echo /usr/local/go/bin/go)"

@@ -17,6 +17,7 @@ def test_the_service_stands_alone(service):
     others = {f"mednet-{other}" for other in SERVICES if other != service}
     assert not {re.split(r"[<>=~! \[]", dependency)[0] for dependency in project["dependencies"]} & others
     copied = re.findall(r"^COPY (?!--from)(\S+)", dockerfile(service), re.MULTILINE)
-    assert set(copied) == {"constraints.txt", "shared", f"services/{service}"}, copied
+    assert set(copied) == {"constraints.txt", "shared", f"services/{service}", "shared/pyproject.toml",
+                           f"services/{service}/pyproject.toml"}, copied
     document = json.loads((ROOT / "docs" / "asyncapi" / f"{service}.json").read_text())
     assert document["info"]["title"] == f"mednet {service}"
