@@ -62,7 +62,8 @@ class IdempotencyGuard:
         """Mark done, in one write, the sender keys whose event was done under the old key `<consumer>:<id>`."""
         if self.old_keys_since is None:
             return
-        old = {self.key(event_key.split("|", 2)[2]): event_key for event_key in event_keys if event_key.count("|") >= 2}
+        old = {self.key(event_key.split("|", 2)[2]): event_key for event_key in event_keys
+               if event_key.count("|") >= 2}
         if not old:
             return
         done = await self.collection.find({"_id": {"$in": list(old)}, "status": "done",
