@@ -103,6 +103,7 @@ def test_the_images_run_the_whole_flow_on_the_real_stack_and_exit_0_on_sigterm(i
                 url = f"http://127.0.0.1:{ports[service]}"
                 body = wait_ready(container, url)
                 assert body == {"service": service, "ready": True, "kafka": True, "mongodb": True, "started": True}
+                assert probe(f"{url}/healthz", 2)[0] == 200, "the HEALTHCHECK's path"
                 process = container.process()
                 assert process.uids().real == process.uids().effective == int(dockerfile_user(service).split(":")[0])
 

@@ -52,7 +52,7 @@ def test_each_service_is_built_from_its_own_dockerfile_and_published_on_its_port
     assert (DEPLOY / declared["build"]["context"] / declared["build"]["dockerfile"]).resolve() == \
         ROOT / "services" / service / "Dockerfile"
     port = exposed_port(service)
-    assert declared["ports"] == [f"{port}:{port}"]
+    assert declared["ports"] == [f"127.0.0.1:{port}:{port}"]
     environment = declared["environment"]
     assert "replicaSet=rs0" in environment["MONGODB_URL"] and environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert all(str(value).startswith("${" + key + ":?") for key, value in environment.items()
@@ -84,3 +84,28 @@ def test_prometheus_and_grafana_mount_the_files_in_this_repository():
     provider = load_yaml(DEPLOY / "grafana" / "provisioning" / "dashboards" / "mednet.yml")["providers"][0]
     mounted = dict(reversed(v.split(":")[:2]) for v in COMPOSE["services"]["grafana"]["volumes"])
     assert mounted[provider["options"]["path"]] == "./grafana/dashboards"
+
+
+def published_on_all_interfaces(compose: dict) -> list[str]:
+    return [f"{name}: {port}" for name, declared in compose["services"].items() for port in declared.get("ports", [])
+            if not str(port).startswith("127.0.0.1:")]
+
+
+def test_every_published_port_is_bound_to_loopback_only():
+    assert not published_on_all_interfaces(COMPOSE)
+    assert published_on_all_interfaces({"services": {"grafana": {"ports": ["3000:3000"]}}}) == ["grafana: 3000:3000"]
+
+
+def test_notify_reaches_mailpit_over_starttls_with_a_login_whose_password_comes_from_the_environment():
+    notify, mailpit = COMPOSE["services"]["notify"], COMPOSE["services"]["mailpit"]
+    environment = notify["environment"]
+    assert environment["MEDNET_NOTIFY_SMTP_SECURITY"] == "starttls"
+    assert environment["MEDNET_NOTIFY_SMTP_USERNAME"]
+    assert environment["MEDNET_NOTIFY_SMTP_PASSWORD"].startswith("${MEDNET_NOTIFY_SMTP_PASSWORD:?")
+    ca = environment["MEDNET_NOTIFY_SMTP_CA_FILE"]
+    assert any(volume.endswith(f":{ca}:ro") for volume in notify["volumes"])
+    assert mailpit["environment"]["MP_SMTP_REQUIRE_STARTTLS"] == "true"
+    user, _, password = mailpit["environment"]["MP_SMTP_AUTH"].partition(":")
+    assert user == environment["MEDNET_NOTIFY_SMTP_USERNAME"] and password.startswith("${MEDNET_NOTIFY_SMTP_PASSWORD:?")
+    mounted = {volume.split(":")[1] for volume in mailpit["volumes"]}
+    assert {mailpit["environment"]["MP_SMTP_TLS_CERT"], mailpit["environment"]["MP_SMTP_TLS_KEY"]} <= mounted

@@ -161,3 +161,12 @@ def test_the_environments_differ_in_images_and_replicas():
     images = {overlay: deployment(overlay)["spec"]["template"]["spec"]["containers"][0]["image"] for overlay in OVERLAYS}
     assert len(set(images.values())) == len(OVERLAYS)
     assert deployment("dev")["spec"]["replicas"] < deployment("production")["spec"]["replicas"]
+
+
+def test_notify_sends_mail_over_starttls_with_a_login_from_a_secret(rendered):
+    environment = environment_of(rendered, "notify")
+    assert environment["MEDNET_NOTIFY_SMTP_SECURITY"] == "starttls" and environment["MEDNET_NOTIFY_SMTP_PORT"] == "587"
+    assert environment["MEDNET_NOTIFY_SMTP_USERNAME"] == "secret:mednet-notify-smtp/username"
+    assert environment["MEDNET_NOTIFY_SMTP_PASSWORD"] == "secret:mednet-notify-smtp/password"
+    for service in ("intake", "scheduling", "notes"):
+        assert not [name for name in environment_of(rendered, service) if "SMTP" in name], service
