@@ -57,8 +57,12 @@ def test_each_service_is_built_from_its_own_dockerfile_and_published_on_its_port
     assert "replicaSet=rs0" in environment["MONGODB_URL"] and environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert all(str(value).startswith("${" + key + ":?") for key, value in environment.items()
                if any(word in key for word in ("SECRET", "KEY", "KID", "PASSWORD"))), "secrets are required variables"
-    assert {"MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", *SERVICE_KEYS.get(service, ())} <= set(environment)
-    assert not {"MEDNET_JWT_SECRET", "MEDNET_NOTES_ENCRYPTION_KEY"} & set(environment)
+    assert set(SERVICE_KEYS.get(service, ())) <= set(environment)
+    assert not {"MEDNET_JWT_SECRET", "MEDNET_JWT_KEYS", "MEDNET_NOTES_ENCRYPTION_KEY"} & set(environment), \
+        "tokens are verified against the issuer's JWKS; no service holds a signing key"
+    jwks = environment["MEDNET_JWT_JWKS_URL"].removeprefix("file://")
+    assert any(volume.startswith("${MEDNET_JWKS_FILE:?") and volume.endswith(f":{jwks}:ro")
+               for volume in declared["volumes"])
     assert {"kafka", "mongo"} <= set(declared["depends_on"])
 
 

@@ -1,7 +1,8 @@
 """`kustomize build` renders every overlay: per service a Deployment, Service, ConfigMap, PodDisruptionBudget, KEDA
 ScaledObject and TriggerAuthentication that agree with each other and with the service's Dockerfile; NetworkPolicies
-deny by default; secrets (JWT key set, notes and notify key sets, a Kafka SCRAM user per service) are referenced,
-never rendered; every service reaches Kafka over SASL_SSL as in deploy/security."""
+deny by default; secrets (notes and notify key sets, SMTP login, a Kafka SCRAM user per service) are referenced,
+never rendered; HTTP tokens are verified against the issuer's JWKS, no service holds a signing key; every service
+reaches Kafka over SASL_SSL as in deploy/security."""
 
 import re
 
@@ -15,7 +16,7 @@ SERVICE_SECRETS = {
     "notes": {"MEDNET_NOTES_MASTER_KEYS", "MEDNET_NOTES_MASTER_KEY_ID"},
     "notify": {"MEDNET_NOTIFY_SECRET_KEYS", "MEDNET_NOTIFY_SECRET_KEY_ID"},
 }
-RETIRED = {"MEDNET_JWT_SECRET", "MEDNET_NOTES_ENCRYPTION_KEY"}
+RETIRED = {"MEDNET_JWT_SECRET", "MEDNET_NOTES_ENCRYPTION_KEY", "MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID"}
 
 OVERLAYS = sorted(path.name for path in (DEPLOY / "k8s" / "overlays").iterdir() if path.is_dir())
 
@@ -85,12 +86,11 @@ def test_secrets_are_referenced_by_name_and_never_rendered(rendered):
             assert not any(word in key for key in configmap["data"] for word in ("SECRET", "KEY", "KID", "PASSWORD"))
         environment = environment_of(rendered, service)
         assert not RETIRED & set(environment), f"{service} still uses {RETIRED & set(environment)}"
-        wanted = {"MONGODB_URL", "MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", *SERVICE_SECRETS.get(service, ())}
+        wanted = {"MONGODB_URL", *SERVICE_SECRETS.get(service, ())}
         secret_names = {name for name, value in environment.items() if value.startswith("secret:")}
         assert wanted <= secret_names, wanted - secret_names
-        assert environment["MEDNET_JWT_KEYS"] == "secret:mednet-jwt/MEDNET_JWT_KEYS"
         assert environment["MEDNET_JWT_ISSUER"] == "mednet" and environment["MEDNET_JWT_AUDIENCE"] == "mednet-api"
-        assert "MEDNET_JWT_JWKS_URL" in environment
+        assert environment["MEDNET_JWT_JWKS_URL"].startswith("https://"), "verified against the issuer's JWKS"
     assert not SERVICE_SECRETS["notes"] & set(environment_of(rendered, "notify"))
 
 
@@ -149,7 +149,7 @@ def test_network_policies_let_in_only_monitoring_the_ingress_and_notify_to_notes
         pods = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in sources if "podSelector" in peer]
         assert pods == (["notify"] if service == "notes" else [])
         ports = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
-        assert {53, SECURED_KAFKA_PORT, 27017} <= ports and 9092 not in ports
+        assert {53, SECURED_KAFKA_PORT, 27017, 443} <= ports and 9092 not in ports, "443: the issuer's JWKS"
         assert (587 in ports) == (service == "notify")
 
 
