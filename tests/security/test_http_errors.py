@@ -111,3 +111,14 @@ async def test_dates_are_iso_8601_text_only(infrastructure, unique):
                 assert answer.status_code == 422, answer.text
                 assert "session.start" in [e["field"] for e in answer.json()["errors"]], answer.json()
             assert (await a_firm.post("/v1/cases", json=document)).status_code == 201
+
+
+async def test_a_time_zone_no_file_can_be_named_after_is_a_422_not_a_500(infrastructure, unique):
+    """Found by schemathesis: a zone name too long for a file name made the zone lookup raise OSError."""
+    async with services(infrastructure, unique, "intake") as apps:
+        async with client(apps["intake"][0], Role.FIRM, firm_id=f"firm-{unique}") as a_firm:
+            document = submission(f"zone-{unique}", mediator_id=f"med-{unique}")
+            for zone in ("Europe/" + "x" * 300, "a\x00b", "../../etc/passwd"):
+                answer = await a_firm.post("/v1/cases", json=variant(document, "session.time_zone", zone))
+                assert answer.status_code == 422, f"{zone[:20]!r}: {answer.status_code}"
+                assert "session.time_zone" in [e["field"] for e in answer.json()["errors"]], answer.json()

@@ -7,10 +7,10 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 
 from mednet_shared.platform.auth import Principal, Role, require
-from mednet_shared.platform.http import errors
+from mednet_shared.platform.http import answers, errors
 
 from .store import NotifyStore, TooManyEndpoints
 from .webhooks import RefusedWebhook
@@ -32,6 +32,34 @@ class Preference(BaseModel):
     reminders: bool | None = None
 
 
+class EndpointView(BaseModel):
+    endpoint_id: str
+    firm_id: str
+    url: str
+    enabled: bool
+    consecutive_failures: int
+
+
+class Registered(EndpointView):
+    secret: str = Field(description="The signing secret, shown only here")
+
+
+class NotificationView(BaseModel):
+    notification: str
+    channel: str
+    kind: str
+    recipient: str
+    status: str
+    due_at: str
+    attempts: int
+
+
+class PreferenceView(BaseModel):
+    recipient: str
+    email: bool
+    reminders: bool
+
+
 def store_of(request: Request) -> NotifyStore:
     return request.app.state.notifier.store
 
@@ -44,7 +72,7 @@ def endpoint_view(endpoint: dict[str, Any], with_secret: bool = False) -> dict[s
     return view
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED, responses=errors(409))
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED, **answers(Registered, 409, status=201))
 async def register_webhook(body: EndpointRegistration, request: Request, caller: Principal = Depends(firm)) -> dict:
     """Register an endpoint for the caller's firm; the signing secret is shown once, here. 422 for a URL
     webhooks may not reach (not https, or a host resolving to a loopback, private or other internal address);
@@ -63,7 +91,7 @@ async def register_webhook(body: EndpointRegistration, request: Request, caller:
     return endpoint_view(endpoint, with_secret=True)
 
 
-@router.get("/webhooks")
+@router.get("/webhooks", **answers(list[EndpointView]))
 async def list_webhooks(request: Request, caller: Principal = Depends(firm)) -> list[dict]:
     return [endpoint_view(e) for e in await store_of(request).endpoints_of(caller.firm_id, enabled_only=False)]
 
@@ -74,7 +102,7 @@ async def delete_webhook(endpoint_id: str, request: Request, caller: Principal =
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no endpoint {endpoint_id}")
 
 
-@router.get("/notifications", responses=errors(404))
+@router.get("/notifications", **answers(list[NotificationView], 404))
 async def list_notifications(request: Request, case_id: str = Query(max_length=300),
                              caller: Principal = Depends(anyone)) -> list[dict]:
     if not await concerns(store_of(request), case_id, caller):
@@ -100,7 +128,7 @@ async def concerns(store: NotifyStore, case_id: str, caller: Principal) -> bool:
     return caller.firm_id in case.get("participant_firms", [])
 
 
-@router.put("/preferences/{recipient}")
+@router.put("/preferences/{recipient}", **answers(PreferenceView))
 async def set_preference(recipient: EmailStr, body: Preference, request: Request,
                          caller: Principal = Depends(operator)) -> dict:
     choices = {k: v for k, v in body.model_dump().items() if v is not None}

@@ -27,7 +27,7 @@ def _known_zone(name: str) -> str:
     if name not in _ZONES:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):   # OSError: a name no file can have
             raise ValueError(f"unknown IANA time zone {name!r}") from None
     return name
 
