@@ -39,11 +39,12 @@ for service in "${services[@]}"; do
         -f "$dockerfile" -t "$image" -t "localhost/mednet-$service:$version" . >/dev/null \
         || { echo "error: $dockerfile does not build"; exit 1; }
     container=$(buildah from --pull-never "$image")
+    trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
     root=$(buildah mount "$container")
     SYFT_FILE_METADATA_SELECTION=none SYFT_CHECK_FOR_APP_UPDATE=false \
         "$SYFT" scan --quiet "dir:$root" --base-path "$root" --source-name "mednet-$service" --source-version "$version" \
         -o "cyclonedx-json=$SBOM_DIR/mednet-$service.cdx.json"
-    buildah umount "$container" >/dev/null && buildah rm "$container" >/dev/null
+    buildah umount "$container" >/dev/null && buildah rm "$container" >/dev/null && trap - EXIT
     size=$(buildah images --format '{{.Size}}' "$image" | sed -n 1p)
     echo "$image: $size, built in $(( $(date +%s) - started ))s, SBOM $SBOM_DIR/mednet-$service.cdx.json"
 done
