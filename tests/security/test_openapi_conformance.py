@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import time
 
 import pytest
@@ -21,7 +22,7 @@ from services_harness import settings_for, skip_history
 
 pytestmark = [pytest.mark.timeout(600),
               pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")]
-EXAMPLES = 12
+EXAMPLES = int(os.environ.get("MEDNET_SCHEMATHESIS_EXAMPLES", "12"))   # per operation and role; more for a deep run
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 
