@@ -34,7 +34,7 @@ import org.apache.kafka.common.resource.ResourceType;
 /**
  * SCRAM users, ACLs and topics of a secured Kafka cluster, in one JVM start, through the Admin client.
  *
- * Usage: java -cp 'libs/*' KafkaSecurityAdmin.java BOOTSTRAP PROTOCOL MECHANISM
+ * Usage: java -cp 'libs/*' KafkaSecurityAdmin.java BOOTSTRAP PROTOCOL MECHANISM [CA_PEM_FILE]
  * Standard input: the admin user name, its password, then one operation per line (tab-separated):
  *   user-upsert NAME PASSWORD | user-delete NAME | users
  *   acl-add TYPE PATTERN NAME PRINCIPAL OPERATION | acl-delete-principal PRINCIPAL
@@ -52,6 +52,10 @@ public class KafkaSecurityAdmin {
         props.put("sasl.mechanism", args[2]);
         props.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
                 + user + "\" password=\"" + password + "\";");
+        if (args.length > 3 && !args[3].isEmpty()) {  // SASL_SSL: the cluster's CA (PEM)
+            props.put("ssl.truststore.type", "PEM");
+            props.put("ssl.truststore.location", args[3]);
+        }
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "20000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
         List<String[]> operations = new ArrayList<>();

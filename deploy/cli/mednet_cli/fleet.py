@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -10,15 +12,23 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import read_json, write_private
+from .kafka_acls import credentials, service_user
 from .processes import ManagedProcess, port_answers, port_is_free
 from .provision import StackError
+from .tokens import Issuer, secrets_file
 
 SERVICES = {"intake": 8101, "scheduling": 8102, "notes": 8103, "notify": 8104}
 SMTP_SINK_PORT = 2525
 
 
-def secrets_file(data_dir: Path) -> Path:
-    return data_dir / "secrets.json"
+# what a service started here verifies is the local issuer's JWKS, never an HS256 key set the caller's
+# environment holds (a service refuses to start with both)
+NO_INHERITED_KEY_SET = {"MEDNET_JWT_KEYS": "", "MEDNET_JWT_ACTIVE_KID": ""}
+
+
+def _new_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def local_secrets(data_dir: Path) -> dict[str, str]:
@@ -26,41 +36,21 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
     the notes master key set and notify's key for webhook secrets (each with its active id, so either can be
     rotated by editing the file), and where the JWKS of the stack's token issuer is. The issuer's private keys
     are in the same file (section jwt_issuer) and never in what this returns."""
-    from . import tokens
-
     path = secrets_file(data_dir)
-    values = json.loads(path.read_text()) if path.exists() else {}
-    changed = not values
-    if not values:
-        import base64
-        import os
-
-        values = {"MEDNET_NOTES_MASTER_KEYS": json.dumps({"m1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
-                  "MEDNET_NOTES_MASTER_KEY_ID": "m1",
-                  "MEDNET_NOTIFY_SECRET_KEYS": json.dumps({"s1": base64.urlsafe_b64encode(os.urandom(32)).decode()}),
-                  "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
+    values = read_json(path)
+    made = {"MEDNET_NOTES_MASTER_KEYS": lambda: json.dumps({"m1": _new_key()}), "MEDNET_NOTES_MASTER_KEY_ID": "m1",
+            "MEDNET_NOTIFY_SECRET_KEYS": lambda: json.dumps({"s1": _new_key()}), "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
+    changed = False
+    if not any(key.startswith("MEDNET_") for key in values):
+        values |= {key: value() if callable(value) else value for key, value in made.items()}
+        changed = True
     for retired in ("MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", "MEDNET_JWT_SECRET"):
         changed = values.pop(retired, None) is not None or changed
-    if tokens.SECTION not in values:
-        values[tokens.SECTION], changed = tokens.new_state(), True
     if changed:
         write_private(path, values)
-    tokens.publish(data_dir, values[tokens.SECTION])
+    policy = Issuer(data_dir).verifier()
     service = {key: value for key, value in values.items() if key.startswith("MEDNET_")}
-    return service | {"MEDNET_JWT_JWKS_URL": tokens.jwks_url(data_dir)}
-
-
-def write_private(path: Path, values: dict) -> None:
-    """A JSON file only its owner can read (0600), written whole."""
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(values, handle, indent=2)
-    partial.replace(path)
+    return service | {"MEDNET_JWT_JWKS_URL": policy.jwks_url}
 
 
 def mail_dir(data_dir: Path) -> Path:
@@ -84,11 +74,9 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
-    environment = {**stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT),
+    environment = {**NO_INHERITED_KEY_SET, **stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT),
                    "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
     if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
-        from .kafka_acls import credentials, service_user
-
         passwords = credentials(data_dir)
         for name in SERVICES:
             environment[f"MEDNET_{name.upper()}_KAFKA_SASL_USERNAME"] = service_user(name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -14,6 +13,7 @@ from pathlib import Path
 from mednet_shared.platform.kafka_security import PLAINTEXT, KafkaSecurity
 
 from . import kafka_acls
+from .ops.cluster import kafka_answers
 from .processes import ManagedProcess, port_answers, port_frees
 from .provision import LOCAL_DIR, StackError, cache_dir, kafka_jars, mongo_wire_jars, require_tool
 
@@ -137,24 +137,6 @@ class KafkaNode:
         self.process.wait_until(lambda: port_answers(self.port) and kafka_answers(self.bootstrap,
                                                                                   security=self.client_security),
                                 timeout, "ready")
-
-
-def kafka_answers(bootstrap: str, timeout: float = 3.0, security: KafkaSecurity = PLAINTEXT) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
-                                    **security.client_options())
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-            await asyncio.wait_for(admin.describe_cluster(), timeout)
-            return True
-        except Exception:
-            return False
-        finally:
-            await admin.close()
-
-    return asyncio.run(probe())
 
 
 def mongo_answers(url: str, timeout: float = 2.0) -> bool:

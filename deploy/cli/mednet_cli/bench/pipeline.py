@@ -87,7 +87,7 @@ class Pipeline:
                f"{prefix}INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.{self.firm}\.inbound$"}
         return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "MONGODB_URL": self.mongo_url,
                 "MEDNET_TOPIC_REPLICATION": str(self.replication), "MEDNET_NOTIFY_SMTP_PORT": str(self.sink_port),
-                **fleet.local_secrets(self.data_dir), **own}
+                **fleet.NO_INHERITED_KEY_SET, **fleet.local_secrets(self.data_dir), **own}
 
     async def prepare(self) -> None:
         """Topics exist; every new group starts at the current end, not at other runs' history."""

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..fleet import local_secrets
 from ..processes import free_port
 from ..stack import Stack
 from .fuzz import FuzzFigures, FuzzRun
@@ -74,7 +73,7 @@ async def _fuzz_on_own_stack(directory: Path, console: Console, hostile: int, va
     await asyncio.to_thread(stack.up, lambda step: console.log(step))
     try:
         run = FuzzRun(stack.bootstrap, stack.mongo.url, directory, console, hostile=hostile, valid=valid,
-                      instances_of_intake=instances, seed=seed, environment=local_secrets(directory))
+                      instances_of_intake=instances, seed=seed)
         return await run.run()
     finally:
         await asyncio.to_thread(stack.down)

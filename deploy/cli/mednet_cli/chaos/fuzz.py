@@ -23,6 +23,7 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
 from .. import records
+from ..fleet import NO_INHERITED_KEY_SET, local_secrets
 from .hostile import Hostile, generate
 from .inspect import dead_letters
 from .instances import Instance, instances
@@ -74,7 +75,8 @@ class FuzzRun:
         self.hostile_count, self.valid_count = hostile, valid
         self.instances: list[Instance] = instances({"intake": instances_of_intake}, run_dir)
         self.environment = {
-            **(environment or {}), "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URL": mongodb_url,
+            **NO_INHERITED_KEY_SET, **local_secrets(run_dir), **(environment or {}),
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "MONGODB_URL": mongodb_url,
             "MEDNET_INTAKE_CONSUMER_GROUP_ID": f"fuzz-{self.run_id}-intake",
             "MEDNET_INTAKE_MONGODB_DATABASE": f"fuzz_{self.run_id}_intake",
             "MEDNET_INTAKE_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-fz{self.run_id}-f[0-9]+\.inbound$",
