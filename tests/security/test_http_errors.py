@@ -4,13 +4,15 @@ operation that answered it documents that status; dates over HTTP are ISO 8601 t
 
 from __future__ import annotations
 
+import importlib
+
 import httpx
 import jsonschema
 import pytest
 
 from mednet_shared.platform.auth import Role
 from sample_cases import submission, variant
-from services_harness import client, services
+from services_harness import client, services, settings_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -122,3 +124,14 @@ async def test_a_time_zone_no_file_can_be_named_after_is_a_422_not_a_500(infrast
                 answer = await a_firm.post("/v1/cases", json=variant(document, "session.time_zone", zone))
                 assert answer.status_code == 422, f"{zone[:20]!r}: {answer.status_code}"
                 assert "session.time_zone" in [e["field"] for e in answer.json()["errors"]], answer.json()
+
+
+async def test_the_api_needs_a_token_below_a_root_path_too(infrastructure, unique):
+    """Mounted below a root path (behind a proxy), /v1 is still refused without a token before routing."""
+    app = importlib.import_module("mednet_intake.app").build(settings_for("intake", infrastructure, unique))
+    transport = httpx.ASGITransport(app=app, root_path="/intake")
+    async with httpx.AsyncClient(transport=transport, base_url="http://s") as anonymous:
+        refused = await anonymous.post("/intake/v1/cases/c-1/withdraw", content=b"{not json",
+                                       headers={"content-type": "application/json"})   # parsed before deps
+        assert refused.status_code == 401 and refused.json()["detail"] == "a bearer token is required"
+        assert (await anonymous.get("/intake/healthz")).status_code == 200

@@ -155,6 +155,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _api(scope: Scope) -> bool:
+    """Whether the request is for the /v1 API (below the root path the app may be mounted at)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return (path[len(root):] if root and path.startswith(root) else path).startswith(API_PREFIX)
+
+
 def _has_body(scope: Scope) -> bool:
     return _header(scope, b"transfer-encoding") is not None or (_header(scope, b"content-length") or "0") != "0"
 
@@ -177,7 +183,7 @@ class Authenticated:
         self.policy_of = policy_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+        if scope["type"] != "http" or not _api(scope):
             return await self.app(scope, receive, send)
         state = scope.setdefault("state", {})
         scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
@@ -222,7 +228,7 @@ class BoundedBody:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _refuse(scope, receive, send, 413, f"the body is larger than {limit} bytes")
         media = (_header(scope, b"content-type") or "").partition(";")[0].strip().lower()
-        if not own and _has_body(scope) and scope["path"].startswith(API_PREFIX) and not _json(media):
+        if not own and _has_body(scope) and _api(scope) and not _json(media):
             return await _refuse(scope, receive, send, 415, "the body must be application/json")
 
         received, exceeded, started, unread = 0, False, False, _has_body(scope)
