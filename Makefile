@@ -21,8 +21,8 @@ status: setup
 test: setup images   ## the whole suite on real Kafka and MongoDB (starts its own native stack if none is given), images too
 	$(BIN)/python -m pytest
 
-test-fast: setup     ## unit and contract tests only
-	$(BIN)/python -m pytest tests/unit tests/contract
+test-fast: setup     ## unit, contract and service tests: in-memory adapters, no Kafka, no MongoDB, under a minute
+	$(BIN)/python -m pytest tests/unit tests/contract $(wildcard tests/service)
 
 catalog: setup       ## regenerate the checked-in JSON Schemas
 	$(BIN)/mednet catalog export

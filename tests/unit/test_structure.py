@@ -147,3 +147,51 @@ def test_the_domain_check_refuses_a_framework_a_driver_and_another_service(tmp_p
                       "from .domain_rules import y\nimport pydantic, datetime\n")
     assert forbidden_imports("mednet_notes", "mednet_notes.domain", module) == [
         "fastapi", "mednet_intake.domain.x", "mednet_shared.platform.cas.Conflict", "pymongo.ReturnDocument"]
+
+
+DEV_LAYER = ("mednet_cli.stack", "mednet_cli.fleet", "mednet_cli.dev", "mednet_cli.processes", "mednet_cli.chaos",
+             "mednet_cli.bench", "mednet_cli.demo", "mednet_cli.smtp_sink", "mednet_cli.tokens", "mednet_cli.firms",
+             "mednet_cli.kafka_acls")
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for child in graph.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+def test_the_operator_commands_never_reach_the_local_stack():
+    graph = import_graph()
+    operator_modules = [name for name in graph if name.startswith("mednet_cli.ops")]
+    assert "mednet_cli.ops.commands" in operator_modules
+    for name in operator_modules:
+        local = sorted(m for m in reachable(graph, name) if m.startswith(DEV_LAYER))
+        assert not local, f"{name} imports the dev layer: {', '.join(local)}"
+
+
+INFRASTRUCTURE_FIXTURES = {"infrastructure", "kafka", "mongo", "db"}
+FAST_TIERS = ("unit", "contract", "service")
+
+
+def infrastructure_users(path: Path) -> list[str]:
+    """Test functions and fixtures of the file that ask for real Kafka or MongoDB (tests/conftest.py's fixtures)."""
+    users = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            asked = {a.arg for a in node.args.args + node.args.kwonlyargs} & INFRASTRUCTURE_FIXTURES
+            if asked:
+                users.append(f"{node.name}({', '.join(sorted(asked))})")
+    return users
+
+
+def test_the_fast_tiers_need_no_kafka_and_no_mongodb(tmp_path):
+    sample = tmp_path / "test_x.py"
+    sample.write_text("async def test_a(kafka, unique):\n    pass\n\ndef test_b(tmp_path):\n    pass\n")
+    assert infrastructure_users(sample) == ["test_a(kafka)"]
+    found = {str(path.relative_to(ROOT)): users for tier in FAST_TIERS for path in (ROOT / "tests" / tier).rglob("*.py")
+             if (users := infrastructure_users(path))}
+    assert not found, f"tests of the fast tiers ask for real infrastructure: {found}"

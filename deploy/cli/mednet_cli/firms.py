@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mednet_shared.platform.auth import TokenPolicy
+
 from . import kafka_acls
 from .ops import firms
 from .ops.firms import FirmAccess
@@ -27,3 +29,8 @@ def add(stack, firm_id: str, token_days: int = 30, webhook_url: str | None = Non
 
 def revoke(stack, firm_id: str) -> list[str]:
     return firms.revoke(kafka_acls.cluster(stack), Issuer(stack.data_dir), registry_file(stack.data_dir), firm_id)
+
+
+def token_policy(data_dir: Path) -> TokenPolicy:
+    """How the local stack's services verify the tokens its issuer signs (the JWKS it publishes)."""
+    return Issuer(data_dir).verifier()

@@ -109,8 +109,11 @@ def _read(path: Path) -> dict:
         raise ValueError(f"{path} is not JSON: {error}") from None
 
 
-def _kafka_target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties) -> Target:
-    return Target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties)
+def _cluster(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties) -> Cluster:
+    try:
+        return Target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties).cluster()
+    except (ValueError, StackError) as error:
+        fail(error)
 
 
 firms_app = typer.Typer(help="Firms on a secured cluster: Kafka user, topics, ACLs, HTTP token, webhook.",
@@ -138,11 +141,7 @@ def timeline(case_id: str, data_dir: DataDir = None, bootstrap: Bootstrap = None
     """Every event of a case across the network's topics, in order."""
     from .. import records
 
-    try:
-        cluster = _kafka_target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file,
-                                properties).cluster()
-    except (ValueError, StackError) as error:
-        fail(error)
+    cluster = _cluster(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties)
     entries = asyncio.run(records.timeline(cluster.bootstrap, case_id, cluster.security))
     table = Table(title=f"timeline of {case_id}")
     for column in ("time (UTC)", "topic", "event", "id", "caused by"):
@@ -161,11 +160,7 @@ def dlq_list(data_dir: DataDir = None, bootstrap: Bootstrap = None, protocol: Pr
     """Every dead-letter topic and how many records it holds."""
     from .. import records
 
-    try:
-        cluster = _kafka_target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file,
-                                properties).cluster()
-    except (ValueError, StackError) as error:
-        fail(error)
+    cluster = _cluster(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties)
     table = Table(title="dead-letter topics")
     table.add_column("topic")
     table.add_column("records", justify="right")
@@ -181,11 +176,7 @@ def dlq_show(topic: str, data_dir: DataDir = None, bootstrap: Bootstrap = None, 
     """The dead letters of a topic: where each came from and why it failed."""
     from .. import records
 
-    try:
-        cluster = _kafka_target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file,
-                                properties).cluster()
-    except (ValueError, StackError) as error:
-        fail(error)
+    cluster = _cluster(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties)
     table = Table(title=topic)
     for column in ("dlq offset", "from", "reason", "attempts", "error"):
         table.add_column(column)
@@ -207,11 +198,7 @@ def dlq_replay(
     """Publish dead letters again to the topic they came from (after the fix); consumers stay idempotent."""
     from .. import records
 
-    try:
-        cluster = _kafka_target(data_dir, bootstrap, protocol, mechanism, username, password, ca_file,
-                                properties).cluster()
-    except (ValueError, StackError) as error:
-        fail(error)
+    cluster = _cluster(data_dir, bootstrap, protocol, mechanism, username, password, ca_file, properties)
     letters = asyncio.run(records.dead_letters(cluster.bootstrap, topic, cluster.security))
     chosen = [letter for letter in letters if offsets is None or letter.offset in offsets]
     missing = sorted(set(offsets or ()) - {letter.offset for letter in letters})
