@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -13,10 +14,11 @@ from mednet_shared.contracts.events import SubmitCase
 from mednet_shared.contracts.envelope import MAX_EVENT_BYTES, reasons
 from mednet_shared.contracts.values import LongText, Party, Reason, Session
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import Unprocessable, answers, json_body as documented_body, temporal_problems
 
 from . import domain
-from .domain import Case, NotAllowed, Rejected
+from .domain import Case, Changed, NotAllowed, Rejected
 from .handlers import Intake
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -51,7 +53,7 @@ def intake_of(request: Request) -> Intake:
 
 def view(case: Case) -> dict[str, Any]:
     return {"case_id": case.case_id, "firm_id": case.firm_id, "status": case.status, "revision": case.revision,
-            "participant_firms": case.participant_firms, **case.submission.model_dump(mode="json")}
+            "participant_firms": case.participant_firms, **case.submitted("json")}
 
 
 def unprocessable(problems: list[Reason]) -> HTTPException:
@@ -121,12 +123,14 @@ async def change_case(case_id: str, request: Request, caller: Principal = Depend
 async def withdraw_case(case_id: str, withdrawal: Withdrawal, request: Request,
                         caller: Principal = Depends(firm)) -> dict:
     return await _changed(intake_of(request), case_id, caller,
-                          lambda case: domain.withdraw(case, caller.firm_id), withdrawal.reason)
+                          lambda case: domain.withdraw(case, caller.firm_id, withdrawal.reason))
 
 
-async def _changed(intake: Intake, case_id: str, caller: Principal, apply, reason: str = "") -> dict:
+async def _changed(intake: Intake, case_id: str, caller: Principal, apply: Callable[[Case], Changed]) -> dict:
     try:
-        return view(await intake.change(case_id, caller.firm_id, None, f"http-{uuid.uuid4()}", apply, reason))
+        return view(await intake.change(case_id, caller.firm_id, None, f"http-{uuid.uuid4()}", apply))
+    except ConflictsExhausted as busy:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(busy)) from None
     except LookupError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}") from None
     except NotAllowed as refused:
@@ -139,5 +143,5 @@ def readable(case: Case, caller: Principal) -> bool:
     if caller.role is Role.OPERATOR:
         return True
     if caller.role is Role.MEDIATOR:
-        return case.submission.mediator.mediator_id == caller.mediator_id
+        return case.mediated_by(caller.mediator_id)
     return case.visible_to(caller.firm_id)

@@ -9,7 +9,7 @@ from mednet_shared.platform.service import ServiceRuntime
 from . import api
 from .config import Settings
 from .handlers import FirmCommands, Intake
-from .store import CASES, REJECTIONS, CaseStore
+from .store import CASES, REJECTIONS, MongoCaseStore
 
 PUBLISHES = [Topics.INTAKE]
 
@@ -17,7 +17,7 @@ PUBLISHES = [Topics.INTAKE]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CASES, REJECTIONS], topics=PUBLISHES)
-    intake = Intake(CaseStore(runtime.db, runtime.relay))
+    intake = Intake(MongoCaseStore(runtime.db, runtime.relay))
     commands = FirmCommands(intake)
     runtime.consumer.subscribe(
         pattern=settings.inbound_topic_pattern,

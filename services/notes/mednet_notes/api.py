@@ -8,11 +8,12 @@ from pydantic import BaseModel
 
 from mednet_shared.contracts.values import Objective
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import answers
 
-from .domain import Brief, CallNotes, Observations
 from .crypto import SealError
-from .handlers import BriefNotReady, CallClosed, Notes, NotesPurged, UnknownCall
+from .domain import Brief, BriefNotReady, CallClosed, CallNotes, NotesPurged, Observations, UnknownCall
+from .handlers import Notes
 
 router = APIRouter(prefix="/v1", tags=["notes"])
 mediator = require(Role.MEDIATOR)
@@ -49,7 +50,7 @@ async def record_notes(call_id: str, body: CallNotes, request: Request, caller: 
         await notes_of(request).record(call_id, caller.mediator_id, body)
     except UnknownCall:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
-    except (CallClosed, NotesPurged) as refused:
+    except (CallClosed, NotesPurged, ConflictsExhausted) as refused:
         raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
     return await read_notes(call_id, request, caller)
 

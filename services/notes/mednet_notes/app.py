@@ -9,7 +9,7 @@ from mednet_shared.platform.service import ServiceRuntime
 from . import api
 from .config import Settings
 from .handlers import Notes, NotesHandlers
-from .store import CASES, NotesStore
+from .store import CASES, MongoNotesStore
 
 PUBLISHES = [Topics.NOTES]
 CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
@@ -18,7 +18,7 @@ CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CASES], topics=PUBLISHES + CONSUMES)
-    notes = Notes(NotesStore(runtime.db, runtime.relay), settings.key_ring())
+    notes = Notes(MongoNotesStore(runtime.db, runtime.relay), settings.key_ring())
     handlers = NotesHandlers(notes)
     runtime.consumer.subscribe(
         CONSUMES,

@@ -17,9 +17,9 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mednet_shared.platform.sealed import aeads_of
+from mednet_shared.platform.keyset import KeySet
 
-from .crypto import NONCE_BYTES, SEPARATOR, NoteSealer, SealError, decoded_key
+from .crypto import NONCE_BYTES, SEPARATOR, NoteSealer, SealError
 
 
 class KeyUnwrapError(SealError):
@@ -27,27 +27,19 @@ class KeyUnwrapError(SealError):
 
 
 class MasterKeys:
-    def __init__(self, keys: Mapping[str, bytes], active_id: str) -> None:
-        if not keys:
-            raise ValueError("no notes master key: set MEDNET_NOTES_MASTER_KEYS (or MEDNET_NOTES_ENCRYPTION_KEY)")
-        self._aeads = aeads_of(keys, active_id, "notes master key")
-        self.active_id = active_id
-        self._legacy = {kid: NoteSealer(key, kid) for kid, key in keys.items()}
+    def __init__(self, keys: KeySet) -> None:
+        self.active_id = keys.active_id
+        self._aeads = {kid: AESGCM(key) for kid, key in keys.keys.items()}
+        self._legacy = {kid: NoteSealer(key, kid) for kid, key in keys.keys.items()}
 
     @classmethod
     def parse(cls, keys_json: str = "", active_id: str = "", single_key: str = "") -> MasterKeys:
         """A JSON key set {"m1": "<base64 of 32 bytes>"}, else the single key under id 'k1'."""
         if keys_json:
-            try:
-                texts = json.loads(keys_json)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"MEDNET_NOTES_MASTER_KEYS is not JSON: {error}") from None
-            if not isinstance(texts, dict):
-                raise ValueError('MEDNET_NOTES_MASTER_KEYS must be a JSON object of id -> base64 key')
-        else:
-            texts = {"k1": single_key} if single_key else {}
-        keys = {kid: decoded_key(text) for kid, text in texts.items()}
-        return cls(keys, active_id or (next(iter(keys)) if len(keys) == 1 else ""))
+            return cls(KeySet.aes(keys_json, active_id, "MEDNET_NOTES_MASTER_KEYS"))
+        if single_key:
+            return cls(KeySet.aes(json.dumps({"k1": single_key}), "k1", "MEDNET_NOTES_ENCRYPTION_KEY"))
+        raise ValueError("no notes master key: set MEDNET_NOTES_MASTER_KEYS (or MEDNET_NOTES_ENCRYPTION_KEY)")
 
     def legacy_sealer(self, key_id: str) -> NoteSealer | None:
         """Notes sealed before envelope encryption were sealed with the single key directly (id k1)."""

@@ -1,71 +1,89 @@
-"""Notes' use cases: learn cases and calls from events; record the mediator's notes; build the brief.
+"""Notes' use cases (learn cases and calls from events; record the mediator's notes; build the brief) and its event
+handlers: event in -> domain (domain/case.py) -> store + outbox.
 
-The private observations are sealed before they reach the store and are never put in an event, a log
-line or an error. ObjectivesRecorded carries only what the party stated, and names the party's own firm
-so that notify delivers it to that side only.
+The private observations are sealed before they reach the store and are never put in an event, a log line or an
+error; each case's notes are sealed under its own data key, wrapped by a master key (envelope.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import datetime
 
-from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
-from mednet_shared.contracts.events import (
-    BriefReady,
-    CallCancelled,
-    CallRescheduled,
-    CallScheduled,
-    CaseOpened,
-    CaseUpdated,
-    Message,
-    ObjectivesRecorded,
-)
+from mednet_shared.contracts.envelope import CloudEvent, new_event
+from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseOpened, CaseUpdated
 from mednet_shared.contracts.values import Party, utc_now
+from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 from mednet_shared.platform.consumer import Incoming
 
 from .crypto import NoteSealer
+from .domain import case as rules
+from .domain.brief import Brief, CallNotes, Observations
+from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing
 from .envelope import MasterKeys
-from .domain import Brief, CallNotes, Observations, PartyObjectives, build_brief
-from .store import CaseRecord, NotesStore
+from .store import NotesStore
 
 SOURCE = "/mednet/notes"
-
-
-class UnknownCall(LookupError):
-    pass
-
-
-class CallClosed(Exception):
-    pass
-
-
-class BriefNotReady(Exception):
-    pass
-
-
-class NotesPurged(Exception):
-    def __init__(self, case_id: str, purged_at: datetime) -> None:
-        super().__init__(f"the notes of case {case_id} were purged at {purged_at.isoformat()} and cannot be read "
-                         f"or added")
-        self.case_id, self.purged_at = case_id, purged_at
-
-
 DATA_KEY_ID = "case-data-key"
 
 
-def party_entry(party: Party) -> dict:
-    return {"party_id": party.party_id, "role": str(party.role),
-            "firm_id": party.attorney.firm_id if party.attorney else None}
-
-
 class Notes:
-    def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now,
+                 cas_policy: CasPolicy = DEFAULT_POLICY) -> None:
         self.store = store
         self.master_keys = master_keys
         self.clock = clock
+        self.cas_policy = cas_policy
+
+    async def change_case(self, case_id: str, decide: Callable[[CaseState], Decision]) -> CaseState:
+        """Read, decide, write the new state and its events if the case is unchanged since (else all again)."""
+
+        async def attempt() -> CaseState:
+            stored = await self.store.case(case_id)
+            state = stored or CaseState(case_id=case_id)
+            decision = decide(state)
+            if decision is None:
+                return state
+            changed, outgoing = decision
+            changed = changed.model_copy(update={"version": state.version + 1})
+            await self.store.save_case(changed, stored.version if stored else None, [self._event(o) for o in outgoing])
+            return changed
+
+        return await compare_and_set(attempt, service="notes", what="case", key=case_id,
+                                     policy=self.cas_policy)
+
+    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock()))
+
+    async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
+                         status: CallStatus) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status))
+
+    async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> None:
+        case_id = rules.case_of_call(call_id)
+        call = rules.call_of(await self.store.case(case_id) if case_id else None, call_id, mediator_id)
+        rules.ensure_open(call)
+        sealer = await self.sealer_of(case_id, create=True)
+        sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=case_id, call_id=call_id)
+        await self.store.save_note(call_id, case_id, call.party_id, sealed)
+        if notes.objectives:
+            await self.change_case(case_id, lambda s: rules.record_objectives(s, call, notes.objectives,
+                                                                              self.clock()))
+
+    async def read(self, call_id: str, mediator_id: str | None) -> dict:
+        case_id = rules.case_of_call(call_id)
+        state = await self.store.case(case_id) if case_id else None
+        call = rules.call_of(state, call_id, mediator_id)
+        note = await self.store.note(call_id)
+        observations = Observations()
+        if note:
+            observations = Observations.model_validate_json(await self._opened(case_id, call_id, note))
+        return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id,
+                "observations": observations.model_dump(),
+                "objectives": [o.model_dump(mode="json") for o in state.objectives_of(call.party_id)]}
+
+    async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
+        return rules.brief_of(await self.store.case(case_id), case_id, mediator_id)
 
     async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
         """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""
@@ -99,90 +117,9 @@ class Notes:
             return False
         return await self.store.replace_case_key(case_id, wrapping, self.master_keys.rewrap(wrapping, case_id))
 
-    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
-        def change(record: CaseRecord):
-            if revision <= record.revision:
-                return None
-            record.mediator_id, record.revision = mediator_id or record.mediator_id, revision
-            record.parties = [party_entry(p) for p in parties]
-            return self._brief_if_ready(record)
-
-        await self.store.change_case(case_id, change)
-
-    async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str, status: str) -> None:
-        def change(record: CaseRecord):
-            record.mediator_id = record.mediator_id or mediator_id
-            current = record.call(call_id)
-            if current == {"call_id": call_id, "party_id": party_id, "status": status}:
-                return None
-            record.calls = [c for c in record.calls if c["call_id"] != call_id] + [
-                {"call_id": call_id, "party_id": party_id, "status": status}]
-            return []
-
-        await self.store.change_case(case_id, change)
-
-    async def call_of(self, call_id: str, mediator_id: str | None) -> tuple[CaseRecord, dict]:
-        """The case and call, if the call exists and (when given) belongs to this mediator."""
-        case_id = call_id.rpartition(":")[0]
-        record = await self.store.case(case_id) if case_id else None
-        call = record.call(call_id) if record else None
-        if call is None or (mediator_id is not None and record.mediator_id != mediator_id):
-            raise UnknownCall(call_id)
-        return record, call
-
-    async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> CaseRecord:
-        record, call = await self.call_of(call_id, mediator_id)
-        if call["status"] == "cancelled":
-            raise CallClosed(f"call {call_id} was cancelled")
-        sealer = await self.sealer_of(record.case_id, create=True)
-        sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=record.case_id,
-                                  call_id=call_id)
-        await self.store.save_note(call_id, record.case_id, call["party_id"], sealed)
-        if not notes.objectives:
-            return record
-        return await self.store.change_case(record.case_id, self._objectives_change(call, notes))
-
-    def _objectives_change(self, call: dict, notes: CallNotes):
-        party_id = call["party_id"]
-
-        def change(record: CaseRecord) -> list[CloudEvent] | None:
-            if record.objectives.get(party_id) == notes.objectives:
-                return None
-            record.objectives[party_id] = list(notes.objectives)
-            party = record.party(party_id) or {}
-            version = _fingerprint(notes)
-            events = [self._event(ObjectivesRecorded(
-                case_id=record.case_id, call_id=call["call_id"], party_id=party_id,
-                party_firm_id=party.get("firm_id"), objectives=notes.objectives, recorded_at=self.clock(),
-            ), derived_id(call["call_id"], "objectives", version))]
-            return events + self._brief_if_ready(record)
-
-        return change
-
-    def _brief_if_ready(self, record: CaseRecord) -> list[CloudEvent]:
-        """BriefReady once, when the last of objectives and the case's parties arrives, in whichever order."""
-        if record.brief_ready or not self._all_parties_recorded(record):
-            return []
-        record.brief_ready = True
-        return [self._event(BriefReady(case_id=record.case_id, mediator_id=record.mediator_id,
-                                       party_ids=[p["party_id"] for p in record.parties], ready_at=self.clock()),
-                            derived_id(record.case_id, "brief-ready"))]
-
-    @staticmethod
-    def _all_parties_recorded(record: CaseRecord) -> bool:
-        return len(record.parties) >= 2 and all(record.objectives.get(p["party_id"]) for p in record.parties)
-
-    async def read(self, call_id: str, mediator_id: str | None) -> dict:
-        record, call = await self.call_of(call_id, mediator_id)
-        note = await self.store.note(call_id)
-        observations = Observations()
-        if note:
-            observations = Observations.model_validate_json(await self._opened(record.case_id, call_id, note))
-        return {"call_id": call_id, "case_id": record.case_id, "party_id": call["party_id"],
-                "observations": observations.model_dump(),
-                "objectives": [o.model_dump(mode="json") for o in record.objectives.get(call["party_id"], [])]}
-
     async def _opened(self, case_id: str, call_id: str, note: dict) -> bytes:
+        """A note sealed before envelope encryption (by a master key itself) opens, and is resealed under the case's
+        data key."""
         legacy = self.master_keys.legacy_sealer(note["sealed"].get("key_id", ""))
         if legacy is None:
             return (await self.sealer_of(case_id)).open(note["sealed"], case_id=case_id, call_id=call_id)
@@ -191,23 +128,8 @@ class Notes:
         await self.store.reseal_note(call_id, note["sealed"], sealer.seal(opened, case_id=case_id, call_id=call_id))
         return opened
 
-    async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
-        record = await self.store.case(case_id)
-        if record is None or (mediator_id is not None and record.mediator_id != mediator_id):
-            raise UnknownCall(case_id)
-        missing = [p["party_id"] for p in record.parties if not record.objectives.get(p["party_id"])]
-        if missing or len(record.parties) < 2:
-            raise BriefNotReady(f"objectives are not yet recorded for: {', '.join(missing) or 'the parties'}")
-        return build_brief(case_id, [PartyObjectives(p["party_id"], p["role"], tuple(record.objectives[p["party_id"]]))
-                                     for p in record.parties])
-
-    def _event(self, message: Message, event_id: str) -> CloudEvent:
-        return new_event(message, SOURCE, event_id=event_id)
-
-
-def _fingerprint(notes: CallNotes) -> str:
-    objectives = [o.model_dump(mode="json") for o in notes.objectives]
-    return hashlib.sha256(json.dumps(objectives, sort_keys=True).encode()).hexdigest()[:16]
+    def _event(self, outgoing: Outgoing) -> CloudEvent:
+        return new_event(outgoing.message, SOURCE, event_id=outgoing.event_id)
 
 
 class NotesHandlers:
@@ -220,9 +142,7 @@ class NotesHandlers:
 
     async def case_updated(self, incoming: Incoming[CaseUpdated]) -> None:
         update = incoming.message
-        record = await self.notes.store.case(update.case_id)
-        await self.notes.learn_case(update.case_id, record.mediator_id if record else "", update.revision,
-                                    update.parties)
+        await self.notes.learn_case(update.case_id, "", update.revision, update.parties)
 
     async def call_scheduled(self, incoming: Incoming[CallScheduled | CallRescheduled]) -> None:
         call = incoming.message

@@ -1,102 +1,82 @@
 """Notes' collections.
 
-cases: what notes knows of each case (its mediator, parties and calls, from intake's and scheduling's
-events) and the objectives recorded per party, with the outbox of ObjectivesRecorded and BriefReady.
+cases: notes' CaseState of each case (its mediator, parties and calls, from intake's and scheduling's
+events, and the objectives recorded per party; schema 2, older documents read as it), with the outbox of
+ObjectivesRecorded and BriefReady.
 notes: the mediator's private observations per call, sealed with AES-GCM under the case's data key.
 case_keys: one document per case: its data key wrapped by a master key, or, once purged, only purged_at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.contracts.values import Objective, utc_now
+from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
+from mednet_shared.platform.cas import Conflict
 from mednet_shared.platform.outbox import OutboxRelay
+
+from .domain.case import CaseState, case_document, stored_case
 
 CASES, NOTES, CASE_KEYS = "cases", "notes", "case_keys"
 WRAPPING_FIELDS = ("master_key_id", "nonce", "wrapped_key")
-CAS_ATTEMPTS = 100
 
 
-class Conflict(Exception):
-    pass
+class NotesStore(Protocol):
+    """What notes' use cases need of its collections; MongoNotesStore runs, MemoryNotesStore (memory.py) has the
+    same semantics for the service tests."""
+
+    async def case(self, case_id: str) -> CaseState | None: ...
+
+    async def save_case(self, state: CaseState, expected_version: int | None, events: Sequence[CloudEvent]) -> None:
+        """Write the case and its events in one write: a new case when expected_version is None, else only if the
+        stored version is still expected_version; Conflict otherwise."""
+
+    async def save_note(self, call_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None: ...
+    async def note(self, call_id: str) -> dict[str, Any] | None: ...
+    async def reseal_note(self, call_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool: ...
+    async def delete_notes_not_sealed_with(self, case_id: str, key_id: str) -> int: ...
+    async def notes_of_case(self, case_id: str) -> int: ...
+    async def case_key(self, case_id: str) -> dict[str, Any] | None: ...
+    async def add_case_key(self, case_id: str, wrapping: dict[str, Any]) -> dict[str, Any]: ...
+    async def cases_wrapped_by_other_keys(self, active_id: str) -> list[str]: ...
+    async def replace_case_key(self, case_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool: ...
+    async def purge_case_key(self, case_id: str) -> dict[str, Any]: ...
 
 
-@dataclass
-class CaseRecord:
-    case_id: str
-    version: int = 0
-    mediator_id: str = ""
-    revision: int = 0
-    parties: list[dict[str, Any]] = field(default_factory=list)      # party_id, role, firm_id
-    calls: list[dict[str, Any]] = field(default_factory=list)        # call_id, party_id, status
-    objectives: dict[str, list[Objective]] = field(default_factory=dict)
-    brief_ready: bool = False
-
-    def call(self, call_id: str) -> dict[str, Any] | None:
-        return next((c for c in self.calls if c["call_id"] == call_id), None)
-
-    def party(self, party_id: str) -> dict[str, Any] | None:
-        return next((p for p in self.parties if p["party_id"] == party_id), None)
-
-    def document(self) -> dict[str, Any]:
-        return {"mediator_id": self.mediator_id, "revision": self.revision, "parties": self.parties,
-                "calls": self.calls, "brief_ready": self.brief_ready,
-                "objectives": [{"party_id": party, "objectives": [o.model_dump(mode="json") for o in items]}
-                               for party, items in self.objectives.items()]}
-
-
-def _record(document: dict[str, Any]) -> CaseRecord:
-    return CaseRecord(
-        case_id=document["_id"], version=document["version"], mediator_id=document.get("mediator_id", ""),
-        revision=document.get("revision", 0), parties=document.get("parties", []), calls=document.get("calls", []),
-        objectives={entry["party_id"]: [Objective.model_validate(o) for o in entry["objectives"]]
-                    for entry in document.get("objectives", [])},
-        brief_ready=document.get("brief_ready", False),
-    )
-
-
-class NotesStore:
+class MongoNotesStore:
     def __init__(self, db: AsyncDatabase, relay: OutboxRelay) -> None:
         self.cases = db[CASES]
         self.notes = db[NOTES]
         self.case_keys = db[CASE_KEYS]
         self.relay = relay
 
-    async def case(self, case_id: str) -> CaseRecord | None:
+    async def case(self, case_id: str) -> CaseState | None:
         document = await self.cases.find_one({"_id": case_id}, {outbox.FIELD: 0})
-        return _record(document) if document else None
+        return stored_case(document) if document else None
 
-    async def change_case(self, case_id: str,
-                          change: Callable[[CaseRecord], Sequence[CloudEvent] | None]) -> CaseRecord:
-        """Read, change, compare-and-set (creating the record if needed); the events go in the same write."""
-        for _ in range(CAS_ATTEMPTS):
-            record = await self.case(case_id)
-            if record is None:
-                try:
-                    await self.cases.insert_one({"_id": case_id, "version": 0})
-                except DuplicateKeyError:
-                    pass
-                continue
-            events = change(record)
-            if events is None:
-                return record
-            update = outbox.with_events({"$set": {**record.document(), "updated_at": utc_now()},
-                                         "$inc": {"version": 1}}, [(Topics.NOTES, e) for e in events])
-            pending = await outbox.update_collecting(self.cases, {"_id": case_id, "version": record.version}, update)
-            if pending is not None:
-                if events:
-                    self.relay.wake(CASES, case_id, pending)
-                return record
-        raise Conflict(case_id)
+    async def save_case(self, state: CaseState, expected_version: int | None, events: Sequence[CloudEvent]) -> None:
+        document, now = case_document(state), utc_now()
+        if expected_version is None:
+            pending = outbox.entries([(Topics.NOTES, e) for e in events])
+            try:
+                await self.cases.insert_one({**document, outbox.FIELD: pending, "created_at": now, "updated_at": now})
+            except DuplicateKeyError:
+                raise Conflict(state.case_id) from None
+        else:
+            update = outbox.with_events({"$set": {**document, "updated_at": now}}, [(Topics.NOTES, e) for e in events])
+            pending = await outbox.update_collecting(self.cases, {"_id": state.case_id, "version": expected_version},
+                                                     update)
+            if pending is None:
+                raise Conflict(state.case_id)
+        if events:
+            self.relay.wake(CASES, state.case_id, pending)
 
     async def save_note(self, call_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
         await self.notes.update_one(

@@ -54,18 +54,18 @@ def test_moving_the_session_and_adding_a_party_bump_the_revision():
     newcomer = domain.parse_submission(
         {**submission("ref-1", now=NOW), "parties": [*submission("ref-1")["parties"],
                                                      party("p9", "other", "Asia/Kolkata", "firm-n")]}).parties[-1]
-    changed = domain.change_case(case, "firm-x", NOW, session=later, add_parties=[newcomer])
-    assert changed.revision == 2
-    assert changed.changes == ("session_moved", "party_added")
-    assert changed.updated().participant_firms == ["firm-a", "firm-b", "firm-n", "firm-x"]
+    changed, updated = domain.change_case(case, "firm-x", NOW, session=later, add_parties=[newcomer])
+    assert changed.revision == updated.revision == 2
+    assert changed.changes == ("session_moved", "party_added") and updated.changes == list(changed.changes)
+    assert updated.participant_firms == ["firm-a", "firm-b", "firm-n", "firm-x"]
 
 
 def test_only_the_submitting_firm_changes_or_withdraws_and_only_while_open():
     case = opened()
     with pytest.raises(NotAllowed):
         domain.withdraw(case, "firm-a")
-    withdrawn = domain.withdraw(case, "firm-x")
-    assert withdrawn.status == "withdrawn"
+    withdrawn, event = domain.withdraw(case, "firm-x", "settled")
+    assert withdrawn.status == "withdrawn" and event.reason == "settled" and withdrawn.revision == 2
     with pytest.raises(NotAllowed):
         domain.withdraw(withdrawn, "firm-x")
 
@@ -73,8 +73,8 @@ def test_only_the_submitting_firm_changes_or_withdraws_and_only_while_open():
 def test_a_partys_own_attorney_firm_may_change_its_availability():
     case = opened()
     windows = domain.parse_submission(submission("ref-1")).parties[0].availability[:1]
-    changed = domain.change_availability(case, "firm-a", "p1", windows, [])
-    assert changed.submission.parties[0].availability == windows and changed.changes == ("availability_changed",)
+    changed, _ = domain.change_availability(case, "firm-a", "p1", windows, [])
+    assert changed.parties[0].availability == windows and changed.changes == ("availability_changed",)
     with pytest.raises(NotAllowed):
         domain.change_availability(case, "firm-b", "p1", windows, [])
     with pytest.raises(Rejected):
@@ -84,3 +84,21 @@ def test_a_partys_own_attorney_firm_may_change_its_availability():
 def test_nothing_to_change_is_a_clear_rejection():
     with pytest.raises(Rejected, match="nothing to change"):
         domain.change_case(opened(), "firm-x", NOW)
+
+
+def test_a_case_stored_in_the_first_shape_reads_as_intakes_own_state():
+    case = opened()
+    first_shape = {"_id": case.case_id, "firm_id": "firm-x", "revision": 3, "status": "withdrawn",
+                   "changes": ["session_moved"], "created_at": NOW,
+                   "submission": domain.parse_submission(submission("ref-1", now=NOW)).model_dump(mode="json")}
+    migrated = domain.stored_case(first_shape)
+    assert migrated == case.model_copy(update={"revision": 3, "status": "withdrawn", "changes": ("session_moved",)})
+    assert domain.stored_case(domain.case_document(migrated)) == migrated
+    assert "submission" not in domain.case_document(migrated) and domain.case_document(migrated)["schema"] == 2
+
+
+def test_the_same_reference_with_other_content_is_refused_and_the_same_submission_is_its_case():
+    case = opened()
+    assert domain.resubmitted(case, opened()) is case
+    with pytest.raises(Rejected, match="different content"):
+        domain.resubmitted(case, opened(title="Another title"))

@@ -75,8 +75,10 @@ def test_a_note_sealed_with_one_cases_data_key_fails_under_another_cases_key():
     ("", "", "no notes master key"),
     ("{not json", "m1", "not JSON"),
     ('["m1"]', "m1", "JSON object"),
-    (json.dumps({"m1": M1}), "m9", "'m9' is not in the key set"),
-    (json.dumps({"m1": base64.b64encode(b"short").decode()}), "m1", "must be 32 bytes"),
+    (json.dumps({"m1": M1}), "m9", "'m9' is not in MEDNET_NOTES_MASTER_KEYS"),
+    (json.dumps({"m1": base64.b64encode(b"short").decode()}), "m1", "key 'm1' is 5 bytes, not 32"),
+    (json.dumps({"m1": "***"}), "m1", "MEDNET_NOTES_MASTER_KEYS: key 'm1' is not base64"),
+    (json.dumps({"m1": M1, "m2": M1}), "", "the active key id '' is not in"),
 ])
 def test_bad_master_key_configuration_is_a_specific_error(keys, active, problem):
     with pytest.raises(ValueError, match=problem):
@@ -85,3 +87,5 @@ def test_bad_master_key_configuration_is_a_specific_error(keys, active, problem)
 
 def test_the_single_legacy_key_serves_as_master_key_k1():
     assert MasterKeys.parse(single_key=M1).active_id == "k1"
+    with pytest.raises(ValueError, match="MEDNET_NOTES_ENCRYPTION_KEY: key 'k1' is 3 bytes, not 32"):
+        MasterKeys.parse(single_key="abcd")
