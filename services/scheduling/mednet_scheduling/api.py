@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mednet_shared.contracts.values import LongText, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
+from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, answers
 
-from .domain import MediatorAvailability
-from .handlers import CallNotFound, CallStateError, Cause, Scheduler
-from .store import CaseState, availability_document
+from .domain import MediatorAvailability, access
+from .domain.calls import CallNotFound, CallStateError, Placement, ensure_scheduled
+from .domain.state import CaseState, availability_document
+from .usecases import Cause, Scheduler
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 mediator = require(Role.MEDIATOR, Role.OPERATOR)
@@ -112,20 +114,11 @@ def scheduler_of(request: Request) -> Scheduler:
 
 
 def may_read(state: CaseState, caller: Principal) -> bool:
-    if caller.role is Role.OPERATOR:
-        return True
-    if caller.role is Role.MEDIATOR:
-        return state.case.mediator.mediator_id == caller.mediator_id
-    return caller.firm_id in state.case.participant_firms
-
-
-def may_run(state: CaseState, caller: Principal) -> bool:
-    return caller.role is Role.OPERATOR or state.case.mediator.mediator_id == caller.mediator_id
+    return access.may_read(state.facts, caller.role, firm_id=caller.firm_id, mediator_id=caller.mediator_id)
 
 
 def calls_view(state: CaseState) -> list[dict[str, Any]]:
-    return [{key: value.isoformat() if isinstance(value, datetime) else value for key, value in call.items()}
-            for call in state.calls.values()]
+    return [call.view() for call in state.calls.values()]
 
 
 @router.get("/cases/{case_id}/calls", **answers(CallsView, 404))
@@ -137,12 +130,11 @@ async def list_calls(case_id: str, request: Request, caller: Principal = Depends
 
 
 async def _case_and_party(request: Request, call_id: str, caller: Principal):
-    state = await scheduler_of(request).store.case_of_call(call_id)
-    party_id = call_id.rpartition(":")[2]
-    party = next((p for p in state.case.parties if p.party_id == party_id), None) if state else None
-    if party is None or not may_read(state, caller):
+    found = await scheduler_of(request).case_of_call(call_id)
+    if found is None or not may_read(found[0], caller):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-    if not may_run(state, caller):
+    state, party = found
+    if not access.may_run(state.facts, caller.role, mediator_id=caller.mediator_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the case's mediator runs its calls")
     return state, party
 
@@ -152,43 +144,45 @@ async def _run(request: Request, call_id: str, use_case) -> dict:
         await use_case
     except CallNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}") from None
-    except CallStateError as error:
+    except (CallStateError, ConflictsExhausted) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    state = await scheduler_of(request).store.case_of_call(call_id)
-    return next(c for c in calls_view(state) if c["call_id"] == call_id)
+    state, party = await scheduler_of(request).case_of_call(call_id)
+    return state.calls[party.party_id].view()
 
 
 @router.post("/calls/{call_id}/reschedule", **answers(CallView, 404, 409))
 async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
-    if state.calls.get(party.party_id, {}).get("status") != "scheduled":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"call {call_id} is not scheduled")
-    use = scheduler_of(request).place(state.case, party, Cause(), mode="reschedule", not_before=body.not_before,
-                                      reason=body.reason or "rescheduled by the mediator")
+    try:
+        ensure_scheduled(state, party.party_id)
+    except CallStateError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    use = scheduler_of(request).place(state.facts, party, Cause(), mode=Placement.RESCHEDULE,
+                                      not_before=body.not_before, reason=body.reason or "rescheduled by the mediator")
     return await _run(request, call_id, use)
 
 
 @router.post("/calls/{call_id}/cancel", **answers(CallView, 404, 409))
 async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
-    return await _run(request, call_id, scheduler_of(request).cancel(state.case, party, Cause(),
+    return await _run(request, call_id, scheduler_of(request).cancel(state.facts, party, Cause(),
                                                                       body.reason or "cancelled by the mediator"))
 
 
 @router.post("/calls/{call_id}/complete", **answers(CallView, 404, 409))
 async def complete(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
-    return await _run(request, call_id, scheduler_of(request).complete(state.case.case_id, party.party_id, Cause()))
+    return await _run(request, call_id, scheduler_of(request).complete(state.case_id, party.party_id, Cause()))
 
 
 @router.post("/calls/{call_id}/missed", **answers(CallView, 404, 409))
 async def missed(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     state, party = await _case_and_party(request, call_id, caller)
-    return await _run(request, call_id, scheduler_of(request).missed(state.case, party, Cause()))
+    return await _run(request, call_id, scheduler_of(request).missed(state.facts, party, Cause()))
 
 
 def _own_calendar(mediator_id: str, caller: Principal) -> None:
-    if caller.role is not Role.OPERATOR and caller.mediator_id != mediator_id:
+    if not access.may_manage_calendar(mediator_id, caller.role, caller.mediator_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a mediator manages only their own availability")
 
 
@@ -205,5 +199,5 @@ async def get_availability(mediator_id: str, request: Request, caller: Principal
 async def put_availability(mediator_id: str, body: Availability, request: Request,
                            caller: Principal = Depends(mediator)) -> dict:
     _own_calendar(mediator_id, caller)
-    await scheduler_of(request).store.save_availability(mediator_id, body.domain())
+    await scheduler_of(request).set_availability(mediator_id, body.domain())
     return await get_availability(mediator_id, request, caller)

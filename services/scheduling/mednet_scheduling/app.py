@@ -13,8 +13,9 @@ from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
-from .handlers import Scheduler, SchedulingHandlers
-from .store import CALENDARS, CASES, SchedulingStore
+from .handlers import SchedulingHandlers
+from .store import CALENDARS, CASES, MongoSchedulingStore
+from .usecases import Scheduler
 
 PUBLISHES = [Topics.SCHEDULING]
 CONSUMES = [Topics.INTAKE]
@@ -23,7 +24,7 @@ CONSUMES = [Topics.INTAKE]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES], topics=PUBLISHES + CONSUMES)
-    scheduler = Scheduler(SchedulingStore(runtime.db, runtime.relay))
+    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay))
     handlers = SchedulingHandlers(scheduler)
     runtime.consumer.subscribe(
         [Topics.INTAKE],

@@ -1,11 +1,12 @@
 """Scheduling's domain figures, counted when the events that carry them are written."""
 
+from datetime import datetime
+
 from prometheus_client import Counter, Histogram
 
 from mednet_shared.contracts.events import (
     CallRescheduled,
     CallScheduled,
-    CaseOpened,
     Message,
     PreMediationCompleted,
     SchedulingFailed,
@@ -20,11 +21,11 @@ PREMEDIATION_COMPLETED = Counter("mednet_premediation_completed_total",
                                  ["before_session"])
 
 
-def count(message: Message, case: CaseOpened) -> None:
+def count(message: Message, session_start: datetime) -> None:
     if isinstance(message, (CallScheduled, CallRescheduled)):
         CALLS_SCHEDULED.labels("rescheduled" if isinstance(message, CallRescheduled) else "scheduled").inc()
-        LEAD_TIME.observe((case.session.start - message.end).total_seconds() / 3600)
+        LEAD_TIME.observe((session_start - message.end).total_seconds() / 3600)
     elif isinstance(message, SchedulingFailed):
         SCHEDULING_FAILURES.inc()
     elif isinstance(message, PreMediationCompleted):
-        PREMEDIATION_COMPLETED.labels(str(message.completed_at < case.session.start).lower()).inc()
+        PREMEDIATION_COMPLETED.labels(str(message.completed_at < session_start).lower()).inc()

@@ -1,0 +1,39 @@
+"""Helpers of the scheduling service tests: a fixed clock (2026-03-02, a Monday) and cases from the tests' sample
+submissions, delivered to the handlers as the consumer would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mednet_scheduling.memory_store import MemorySchedulingStore
+from mednet_shared.contracts.envelope import new_event
+from mednet_shared.contracts.events import CaseOpened, Message
+from mednet_shared.contracts.topics import Topics
+from mednet_shared.platform.consumer import Incoming
+from sample_cases import submission
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FIRM, MEDIATOR = "firm-main", "med-ada"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def a_case(ref: str = "ref-1", parties: int = 2, days_ahead: int = 21, **changes) -> CaseOpened:
+    document = submission(ref, parties=parties, mediator_id=MEDIATOR, days_ahead=days_ahead, now=NOW)
+    firms = [FIRM] + [p["attorney"]["firm_id"] for p in document["parties"]]
+    return CaseOpened(case_id=f"case-{ref}", firm_id=FIRM, participant_firms=firms, **(document | changes))
+
+
+def delivered(message: Message, topic: str = Topics.INTAKE, firm: str | None = FIRM) -> Incoming:
+    return Incoming(event=new_event(message, "/mednet/intake", firm_id=firm), message=message, topic=topic,
+                    partition=0, offset=0)
+
+
+def types(store: MemorySchedulingStore) -> list[str]:
+    return [event.type.split(".")[1] for event in store.events()]
