@@ -278,7 +278,9 @@ async def test_reminders_survive_a_notify_crash_and_are_sent_once(infrastructure
 
     with SmtpServer() as smtp:
         port = free_port()
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        from services_harness import TEST_JWT_ENVIRONMENT
+
+        env = {**os.environ, **TEST_JWT_ENVIRONMENT, "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
                "MONGODB_URL": infrastructure.mongodb_url, "MEDNET_NOTIFY_HTTP_PORT": str(port),
                "MEDNET_NOTIFY_SMTP_PORT": str(smtp.port), "MEDNET_NOTIFY_POLL_SECONDS": "0.5",
                "MEDNET_NOTIFY_MONGODB_DATABASE": f"t_{unique}_notify", "MEDNET_NOTIFY_CONSUMER_GROUP_ID": f"t-{unique}"}
