@@ -56,7 +56,7 @@ class Scheduler:
     # -- intake's events ---------------------------------------------------------------------------
 
     async def open_case(self, case: CaseOpened, cause: Cause) -> None:
-        facts = CaseFacts.model_validate(case.model_dump())
+        facts = CaseFacts.of(case)
         change = await self._on_calendar(facts, cause, lambda calendar: calls.place(
             calendar, facts, facts.parties, self.clock(), cause.id))
         if not await self.store.add_case(calls.opened(facts, change)):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mednet_shared.contracts.events import CaseOpened
 from mednet_shared.contracts.values import Mediator, Party, SchedulingPolicy, Session, WeeklyWindow
 
 from .slots import Booking, Calendar, MediatorAvailability
@@ -82,6 +83,11 @@ class CaseFacts(BaseModel):
     parties: list[Party]
     policy: SchedulingPolicy
     participant_firms: list[str]
+
+    @classmethod
+    def of(cls, case: CaseOpened) -> CaseFacts:
+        """From intake's CaseOpened, whose values are validated already (they are not validated again)."""
+        return cls.model_construct(**{name: getattr(case, name) for name in cls.model_fields})
 
     def party(self, party_id: str) -> Party | None:
         return next((party for party in self.parties if party.party_id == party_id), None)
