@@ -12,7 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.http import answers, errors
 
-from .store import NotifyStore, TooManyEndpoints
+from .store import Store, TooManyEndpoints
 from .webhooks import RefusedWebhook
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
@@ -60,7 +60,7 @@ class PreferenceView(BaseModel):
     reminders: bool
 
 
-def store_of(request: Request) -> NotifyStore:
+def store_of(request: Request) -> Store:
     return request.app.state.notifier.store
 
 
@@ -107,25 +107,21 @@ async def list_notifications(request: Request, case_id: str = Query(max_length=3
                              caller: Principal = Depends(anyone)) -> list[dict]:
     if not await concerns(store_of(request), case_id, caller):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
-    query: dict[str, Any] = {"case_id": case_id}
-    if caller.role is Role.FIRM:
-        query["firm_id"] = caller.firm_id
-    jobs = await store_of(request).jobs.find(query, {"email.text": 0, "email.calendar": 0, "payload": 0}).to_list()
-    return [{"notification": j["_id"], "channel": j["channel"], "kind": j["purpose"], "recipient": j["recipient"],
-             "status": j["status"], "due_at": j["due_at"].isoformat(), "attempts": len(j.get("attempts", []))}
-            for j in jobs]
+    jobs = await store_of(request).notifications(case_id, caller.firm_id if caller.role is Role.FIRM else None)
+    return [{"notification": j.id, "channel": j.channel, "kind": j.purpose, "recipient": j.recipient,
+             "status": j.status, "due_at": j.due_at.isoformat(), "attempts": j.attempt_count} for j in jobs]
 
 
-async def concerns(store: NotifyStore, case_id: str, caller: Principal) -> bool:
+async def concerns(store: Store, case_id: str, caller: Principal) -> bool:
     """Operators see every case; a firm only the cases it takes part in; a mediator only their own."""
     if caller.role is Role.OPERATOR:
         return True
-    case = await store.recall("cases", case_id)
+    case = await store.case(case_id)
     if case is None:
         return False
     if caller.role is Role.MEDIATOR:
-        return case.get("mediator_id") == caller.mediator_id
-    return caller.firm_id in case.get("participant_firms", [])
+        return bool(case.mediator_id) and case.mediator_id == caller.mediator_id
+    return caller.firm_id in case.participant_firms
 
 
 @router.put("/preferences/{recipient}", **answers(PreferenceView))
@@ -133,4 +129,4 @@ async def set_preference(recipient: EmailStr, body: Preference, request: Request
                          caller: Principal = Depends(operator)) -> dict:
     choices = {k: v for k, v in body.model_dump().items() if v is not None}
     saved = await store_of(request).set_preference(recipient, choices)
-    return {"recipient": saved["_id"], "email": saved.get("email", True), "reminders": saved.get("reminders", True)}
+    return {"recipient": recipient.lower(), "email": saved.email, "reminders": saved.reminders}

@@ -2,34 +2,19 @@
 
 from fastapi import FastAPI
 
-from mednet_shared.contracts.events import (
-    BriefReady,
-    CallCancelled,
-    CallCompleted,
-    CallMissed,
-    CallRescheduled,
-    CallScheduled,
-    CaseOpened,
-    CaseRejected,
-    CaseUpdated,
-    CaseWithdrawn,
-    ObjectivesRecorded,
-    PreMediationCompleted,
-    SchedulingFailed,
-)
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
 from .dispatch import Dispatcher, Mailer, WebhookSender
+from .domain import ROUTES
 from .handlers import Notifier
-from .store import JOBS, STREAMS, NotifyStore
+from .store import JOBS, STREAMS, MongoStore
 
 PUBLISHES = [Topics.NOTIFY]
 CONSUMES = [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]
-EVENTS = [CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, CallScheduled, CallRescheduled, CallCancelled,
-          CallCompleted, CallMissed, SchedulingFailed, PreMediationCompleted, ObjectivesRecorded, BriefReady]
+EVENTS = list(ROUTES)  # every event type the routing table knows, each to the one handler
 
 
 def build(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +26,7 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     runtime = ServiceRuntime(settings, outbox_collections=[JOBS, STREAMS], topics=PUBLISHES + CONSUMES,
                              on_connected=connected)
-    store = NotifyStore(runtime.db, runtime.relay, settings.secret_box(), settings.webhook_max_endpoints_per_firm)
+    store = MongoStore(runtime.db, runtime.relay, settings.secret_box(), settings.webhook_max_endpoints_per_firm)
     webhooks = WebhookSender(allow_loopback_http=settings.webhook_allow_loopback_http,
                              deadline_seconds=settings.webhook_timeout_seconds,
                              max_response_bytes=settings.webhook_max_response_bytes)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import socket
@@ -33,9 +32,9 @@ from mednet_shared.platform import metrics as platform_metrics
 from mednet_shared.platform.mongo import as_stored
 
 from . import metrics
+from .domain import Attempt, Email, Job, next_try, webhook_payload
 from .errors import DeliveryError
-from .messages import Email
-from .store import NotifyStore
+from .store import Store
 from .webhooks import WebhookSender
 
 __all__ = ["DeliveryError", "Dispatcher", "FirmLanes", "Mailer", "WebhookSender", "webhook_payload"]
@@ -158,7 +157,7 @@ class Dispatcher:
     `concurrency` workers send email; `webhook_concurrency` others send webhooks, at most
     `webhook_concurrency_per_firm` of them for one firm."""
 
-    def __init__(self, store: NotifyStore, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
+    def __init__(self, store: Store, mailer: Mailer, webhooks: WebhookSender, *, poll_seconds: float,
                  max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, disable_after: int,
                  concurrency: int = 16, webhook_concurrency: int = 16, webhook_concurrency_per_firm: int = 2,
                  clock: Callable[[], datetime] = utc_now, poll_limit: int = 100) -> None:
@@ -170,7 +169,7 @@ class Dispatcher:
         self.clock = clock
         self.poll_limit = poll_limit
         self._next_lease_check = datetime.min.replace(tzinfo=UTC)
-        self._emails: asyncio.Queue[tuple[str, dict[str, Any] | None]] = asyncio.Queue()
+        self._emails: asyncio.Queue[tuple[str, Job | None]] = asyncio.Queue()
         self.lanes = FirmLanes(webhook_concurrency_per_firm)
         self._queued: set[str] = set()
         self._wake = asyncio.Event()
@@ -185,10 +184,10 @@ class Dispatcher:
         """The end of a claim made now, as MongoDB stores it (so it can be matched in a compare-and-set)."""
         return as_stored(now + LEASE)
 
-    def hand_over(self, jobs: list[dict[str, Any]]) -> None:
+    def hand_over(self, jobs: list[Job]) -> None:
         """Send these jobs now: this instance just wrote them, claimed (status sending, with their lease)."""
         for job in jobs:
-            self._enqueue(job, job)
+            self._enqueue(job.id, job.channel, job.firm_id or "", job)
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._send_emails(), name=f"notify-mailer-{n}")
@@ -217,17 +216,17 @@ class Dispatcher:
         self._queued.clear()
         unsent = [job for _, job in waiting if job is not None]
         with contextlib.suppress(Exception):
-            await self.store.unclaim({job["_id"]: job["lease_until"] for job in unsent})
+            await self.store.unclaim({job.id: job.lease_until for job in unsent})
 
-    def _enqueue(self, job: dict[str, Any], claimed: dict[str, Any] | None) -> None:
-        """Queue a job (claimed: the whole job, written claimed; else its id, channel and firm, to claim)."""
-        if job["_id"] in self._queued:
+    def _enqueue(self, job_id: str, channel: str, firm_id: str, claimed: Job | None) -> None:
+        """Queue a job (claimed: the whole job, written claimed; else None, to claim it first)."""
+        if job_id in self._queued:
             return
-        self._queued.add(job["_id"])
-        if job["channel"] == "webhook":
-            self.lanes.put(job.get("firm_id") or "", (job["_id"], claimed))
+        self._queued.add(job_id)
+        if channel == "webhook":
+            self.lanes.put(firm_id, (job_id, claimed))
         else:
-            self._emails.put_nowait((job["_id"], claimed))
+            self._emails.put_nowait((job_id, claimed))
 
     async def _send_emails(self) -> None:
         while True:
@@ -241,7 +240,7 @@ class Dispatcher:
             finally:
                 self.lanes.done(firm_id)
 
-    async def _process(self, job_id: str, claimed: dict[str, Any] | None) -> None:
+    async def _process(self, job_id: str, claimed: Job | None) -> None:
         try:
             job = await self.store.claim(job_id, LEASE, self.clock()) if claimed is None \
                 else await self._still_ours(claimed)
@@ -252,12 +251,12 @@ class Dispatcher:
         finally:
             self._queued.discard(job_id)
 
-    async def _still_ours(self, job: dict[str, Any]) -> dict[str, Any] | None:
+    async def _still_ours(self, job: Job) -> Job | None:
         """A job claimed when it was written, if its lease still covers a send (else renewed, if still ours)."""
         now = self.clock()
-        if now < job["lease_until"] - LEASE / 2:
+        if now < job.lease_until - LEASE / 2:
             return job
-        return await self.store.renew(job["_id"], job["lease_until"], self.lease_until(now))
+        return await self.store.renew(job.id, job.lease_until, self.lease_until(now))
 
     async def _poll(self) -> None:
         """Due jobs nobody is sending, every poll (at once again while there are more than one poll takes), at
@@ -295,7 +294,7 @@ class Dispatcher:
         for channel in ("email", "webhook"):
             due = await self.store.due_jobs(now, self.poll_limit, channel, skip=self._queued)
             for job in due:
-                self._enqueue(job, None)
+                self._enqueue(*job, None)
             found = max(found, len(due))
         return found
 
@@ -309,22 +308,21 @@ class Dispatcher:
             self._next_due = due
             self._wake.set()
 
-    async def _deliver(self, job: dict[str, Any]) -> None:
+    async def _deliver(self, job: Job) -> None:
         started = self.clock()
         try:
             await self._send(job)
         except DeliveryError as error:
             return await self._failed(job, str(error), started)
-        attempt = {"at": started, "ok": True}
-        await self.store.finish(job["_id"], "sent", attempt, None, [self._outcome(job, NotificationSent,
-                                                                                 sent_at=self.clock())])
-        metrics.NOTIFICATIONS.labels(job["channel"], job["purpose"], "sent").inc()
+        sent = self._outcome(job, NotificationSent, sent_at=self.clock())
+        await self.store.finish(job.id, "sent", Attempt(at=started, ok=True), None, [sent])
+        metrics.NOTIFICATIONS.labels(job.channel, job.purpose, "sent").inc()
 
-    async def _send(self, job: dict[str, Any]) -> None:
-        if job["channel"] == "email":
-            await self.mailer.send(Email(**job["email"]), job["_id"])
+    async def _send(self, job: Job) -> None:
+        if job.channel == "email":
+            await self.mailer.send(job.email, job.id)
             return
-        endpoint = await self.store.endpoint(job["endpoint_id"])
+        endpoint = await self.store.endpoint(job.endpoint_id)
         if endpoint is None or not endpoint["enabled"]:
             raise DeliveryError("the webhook endpoint is disabled or deleted")
         try:
@@ -332,35 +330,31 @@ class Dispatcher:
         except ValueError as error:
             raise DeliveryError(f"the endpoint's signing secret is unusable: {error}") from None
         try:
-            await self.webhooks.send(endpoint, secret, job["message_id"], job["payload"])
+            await self.webhooks.send(endpoint, secret, job.message_id, job.payload)
         except DeliveryError:
             await self.store.endpoint_outcome(endpoint["_id"], False, self.disable_after)
             raise
         await self.store.endpoint_outcome(endpoint["_id"], True, self.disable_after)
 
-    async def _failed(self, job: dict[str, Any], error: str, started: datetime) -> None:
-        attempts = job["attempt_count"] + 1
-        attempt = {"at": started, "ok": False, "error": error[:500]}
-        platform_metrics.RETRIES.labels("notify", job["channel"]).inc()
-        if attempts < self.max_attempts:
-            delay = min(self.backoff_max_seconds, self.backoff_seconds * 2 ** (attempts - 1))
-            due = self.clock() + timedelta(seconds=delay * random.uniform(0.5, 1.5))
-            log.warning("%s to %s failed (attempt %s): %s; next try at %s", job["purpose"], job["channel"],
+    async def _failed(self, job: Job, error: str, started: datetime) -> None:
+        attempts = job.attempt_count + 1
+        attempt = Attempt(at=started, ok=False, error=error[:500])
+        platform_metrics.RETRIES.labels("notify", job.channel).inc()
+        due = next_try(attempts, self.max_attempts, self.backoff_seconds, self.backoff_max_seconds, self.clock(),
+                       random.uniform(0.5, 1.5))
+        if due is not None:
+            log.warning("%s to %s failed (attempt %s): %s; next try at %s", job.purpose, job.channel,
                         attempts, error, due.isoformat())
-            await self.store.finish(job["_id"], "pending", attempt, due, [])
+            await self.store.finish(job.id, "pending", attempt, due, [])
             return self._retry_at(due)
-        log.error("%s via %s failed for good after %s attempts: %s", job["purpose"], job["channel"], attempts, error)
+        log.error("%s via %s failed for good after %s attempts: %s", job.purpose, job.channel, attempts, error)
         failed = self._outcome(job, NotificationFailed, error=error[:2000], attempts=attempts, failed_at=self.clock())
-        await self.store.finish(job["_id"], "failed", attempt, None, [failed])
-        metrics.NOTIFICATIONS.labels(job["channel"], job["purpose"], "failed").inc()
+        await self.store.finish(job.id, "failed", attempt, None, [failed])
+        metrics.NOTIFICATIONS.labels(job.channel, job.purpose, "failed").inc()
 
-    def _outcome(self, job: dict[str, Any], kind, **extra) -> CloudEvent:
-        notification_id = "n-" + uuid.uuid5(uuid.NAMESPACE_URL, job["_id"]).hex
-        message = kind(notification_id=notification_id, case_id=job["case_id"], source_event_id=job["source_event_id"],
-                       source_event_type=job["source_event_type"], channel=job["channel"],
-                       recipient=job["recipient"], kind=job["purpose"], **extra)
-        return new_event(message, SOURCE, event_id=derived_id(job["_id"], kind.__name__))
-
-
-def webhook_payload(event: CloudEvent) -> str:
-    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    def _outcome(self, job: Job, kind, **extra) -> CloudEvent:
+        notification_id = "n-" + uuid.uuid5(uuid.NAMESPACE_URL, job.id).hex
+        message = kind(notification_id=notification_id, case_id=job.case_id, source_event_id=job.source_event_id,
+                       source_event_type=job.source_event_type, channel=job.channel,
+                       recipient=job.recipient, kind=job.purpose, **extra)
+        return new_event(message, SOURCE, event_id=derived_id(job.id, kind.__name__))

@@ -1,17 +1,10 @@
-"""The emails of the notify service, as plain data: the service sends them, nothing here does."""
+"""The emails of the notify service, as plain data (the domain's Letters port): what each one says, in the
+recipient's own time zone. Nothing here sends."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from mednet_shared.contracts.events import (
@@ -23,66 +16,14 @@ from mednet_shared.contracts.events import (
     ObjectivesRecorded,
     SchedulingFailed,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Objective, ObjectiveIssue
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Objective, issue_label
 
 from . import invites
+from .domain import Email, reminder_times
 
-REMINDER_LEADS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+__all__ = ["Email", "reminder_times"]
+
 SIGNATURE = "mednet, for your mediator"
-ISSUE_LABELS: dict[ObjectiveIssue, str] = {
-    ObjectiveIssue.PAYMENT_AMOUNT: "Payment amount",
-    ObjectiveIssue.PAYMENT_TIMING: "Payment timing",
-    ObjectiveIssue.CONFIDENTIALITY: "Confidentiality",
-    ObjectiveIssue.APOLOGY: "Apology",
-    ObjectiveIssue.FUTURE_RELATIONSHIP: "Future relationship",
-    ObjectiveIssue.REFERENCE: "Reference",
-    ObjectiveIssue.NON_MONETARY_TERMS: "Non-monetary terms",
-    ObjectiveIssue.COSTS: "Costs",
-    ObjectiveIssue.NON_DISPARAGEMENT: "Non-disparagement",
-    ObjectiveIssue.OTHER: "Other",
-}
-
-
-@dataclass(frozen=True)
-class Email:
-    to: str
-    subject: str
-    text: str
-    calendar: bytes | None = None
-    calendar_method: Literal["REQUEST", "CANCEL"] | None = None
-
-    def __post_init__(self) -> None:
-        if (self.calendar is None) != (self.calendar_method is None):
-            raise ValueError("a calendar attachment and its method come together")
-
-    def to_message(self, sender: str, alert_id: str | None = None) -> Message:
-        """The email; the same alert_id always gives the same Message-ID, so a resend after a crash is
-        recognised by the recipient's mail system as the message it already has. Built with the MIME classes,
-        which take a fraction of EmailMessage's time for the same message."""
-        message = MIMEText(self.text, "plain", "utf-8")
-        if self.calendar is not None:
-            calendar = MIMEText(self.calendar.decode("utf-8"), "calendar", "utf-8")
-            calendar.set_param("method", self.calendar_method)
-            calendar.add_header("Content-Disposition", "attachment", filename="invite.ics")
-            message = MIMEMultipart("mixed", _subparts=[message, calendar])
-        message["From"] = address_header(sender)
-        message["To"] = address_header(self.to)
-        message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
-        message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = message_id_of(alert_id, sender) if alert_id else make_msgid(domain=domain_of(sender))
-        return message
-
-
-def address_header(address: str) -> str:
-    return address if address.isascii() else formataddr(parseaddr(address), "utf-8")
-
-
-def message_id_of(alert_id: str, sender: str) -> str:
-    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, alert_id).hex}@{domain_of(sender)}>"
-
-
-def domain_of(address: str) -> str:
-    return parseaddr(address)[1].rpartition("@")[2]
 
 
 # -- the emails -----------------------------------------------------------------------------------
@@ -190,14 +131,6 @@ def scheduling_failed_notice(failed: SchedulingFailed, recipient: Attendee) -> E
     )
 
 
-# -- reminders ------------------------------------------------------------------------------------
-
-
-def reminder_times(start: datetime, now: datetime) -> list[tuple[timedelta, datetime]]:
-    due = [(lead, start - lead) for lead in REMINDER_LEADS if start - lead > now]
-    return sorted(due, key=lambda lead_and_due_at: lead_and_due_at[1])
-
-
 # -- times ----------------------------------------------------------------------------------------
 
 
@@ -290,12 +223,6 @@ def objectives_text(objectives: Iterable[Objective]) -> str:
 def objective_text(objective: Objective) -> str:
     shared = "yes" if objective.shareable else "no"
     return (
-        f"- {issue_label(objective)} (priority {objective.priority}): {objective.wants}\n"
+        f"- {issue_label(objective.issue, objective.free_issue)} (priority {objective.priority}): {objective.wants}\n"
         f"  May be shared with the other side: {shared}"
     )
-
-
-def issue_label(objective: Objective) -> str:
-    if objective.issue is ObjectiveIssue.OTHER and objective.free_issue:
-        return objective.free_issue
-    return ISSUE_LABELS[objective.issue]

@@ -149,6 +149,27 @@ class ObjectiveIssue(StrEnum):
     OTHER = "other"
 
 
+ISSUE_LABELS: dict[ObjectiveIssue, str] = {
+    ObjectiveIssue.PAYMENT_AMOUNT: "Payment amount",
+    ObjectiveIssue.PAYMENT_TIMING: "Payment timing",
+    ObjectiveIssue.CONFIDENTIALITY: "Confidentiality",
+    ObjectiveIssue.APOLOGY: "Apology",
+    ObjectiveIssue.FUTURE_RELATIONSHIP: "Future relationship",
+    ObjectiveIssue.REFERENCE: "Reference",
+    ObjectiveIssue.NON_MONETARY_TERMS: "Non-monetary terms",
+    ObjectiveIssue.COSTS: "Costs",
+    ObjectiveIssue.NON_DISPARAGEMENT: "Non-disparagement",
+    ObjectiveIssue.OTHER: "Other",
+}
+
+
+def issue_label(issue: ObjectiveIssue, free_issue: str | None = None) -> str:
+    """How an issue reads to people: its label, or for 'other' the name the party gave it."""
+    if issue is ObjectiveIssue.OTHER and free_issue:
+        return free_issue
+    return ISSUE_LABELS[issue]
+
+
 class Stance(StrEnum):
     WANTS = "wants"
     WILLING = "willing"

@@ -1,20 +1,20 @@
 """Small secrets a service must keep and use again (webhook signing secrets), sealed at rest.
 
-AES-256-GCM under a key set from configuration (JSON id -> urlsafe base64 of 32 bytes, plus the active id),
-with associated data naming what the secret belongs to, so a sealed secret copied elsewhere does not open.
+AES-256-GCM under a key set from configuration (read by keyset.KeySet.aes: JSON id -> urlsafe base64 of 32 bytes,
+plus the active id), with associated data naming what the secret belongs to, so a sealed secret copied elsewhere
+does not open.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .keyset import KeySet
 
 KEY_BYTES, NONCE_BYTES = 32, 12
 
@@ -34,21 +34,21 @@ def aeads_of(keys: Mapping[str, bytes], active_id: str, what: str) -> dict[str, 
 
 
 class SecretBox:
-    def __init__(self, keys: Mapping[str, bytes], active_id: str) -> None:
-        self._aeads = aeads_of(keys, active_id, "secret key")
-        self.active_id = active_id
+    def __init__(self, keys: KeySet) -> None:
+        self._aeads = aeads_of(keys.keys, keys.active_id, "secret key")
+        self.active_id = keys.active_id
 
     @classmethod
-    def parse(cls, keys_json: str, active_id: str = "") -> SecretBox | None:
-        """None when no key set is configured."""
+    def parse(cls, keys_json: str, active_id: str = "",
+              variable: str = "MEDNET_NOTIFY_SECRET_KEYS") -> SecretBox | None:
+        """None when no key set is configured; the key set is read by the platform's KeySet."""
         if not keys_json:
             return None
         try:
-            texts = json.loads(keys_json)
-            keys = {kid: _decoded(text) for kid, text in texts.items()}
-        except (json.JSONDecodeError, AttributeError, binascii.Error, ValueError, TypeError):
-            raise ValueError('a secret key set must be JSON {"s1": "<urlsafe base64 of 32 bytes>"}') from None
-        return cls(keys, active_id or (next(iter(keys)) if len(keys) == 1 else ""))
+            keys = KeySet.aes(keys_json, active_id, variable)
+        except ValueError as error:
+            raise ValueError(f'{error} (a secret key set is JSON {{"s1": "<urlsafe base64 of 32 bytes>"}})') from None
+        return cls(keys)
 
     def seal(self, secret: str, context: str) -> dict[str, Any]:
         nonce = os.urandom(NONCE_BYTES)
@@ -64,7 +64,3 @@ class SecretBox:
         except (InvalidTag, KeyError, TypeError):
             raise SealedSecretError(f"the secret of {context} does not open: altered or another's") from None
 
-
-def _decoded(text: str) -> bytes:
-    standard = text.strip().replace("-", "+").replace("_", "/")
-    return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from mednet_notify.projection import CaseFacts, firms_for, project
+from mednet_notify.domain import CaseState, firms_for
+from mednet_notify.projection import project
 from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import (
     BriefReady,
@@ -13,7 +14,7 @@ from mednet_shared.contracts.events import (
 )
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
-FACTS = CaseFacts(firm_id="firm-s", party_firms={"p1": {"firm-a"}, "p2": {"firm-b"}})
+FACTS = CaseState(firm_id="firm-s", party_firms={"p1": ["firm-a"], "p2": ["firm-b"]})
 PEOPLE = [{"kind": "party", "name": "P", "email": "p@x.org", "time_zone": "UTC", "firm_id": "firm-a"},
           {"kind": "attorney", "name": "A", "email": "a@x.org", "time_zone": "UTC", "firm_id": "firm-a"},
           {"kind": "mediator", "name": "M", "email": "m@x.org", "time_zone": "UTC"}]

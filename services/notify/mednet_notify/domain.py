@@ -1,0 +1,428 @@
+"""Notify's rules: which event causes which jobs (emails, reminders, webhooks) and which firms hear of it.
+
+`ROUTES` is the one table from event type to what it causes; every subscription and every alert rule is in it.
+Everything here is pure: state and the event in, jobs and new state out. How an email reads is the `Letters`
+port (messages.py); nothing here sends, stores or renders.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.header import Header
+from email.message import Message as MimeMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Literal, NamedTuple, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mednet_shared.contracts.envelope import CloudEvent, derived_id
+from mednet_shared.contracts.events import (
+    BriefReady,
+    CallCancelled,
+    CallCompleted,
+    CallMissed,
+    CallRescheduled,
+    CallScheduled,
+    CaseOpened,
+    CaseRejected,
+    CaseUpdated,
+    CaseWithdrawn,
+    Message,
+    ObjectivesRecorded,
+    PreMediationCompleted,
+    SchedulingFailed,
+)
+from mednet_shared.contracts.values import Attendee, AttendeeKind
+
+REMINDER_LEADS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+ALWAYS_SENT = ("invitation", "cancellation")
+
+Channel = Literal["email", "webhook"]
+JobKind = Literal["invitation", "reminder", "cancellation", "completion", "objectives", "brief-ready",
+                  "scheduling-failed", "webhook"]
+JobStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    calendar: bytes | None = None
+    calendar_method: Literal["REQUEST", "CANCEL"] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.calendar is None) != (self.calendar_method is None):
+            raise ValueError("a calendar attachment and its method come together")
+
+    def to_message(self, sender: str, alert_id: str | None = None) -> MimeMessage:
+        """The email; the same alert_id always gives the same Message-ID, so a resend after a crash is
+        recognised by the recipient's mail system as the message it already has. Built with the MIME classes,
+        which take a fraction of EmailMessage's time for the same message."""
+        message = MIMEText(self.text, "plain", "utf-8")
+        if self.calendar is not None:
+            calendar = MIMEText(self.calendar.decode("utf-8"), "calendar", "utf-8")
+            calendar.set_param("method", self.calendar_method)
+            calendar.add_header("Content-Disposition", "attachment", filename="invite.ics")
+            message = MIMEMultipart("mixed", _subparts=[message, calendar])
+        message["From"] = address_header(sender)
+        message["To"] = address_header(self.to)
+        message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = message_id_of(alert_id, sender) if alert_id else make_msgid(domain=domain_of(sender))
+        return message
+
+
+def address_header(address: str) -> str:
+    return address if address.isascii() else formataddr(parseaddr(address), "utf-8")
+
+
+def message_id_of(alert_id: str, sender: str) -> str:
+    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, alert_id).hex}@{domain_of(sender)}>"
+
+
+def domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2]
+
+
+# -- state ----------------------------------------------------------------------------------------
+
+
+class State(BaseModel):
+    """Notify's own stored state; reads the older shapes too (fields it no longer keeps are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Attempt(State):
+    at: datetime
+    ok: bool
+    error: str | None = None
+
+
+class Job(State):
+    """One alert to deliver: an email (invitation, reminder, ...) to a person or a signed webhook to a firm."""
+
+    id: str = Field(alias="_id")
+    channel: Channel
+    purpose: JobKind
+    recipient: str
+    case_id: str
+    due_at: datetime
+    source_event_id: str
+    source_event_type: str
+    status: JobStatus = "pending"
+    attempt_count: int = 0
+    attempts: list[Attempt] = []
+    created_at: datetime | None = None
+    lease_until: datetime | None = None
+    call_id: str | None = None
+    sequence: int | None = None
+    email: Email | None = None
+    firm_id: str | None = None
+    endpoint_id: str | None = None
+    message_id: str | None = None
+    payload: str | None = Field(default=None, description="the webhook body: the event as the firm receives it")
+
+
+class Notification(State):
+    """What anyone may see of a job: no text, no payload."""
+
+    id: str = Field(alias="_id")
+    channel: Channel
+    purpose: JobKind
+    recipient: str
+    status: JobStatus
+    due_at: datetime
+    attempt_count: int = 0
+
+
+class Due(NamedTuple):
+    job_id: str
+    channel: str
+    firm_id: str
+
+
+class CaseState(State):
+    firm_id: str = ""
+    participant_firms: list[str] = []
+    mediator_id: str = ""
+    mediator: Attendee | None = None
+    party_firms: dict[str, list[str]] = {}
+
+
+class CallState(State):
+    call_id: str
+    case_id: str
+    party_id: str = ""
+    sequence: int = 0
+    start: datetime
+    end: datetime
+    attendees: list[Attendee]
+
+
+class Preferences(State):
+    email: bool = True
+    reminders: bool = True
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a rule may use: the event, what earlier events left, and the time."""
+
+    event: CloudEvent
+    now: datetime
+    case: CaseState | None = None
+    call: CallState | None = None
+    brief_url: str = ""
+
+
+@dataclass(frozen=True)
+class Alerts:
+    jobs: list[Job] = field(default_factory=list)
+    drop_reminders: tuple[str, int] | None = None  # (call id, below this sequence): pending reminders dropped
+
+
+class Letters(Protocol):
+    def invitation(self, call: CallScheduled | CallRescheduled, recipient: Attendee) -> Email: ...
+    def reminder(self, call: CallScheduled | CallRescheduled, recipient: Attendee, lead: timedelta) -> Email: ...
+    def cancellation_notice(self, call: CallCancelled, recipient: Attendee, start: datetime,
+                            end: datetime) -> Email: ...
+    def completion_confirmation(self, call: CallCompleted, recipient: Attendee) -> Email: ...
+    def objectives_confirmation(self, recorded: ObjectivesRecorded, recipient: Attendee) -> Email: ...
+    def brief_ready_notice(self, ready: BriefReady, mediator: Attendee, brief_url: str) -> Email: ...
+    def scheduling_failed_notice(self, failed: SchedulingFailed, recipient: Attendee) -> Email: ...
+
+
+# -- email jobs -----------------------------------------------------------------------------------
+
+
+def email_job(known: Known, case_id: str, purpose: JobKind, email: Email, *, due_at: datetime | None = None,
+              key: str | None = None, call_id: str | None = None, sequence: int | None = None) -> Job:
+    event = known.event
+    return Job(id=key or f"{event.id}:email:{email.to.lower()}", channel="email", purpose=purpose,
+               recipient=email.to, case_id=case_id, call_id=call_id, sequence=sequence,
+               due_at=due_at or known.now, created_at=known.now, source_event_id=event.id,
+               source_event_type=event.type, email=email)
+
+
+def reminder_times(start: datetime, now: datetime) -> list[tuple[timedelta, datetime]]:
+    """24 h and 1 h before the call, those still ahead."""
+    due = [(lead, start - lead) for lead in REMINDER_LEADS if start - lead > now]
+    return sorted(due, key=lambda lead_and_due_at: lead_and_due_at[1])
+
+
+def invitations_and_reminders(call: CallScheduled | CallRescheduled, known: Known, letters: Letters) -> Alerts:
+    """Each attendee's invitation now and reminders before the call; a new sequence drops the older reminders."""
+    jobs = []
+    for attendee in call.attendees:
+        jobs.append(email_job(known, call.case_id, "invitation", letters.invitation(call, attendee),
+                              call_id=call.call_id, sequence=call.sequence))
+        for lead, due in reminder_times(call.start, known.now):
+            key = f"{call.call_id}:{call.sequence}:reminder-{int(lead.total_seconds())}:{attendee.email.lower()}"
+            jobs.append(email_job(known, call.case_id, "reminder", letters.reminder(call, attendee, lead),
+                                  due_at=due, key=key, call_id=call.call_id, sequence=call.sequence))
+    return Alerts(jobs, (call.call_id, call.sequence) if call.sequence > 0 else None)
+
+
+def cancellations(call: CallCancelled, known: Known, letters: Letters) -> Alerts:
+    """A cancellation for each attendee (when the call's time is known) and none of its reminders."""
+    start = call.start or (known.call.start if known.call else None)
+    end = call.end or (known.call.end if known.call else None)
+    jobs = [] if start is None or end is None else [
+        email_job(known, call.case_id, "cancellation", letters.cancellation_notice(call, a, start, end))
+        for a in call.attendees]
+    return Alerts(jobs, (call.call_id, call.sequence + 1))
+
+
+def completions(call: CallCompleted, known: Known, letters: Letters) -> Alerts:
+    return Alerts([email_job(known, call.case_id, "completion", letters.completion_confirmation(call, a))
+                   for a in attendees_of(known)])
+
+
+def objectives_confirmations(recorded: ObjectivesRecorded, known: Known, letters: Letters) -> Alerts:
+    """Only the side whose objectives they are."""
+    own_side = [a for a in attendees_of(known) if a.kind in (AttendeeKind.PARTY, AttendeeKind.ATTORNEY)]
+    return Alerts([email_job(known, recorded.case_id, "objectives", letters.objectives_confirmation(recorded, a))
+                   for a in own_side])
+
+
+def brief_ready(ready: BriefReady, known: Known, letters: Letters) -> Alerts:
+    mediator = known.case.mediator if known.case else None
+    url = known.brief_url.format(case_id=ready.case_id)
+    return Alerts([email_job(known, ready.case_id, "brief-ready", letters.brief_ready_notice(ready, mediator, url))]
+                  if mediator else [])
+
+
+def scheduling_failed(failed: SchedulingFailed, known: Known, letters: Letters) -> Alerts:
+    mediator = known.case.mediator if known.case else None
+    return Alerts([email_job(known, failed.case_id, "scheduling-failed",
+                             letters.scheduling_failed_notice(failed, mediator))] if mediator else [])
+
+
+def no_alerts(message: Message, known: Known, letters: Letters) -> Alerts:
+    return Alerts()
+
+
+def attendees_of(known: Known) -> list[Attendee]:
+    return list(known.call.attendees) if known.call else []
+
+
+def wanted(jobs: Iterable[Job], preferences: Mapping[str, Preferences]) -> list[Job]:
+    """Calendar invites and cancellations always go (calendars must stay right); other emails only if the
+    recipient wants email; reminders only if they want reminders too."""
+    def goes(job: Job) -> bool:
+        choice = preferences.get(job.recipient) or Preferences()
+        if job.purpose in ALWAYS_SENT:
+            return True
+        return choice.email and (job.purpose != "reminder" or choice.reminders)
+
+    return [job for job in jobs if goes(job)]
+
+
+def claimed(jobs: Iterable[Job], now: datetime, lease_until: datetime) -> list[Job]:
+    """Jobs due now are written already claimed by the writer, which sends them at once."""
+    return [job.model_copy(update={"status": "sending", "lease_until": lease_until}) if job.due_at <= now else job
+            for job in jobs]
+
+
+def next_try(attempts: int, max_attempts: int, backoff_seconds: float, backoff_max_seconds: float, now: datetime,
+             jitter: float = 1.0) -> datetime | None:
+    """When a job that failed `attempts` times is tried again (exponential backoff, jittered), or None: it failed."""
+    if attempts >= max_attempts:
+        return None
+    delay = min(backoff_max_seconds, backoff_seconds * 2 ** (attempts - 1))
+    return now + timedelta(seconds=delay * jitter)
+
+
+# -- firms ----------------------------------------------------------------------------------------
+
+
+def participants(message: CaseOpened | CaseUpdated | CaseWithdrawn | PreMediationCompleted,
+                 case: CaseState | None) -> set[str]:
+    return set(message.participant_firms)
+
+
+def submitter(message: CaseRejected, case: CaseState | None) -> set[str]:
+    return {message.firm_id}
+
+
+def party_firm(message: ObjectivesRecorded, case: CaseState | None) -> set[str]:
+    return {message.party_firm_id} if message.party_firm_id else set()
+
+
+def submitter_and_party(message: SchedulingFailed, case: CaseState | None) -> set[str]:
+    return {message.firm_id} | party_firms_of(case, message.party_id or "")
+
+
+def call_sides(message: CallScheduled | CallRescheduled | CallCancelled, case: CaseState | None) -> set[str]:
+    own = {a.firm_id for a in message.attendees if a.firm_id and a.kind != AttendeeKind.MEDIATOR}
+    return own | submitting_firm(case)
+
+
+def party_and_submitter(message: CallCompleted | CallMissed, case: CaseState | None) -> set[str]:
+    return party_firms_of(case, message.party_id) | submitting_firm(case)
+
+
+def no_firms(message: Message, case: CaseState | None) -> set[str]:
+    return set()
+
+
+def submitting_firm(case: CaseState | None) -> set[str]:
+    return {case.firm_id} if case and case.firm_id else set()
+
+
+def party_firms_of(case: CaseState | None, party_id: str) -> set[str]:
+    return set(case.party_firms.get(party_id, [])) if case else set()
+
+
+# -- memory of earlier events ---------------------------------------------------------------------
+
+
+def party_firm_map(message: CaseOpened | CaseUpdated) -> dict[str, list[str]]:
+    return {p.party_id: [p.attorney.firm_id] for p in message.parties if p.attorney}
+
+
+def opened(message: CaseOpened) -> CaseState:
+    mediator = Attendee(kind=AttendeeKind.MEDIATOR, name=message.mediator.name, email=message.mediator.email,
+                        time_zone=message.mediator.time_zone)
+    return CaseState(firm_id=message.firm_id, participant_firms=message.participant_firms,
+                     mediator_id=message.mediator.mediator_id, mediator=mediator,
+                     party_firms=party_firm_map(message))
+
+
+def updated(message: CaseUpdated) -> CaseState:
+    """Only the fields a CaseUpdated changes are set (the rest stays as CaseOpened left it)."""
+    return CaseState(participant_firms=message.participant_firms, party_firms=party_firm_map(message))
+
+
+def booked(message: CallScheduled | CallRescheduled) -> CallState:
+    return CallState(call_id=message.call_id, case_id=message.case_id, party_id=message.party_id,
+                     sequence=message.sequence, start=message.start, end=message.end, attendees=message.attendees)
+
+
+def forget_nothing(message: Message) -> None:
+    return None
+
+
+# -- the routing table ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    alerts: Callable[..., Alerts] = no_alerts
+    firms: Callable[..., set[str]] = no_firms
+    remember: Callable[..., CaseState | CallState | None] = forget_nothing
+    needs_case: bool = False
+    needs_call: bool = False
+
+
+ROUTES: dict[type[Message], Route] = {
+    CaseOpened: Route(firms=participants, remember=opened),
+    CaseUpdated: Route(firms=participants, remember=updated),
+    CaseRejected: Route(firms=submitter),
+    CaseWithdrawn: Route(firms=participants),
+    CallScheduled: Route(invitations_and_reminders, call_sides, booked, needs_case=True),
+    CallRescheduled: Route(invitations_and_reminders, call_sides, booked, needs_case=True),
+    CallCancelled: Route(cancellations, call_sides, needs_case=True, needs_call=True),
+    CallCompleted: Route(completions, party_and_submitter, needs_case=True, needs_call=True),
+    CallMissed: Route(firms=party_and_submitter, needs_case=True),
+    SchedulingFailed: Route(scheduling_failed, submitter_and_party, needs_case=True),
+    PreMediationCompleted: Route(firms=participants),
+    ObjectivesRecorded: Route(objectives_confirmations, party_firm, needs_call=True),
+    BriefReady: Route(brief_ready, needs_case=True),
+}
+
+
+def route_of(message: Message) -> Route:
+    return ROUTES.get(type(message), Route())
+
+
+def firms_for(message: Message, case: CaseState | None) -> set[str]:
+    return route_of(message).firms(message, case)
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def webhook_payload(event: CloudEvent) -> str:
+    return json.dumps(event.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+
+
+def webhook_jobs(known: Known, message: Message, endpoints: Sequence[tuple[str, str]],
+                 projected: Mapping[str, CloudEvent]) -> list[Job]:
+    """One job per enabled endpoint (id, firm) of the firms the event is projected for."""
+    event = known.event
+    case_id = getattr(message, "case_id", "") or event.subject
+    return [Job(id=f"{event.id}:webhook:{endpoint_id}", channel="webhook", purpose="webhook",
+                recipient=endpoint_id, firm_id=firm_id, endpoint_id=endpoint_id,
+                message_id=derived_id(projected[firm_id].id, endpoint_id), payload=webhook_payload(projected[firm_id]),
+                case_id=case_id, due_at=known.now, created_at=known.now, source_event_id=event.id,
+                source_event_type=event.type)
+            for endpoint_id, firm_id in endpoints]
