@@ -98,6 +98,14 @@ def test_each_agenda_item_has_a_one_line_rationale_that_names_the_reason():
     assert "compatible" in agenda["confidentiality"].rationale
 
 
+def test_an_issue_reads_in_the_brief_as_it_reads_in_every_message():
+    brief = build_brief("case-1", [party("p1", "claimant", stated("non_monetary_terms", 2),
+                                         stated("non_disparagement", 3)),
+                                   party("p2", "respondent", stated("non_monetary_terms", 4))])
+    assert row(brief, "non_monetary_terms").label == "Non-monetary terms"
+    assert row(brief, "non_disparagement").label == "Non-disparagement"
+
+
 def test_issue_rows_put_the_positions_side_by_side_in_party_order():
     amount = row(employment_dispute(), "payment_amount")
     assert amount.label == "Payment amount"

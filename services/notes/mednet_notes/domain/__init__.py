@@ -13,7 +13,6 @@ from .brief import (
     build_brief,
     classify,
     issue_key,
-    issue_label,
 )
 from .case import (
     BriefNotReady,
@@ -29,5 +28,5 @@ from .case import (
 __all__ = [
     "AGENDA_GROUPS", "AgendaItem", "Brief", "BriefNotReady", "CallClosed", "CallEntry", "CallNotes", "CaseState",
     "IssueRow", "NotesPurged", "Observations", "Outgoing", "PartyEntry", "PartyObjectives", "Position",
-    "UnknownCall", "are_compatible", "build_brief", "classify", "issue_key", "issue_label",
+    "UnknownCall", "are_compatible", "build_brief", "classify", "issue_key",
 ]

@@ -29,7 +29,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from mednet_shared.contracts.values import Amount, Objective, ObjectiveIssue, PartyRole, Stance
+from mednet_shared.contracts.values import Amount, Objective, ObjectiveIssue, PartyRole, Stance, issue_label
 
 Classification = Literal["shared_interest", "trade_off", "open_issue", "hard_conflict"]
 AGENDA_GROUPS: tuple[Classification, ...] = ("shared_interest", "trade_off", "open_issue", "hard_conflict")
@@ -117,12 +117,6 @@ def issue_key(objective: Objective) -> str:
     if not objective.free_issue:
         raise ValueError("an objective with issue 'other' needs a free_issue naming it")
     return "other:" + " ".join(objective.free_issue.split()).lower()
-
-
-def issue_label(objective: Objective) -> str:
-    if objective.issue is ObjectiveIssue.OTHER:
-        return objective.free_issue or ""
-    return objective.issue.value.replace("_", " ").capitalize()
 
 
 def ensure_each_issue_named_once(objectives: Iterable[Objective], owner: str) -> None:
@@ -236,7 +230,8 @@ def raised_issues(parties: Sequence[PartyObjectives]) -> list[RaisedIssue]:
     for party in parties:
         for objective in party.objectives:
             by_key.setdefault(issue_key(objective), []).append((party, objective))
-    return [RaisedIssue(key, issue_label(raised[0][1]), tuple(raised)) for key, raised in by_key.items()]
+    return [RaisedIssue(key, issue_label(first.issue, first.free_issue), tuple(raised))
+            for key, raised in by_key.items() for first in [raised[0][1]]]
 
 
 def classify(issue: RaisedIssue, high_priority: int, trade_off_gap: int) -> Verdict:
