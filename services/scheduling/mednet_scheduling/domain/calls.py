@@ -7,7 +7,9 @@ into its case, where it is completed. Its states and the transitions the lifecyc
     (none) --place--> scheduled --reschedule / revalidate / missed once--> scheduled
     (none) --place, no slot--> failed --case changed--> scheduled | failed
     scheduled --cancel--> cancelled          scheduled --missed twice, or no new slot--> failed
-    scheduled --complete--> completed (all of a case's calls completed: PreMediationCompleted)
+    scheduled --complete--> completed (all of a case's calls completed: PreMediationCompleted); completed is final
+
+`NEXT` is that table for the case's view; a new step of the lifecycle (offers, holds) is a status and its edges.
 
 Every calendar change records the id of its cause: a cause seen again changes nothing.
 """
@@ -35,6 +37,16 @@ from .slots import Calendar, MediatorAvailability, NoSlot, Slot, SlotRequest, fi
 from .state import Booked, CalendarState, CallState, CallStatus, CaseFacts, CaseState
 
 MISSES_BEFORE_FAILING = 2
+
+NEXT: dict[CallStatus | None, frozenset[CallStatus]] = {
+    None: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED}),
+    CallStatus.SCHEDULED: frozenset({CallStatus.SCHEDULED, CallStatus.CANCELLED, CallStatus.FAILED,
+                                     CallStatus.COMPLETED}),
+    CallStatus.FAILED: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED}),
+    CallStatus.CANCELLED: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED}),
+    CallStatus.COMPLETED: frozenset(),
+}
+"""The statuses a call's case view may take next, by its current one (None: no call yet)."""
 
 
 class CallNotFound(LookupError):
@@ -224,8 +236,6 @@ def mirror(previous: CallState | None, facts: CaseFacts, party_id: str, change: 
     """The case's view of a party's call after a calendar change; None: the view stays as it is. A completed call
     stays completed (a placement replayed after a crash must not undo it); a call gone from the calendar without a
     failure was cancelled."""
-    if previous is not None and previous.status is CallStatus.COMPLETED:
-        return None
     call_id, booked = call_id_of(facts.case_id, party_id), change.booked.get(party_id)
     if booked is not None:
         call = CallState(party_id=party_id, call_id=call_id, status=CallStatus.SCHEDULED, start=booked.start,
@@ -237,7 +247,8 @@ def mirror(previous: CallState | None, facts: CaseFacts, party_id: str, change: 
         call = previous.model_copy(update={"status": CallStatus.CANCELLED})
     else:
         return None
-    return None if call == previous else call
+    allowed = NEXT[previous.status if previous else None]
+    return None if call == previous or call.status not in allowed else call
 
 
 def with_call(state: CaseState, call: CallState) -> CaseState:
@@ -251,7 +262,7 @@ def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState,
         raise CallNotFound(call_id_of(state.case_id, party_id))
     if call.status is CallStatus.COMPLETED:
         return state, []
-    if call.status is not CallStatus.SCHEDULED:
+    if CallStatus.COMPLETED not in NEXT[call.status]:
         raise CallStateError(f"call {call.call_id} is {call.status}")
     state = with_call(state, call.model_copy(update={"status": CallStatus.COMPLETED, "completed_at": now}))
     messages: list[Message] = [CallCompleted(
