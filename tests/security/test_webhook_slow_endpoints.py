@@ -78,17 +78,19 @@ async def test_a_backlog_of_one_firms_due_webhooks_delays_no_reminder_and_no_oth
 
 
 def webhook_job(key: str, endpoint: dict, due_at: datetime) -> Job:
-    return Job.model_validate({"_id": f"job-{key}", "channel": "webhook", "purpose": "webhook", "recipient": endpoint["_id"],
-            "firm_id": endpoint["firm_id"], "endpoint_id": endpoint["_id"], "message_id": f"msg-{key}",
-            "payload": "{}", "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}",
-            "source_event_type": "mednet.CaseRejected.v1"})
+    return Job.model_validate({
+        "_id": f"job-{key}", "channel": "webhook", "purpose": "webhook", "recipient": endpoint["_id"],
+        "firm_id": endpoint["firm_id"], "endpoint_id": endpoint["_id"], "message_id": f"msg-{key}",
+        "payload": "{}", "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}",
+        "source_event_type": "mednet.CaseRejected.v1"})
 
 
 def reminder_job(key: str, to: str, due_at: datetime) -> Job:
-    return Job.model_validate({"_id": f"job-{key}-reminder", "channel": "email", "purpose": "reminder", "recipient": to,
-            "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}-reminder",
-            "source_event_type": "mednet.CallScheduled.v1",
-            "email": {"to": to, "subject": "Reminder", "text": "soon", "calendar": None, "calendar_method": None}})
+    return Job.model_validate({
+        "_id": f"job-{key}-reminder", "channel": "email", "purpose": "reminder", "recipient": to,
+        "case_id": f"case-{key}", "due_at": due_at, "source_event_id": f"ev-{key}-reminder",
+        "source_event_type": "mednet.CallScheduled.v1",
+        "email": {"to": to, "subject": "Reminder", "text": "soon", "calendar": None, "calendar_method": None}})
 
 
 async def test_a_delivery_has_one_deadline_end_to_end(infrastructure, unique):

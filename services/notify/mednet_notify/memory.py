@@ -1,5 +1,5 @@
 """The in-memory adapter of notify's Store, for the service tests: the MongoDB adapter's semantics (unique ids,
-conditional claims, a job's outcome and its events in one write) with the outbox entries recorded in `outbox` (a MemoryOutbox)."""
+conditional claims, a job's outcome and its events in one write), the outbox entries recorded in `outbox`."""
 
 from __future__ import annotations
 

@@ -89,7 +89,8 @@ class Endpoints:
     max_endpoints_per_firm: int
 
     def _new_endpoint(self, firm_id: str, url: str) -> tuple[dict[str, Any], str]:
-        endpoint_id, secret = f"ep-{uuid.uuid4().hex[:16]}", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        endpoint_id = f"ep-{uuid.uuid4().hex[:16]}"
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         stored = ({"secret_sealed": self.secret_box.seal(secret, f"webhook:{endpoint_id}")} if self.secret_box
                   else {"secret": secret})
         return {"_id": endpoint_id, "firm_id": firm_id, "url": url, "enabled": True, "consecutive_failures": 0,

@@ -1,5 +1,6 @@
-"""The notify service tests' world: notify on in-memory adapters: its use cases through the handler, the dispatcher and the HTTP API; no Kafka, no
-MongoDB, no SMTP server, no network (webhook hosts resolve through a fake resolver, posts are answered here)."""
+"""The notify service tests' world: notify on in-memory adapters, driven through the handler, the dispatcher
+and the HTTP API; no Kafka, no MongoDB, no SMTP server, no network (webhook hosts resolve through a fake
+resolver, posts are answered here)."""
 
 from __future__ import annotations
 
