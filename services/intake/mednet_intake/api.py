@@ -19,7 +19,7 @@ from mednet_shared.platform.http import Unprocessable, answers, json_body as doc
 
 from . import domain
 from .domain import Case, Changed, NotAllowed, Rejected
-from .handlers import Intake
+from .usecases import Intake
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 firm = require(Role.FIRM)

@@ -8,7 +8,8 @@ from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
-from .handlers import FirmCommands, Intake
+from .handlers import FirmCommands
+from .usecases import Intake
 from .store import CASES, REJECTIONS, MongoCaseStore
 
 PUBLISHES = [Topics.INTAKE]

@@ -13,7 +13,7 @@ from mednet_shared.platform.http import answers
 
 from .crypto import SealError
 from .domain import Brief, BriefNotReady, CallClosed, CallNotes, NotesPurged, Observations, UnknownCall
-from .handlers import Notes
+from .usecases import Notes
 
 router = APIRouter(prefix="/v1", tags=["notes"])
 mediator = require(Role.MEDIATOR)

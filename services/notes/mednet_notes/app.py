@@ -8,7 +8,8 @@ from mednet_shared.platform.service import ServiceRuntime
 
 from . import api
 from .config import Settings
-from .handlers import Notes, NotesHandlers
+from .handlers import NotesHandlers
+from .usecases import Notes
 from .store import CASES, MongoNotesStore
 
 PUBLISHES = [Topics.NOTES]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from mednet_intake import api
 from mednet_intake.config import Settings
-from mednet_intake.handlers import FirmCommands, Intake
+from mednet_intake.handlers import FirmCommands
+from mednet_intake.usecases import Intake
 from mednet_intake.memory import MemoryCaseStore
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.events import Message

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from mednet_intake.domain import open_case, parse_submission
 from mednet_notes import api
 from mednet_notes.config import Settings
-from mednet_notes.handlers import Notes, NotesHandlers
+from mednet_notes.handlers import NotesHandlers
+from mednet_notes.usecases import Notes
 from mednet_notes.memory import MemoryNotesStore
 from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import CallScheduled, CaseOpened, Message

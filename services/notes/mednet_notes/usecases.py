@@ -1,0 +1,130 @@
+"""Notes' use cases: learn cases and calls from events, record the mediator's notes, build the brief, purge and
+rewrap case keys; each reads, lets the domain (domain/case.py) decide, and writes the state with its events.
+
+The private observations are sealed before they reach the store and are never put in an event, a log line or an
+error; each case's notes are sealed under its own data key, wrapped by a master key (envelope.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from mednet_shared.contracts.envelope import CloudEvent, new_event
+from mednet_shared.contracts.values import Party, utc_now
+from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
+
+from .crypto import NoteSealer
+from .domain import case as rules
+from .domain.brief import Brief, CallNotes, Observations
+from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing
+from .envelope import MasterKeys
+from .store import NotesStore
+
+SOURCE = "/mednet/notes"
+DATA_KEY_ID = "case-data-key"
+
+
+class Notes:
+    def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now,
+                 cas_policy: CasPolicy = DEFAULT_POLICY) -> None:
+        self.store = store
+        self.master_keys = master_keys
+        self.clock = clock
+        self.cas_policy = cas_policy
+
+    async def change_case(self, case_id: str, decide: Callable[[CaseState], Decision]) -> CaseState:
+        """Read, decide, write the new state and its events if the case is unchanged since (else all again)."""
+
+        async def attempt() -> CaseState:
+            stored = await self.store.case(case_id)
+            state = stored or CaseState(case_id=case_id)
+            decision = decide(state)
+            if decision is None:
+                return state
+            changed, outgoing = decision
+            changed = changed.model_copy(update={"version": state.version + 1})
+            await self.store.save_case(changed, stored.version if stored else None, [self._event(o) for o in outgoing])
+            return changed
+
+        return await compare_and_set(attempt, service="notes", what="case", key=case_id,
+                                     policy=self.cas_policy)
+
+    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock()))
+
+    async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
+                         status: CallStatus) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status))
+
+    async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> None:
+        case_id = rules.case_of_call(call_id)
+        call = rules.call_of(await self.store.case(case_id) if case_id else None, call_id, mediator_id)
+        rules.ensure_open(call)
+        sealer = await self.sealer_of(case_id, create=True)
+        sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=case_id, call_id=call_id)
+        await self.store.save_note(call_id, case_id, call.party_id, sealed)
+        if notes.objectives:
+            await self.change_case(case_id, lambda s: rules.record_objectives(s, call, notes.objectives,
+                                                                              self.clock()))
+
+    async def read(self, call_id: str, mediator_id: str | None) -> dict:
+        case_id = rules.case_of_call(call_id)
+        state = await self.store.case(case_id) if case_id else None
+        call = rules.call_of(state, call_id, mediator_id)
+        note = await self.store.note(call_id)
+        observations = Observations()
+        if note:
+            observations = Observations.model_validate_json(await self._opened(case_id, call_id, note))
+        return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id,
+                "observations": observations.model_dump(),
+                "objectives": [o.model_dump(mode="json") for o in state.objectives_of(call.party_id)]}
+
+    async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
+        return rules.brief_of(await self.store.case(case_id), case_id, mediator_id)
+
+    async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
+        """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""
+        wrapping = await self.store.case_key(case_id)
+        if wrapping is None and create:
+            _, fresh = self.master_keys.new_data_key(case_id)
+            wrapping = await self.store.add_case_key(case_id, fresh)
+        if wrapping is None:
+            raise NotesPurged(case_id, self.clock())
+        if "purged_at" in wrapping:
+            raise NotesPurged(case_id, wrapping["purged_at"])
+        return NoteSealer(self.master_keys.unwrap(wrapping, case_id), DATA_KEY_ID)
+
+    async def purge(self, case_id: str) -> dict:
+        """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
+        purged = await self.store.purge_case_key(case_id)
+        deleted = await self.store.delete_notes_not_sealed_with(case_id, DATA_KEY_ID)
+        return {"case_id": case_id, "purged_at": purged["purged_at"].isoformat(),
+                "unreadable_notes": await self.store.notes_of_case(case_id), "deleted_legacy_notes": deleted}
+
+    async def rewrap_all(self) -> dict:
+        """Every case's data key wrapped by the active master key, so older master keys can be dropped."""
+        cases = await self.store.cases_wrapped_by_other_keys(self.master_keys.active_id)
+        rewrapped = [case_id for case_id in cases if await self.rewrap(case_id)]
+        return {"master_key_id": self.master_keys.active_id, "rewrapped": len(rewrapped)}
+
+    async def rewrap(self, case_id: str) -> bool:
+        """Wrap the case's data key with the active master key (master key rotation); False if nothing to do."""
+        wrapping = await self.store.case_key(case_id)
+        if not wrapping or "purged_at" in wrapping or wrapping["master_key_id"] == self.master_keys.active_id:
+            return False
+        return await self.store.replace_case_key(case_id, wrapping, self.master_keys.rewrap(wrapping, case_id))
+
+    async def _opened(self, case_id: str, call_id: str, note: dict) -> bytes:
+        """A note sealed before envelope encryption (by a master key itself) opens, and is resealed under the case's
+        data key."""
+        legacy = self.master_keys.legacy_sealer(note["sealed"].get("key_id", ""))
+        if legacy is None:
+            return (await self.sealer_of(case_id)).open(note["sealed"], case_id=case_id, call_id=call_id)
+        opened = legacy.open(note["sealed"], case_id=case_id, call_id=call_id)
+        sealer = await self.sealer_of(case_id, create=True)
+        await self.store.reseal_note(call_id, note["sealed"], sealer.seal(opened, case_id=case_id, call_id=call_id))
+        return opened
+
+    def _event(self, outgoing: Outgoing) -> CloudEvent:
+        return new_event(outgoing.message, SOURCE, event_id=outgoing.event_id)
