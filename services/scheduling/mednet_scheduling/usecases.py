@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
@@ -38,12 +39,11 @@ class Cause:
         return new_event(message, SOURCE, firm_id=firm, caused_by=self.event, event_id=derived_id(self.id, *parts))
 
 
+@dataclass
 class Scheduler:
-    def __init__(self, store: SchedulingStore, clock: Callable[[], datetime] = utc_now,
-                 policy: CasPolicy = DEFAULT_POLICY) -> None:
-        self.store = store
-        self.clock = clock
-        self.policy = policy
+    store: SchedulingStore
+    clock: Callable[[], datetime] = utc_now
+    policy: CasPolicy = DEFAULT_POLICY
 
     # -- reading -----------------------------------------------------------------------------------
 
