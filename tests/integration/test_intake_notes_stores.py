@@ -1,0 +1,121 @@
+"""Intake's and notes' store adapters: the MongoDB one (on the real server) and the in-memory one of the service
+tests keep the same promises; documents stored in the first shape are read, and rewritten in the new one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from mednet_intake import domain as intake_domain
+from mednet_intake.memory import MemoryCaseStore
+from mednet_intake.store import MongoCaseStore
+from mednet_notes.domain.case import CaseState, PartyEntry
+from mednet_notes.memory import MemoryNotesStore
+from mednet_notes.store import MongoNotesStore
+from mednet_shared.contracts.envelope import new_event
+from mednet_shared.contracts.values import Reason
+from mednet_shared.platform.cas import Conflict
+from mednet_shared.platform.outbox import OutboxRelay
+from sample_cases import submission
+
+NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+class Relay(OutboxRelay):
+    """Records what the stores wake it with; never started."""
+
+    def __init__(self) -> None:
+        self.woken: list[tuple[str, str, list]] = []
+
+    def wake(self, collection, document_id, pending=None) -> None:
+        self.woken.append((collection, document_id, pending))
+
+
+def a_case(reference: str = "ref-1") -> intake_domain.Case:
+    return intake_domain.open_case("firm-x", intake_domain.parse_submission(submission(reference, now=NOW)), NOW)
+
+
+@pytest.fixture(params=["mongodb", "memory"])
+def intake_store(request):
+    if request.param == "memory":
+        return MemoryCaseStore()
+    return MongoCaseStore(request.getfixturevalue("db"), Relay())
+
+
+@pytest.fixture(params=["mongodb", "memory"])
+def notes_store(request):
+    if request.param == "memory":
+        return MemoryNotesStore()
+    return MongoNotesStore(request.getfixturevalue("db"), Relay())
+
+
+async def test_an_intake_case_is_unique_changed_only_from_the_revision_read_and_rejected_once(intake_store):
+    case = a_case()
+    opened = new_event(case.opened(), "/tests")
+    assert await intake_store.add(case, opened) and not await intake_store.add(case, opened)
+    assert await intake_store.get(case.case_id) == case
+    withdrawn, message = intake_domain.withdraw(case, "firm-x", "settled")
+    await intake_store.replace(withdrawn, 1, [new_event(message, "/tests")])
+    with pytest.raises(Conflict):
+        await intake_store.replace(withdrawn, 1, [])
+    assert (await intake_store.get(case.case_id)).status == "withdrawn"
+    rejected = new_event(intake_domain.rejection("firm-x", {}, [Reason(field="title", message="missing")]), "/tests")
+    await intake_store.reject("cause-1", rejected)
+    await intake_store.reject("cause-1", rejected)
+    if isinstance(intake_store, MemoryCaseStore):
+        assert [e.type for e in intake_store.outbox.events()] == [
+            "mednet.CaseOpened.v1", "mednet.CaseWithdrawn.v1", "mednet.CaseRejected.v1"]
+    else:
+        assert [(c, len(p)) for c, _, p in intake_store.relay.woken] == [("cases", 1), ("cases", 2), ("rejections", 1)]
+
+
+async def test_an_intake_case_of_the_first_shape_is_read_and_its_next_write_stores_intakes_own(db):
+    store, case = MongoCaseStore(db, Relay()), a_case()
+    first_shape = {"_id": case.case_id, "firm_id": "firm-x", "revision": 1, "status": "open", "changes": [],
+                   "submission": case.submitted("json"), "created_at": NOW}
+    await store.cases.insert_one(first_shape)
+    assert await store.get(case.case_id) == case
+    withdrawn, _ = intake_domain.withdraw(case, "firm-x")
+    await store.replace(withdrawn, 1, [])
+    stored = await store.cases.find_one({"_id": case.case_id})
+    assert "submission" not in stored and stored["schema"] == 2 and stored["title"] == case.title
+    assert await store.get(case.case_id) == withdrawn
+
+
+async def test_a_notes_case_is_created_once_and_changed_only_from_the_version_read(notes_store):
+    state = CaseState(case_id="case-1", version=1, mediator_id="med-1", parties=[PartyEntry(party_id="p1",
+                                                                                           role="claimant")])
+    await notes_store.save_case(state, None, [])
+    with pytest.raises(Conflict):
+        await notes_store.save_case(state, None, [])
+    await notes_store.save_case(state.model_copy(update={"version": 2, "revision": 3}), 1, [])
+    with pytest.raises(Conflict):
+        await notes_store.save_case(state.model_copy(update={"version": 2}), 1, [])
+    assert (await notes_store.case("case-1")).revision == 3 and await notes_store.case("case-2") is None
+
+
+async def test_notes_case_keys_the_first_wins_a_purge_keeps_only_when_and_a_rewrap_is_conditional(notes_store):
+    first = {"master_key_id": "m1", "nonce": b"n" * 12, "wrapped_key": b"first"}
+    second = {"master_key_id": "m1", "nonce": b"n" * 12, "wrapped_key": b"second"}
+    assert (await notes_store.add_case_key("case-1", first))["wrapped_key"] == b"first"
+    assert (await notes_store.add_case_key("case-1", second))["wrapped_key"] == b"first"
+    await notes_store.add_case_key("case-2", first)
+    assert sorted(await notes_store.cases_wrapped_by_other_keys("m2")) == ["case-1", "case-2"]
+    assert not await notes_store.replace_case_key("case-1", second, {**second, "master_key_id": "m2"})
+    assert await notes_store.replace_case_key("case-1", first, {**second, "master_key_id": "m2"})
+    assert await notes_store.cases_wrapped_by_other_keys("m2") == ["case-2"]
+    purged = await notes_store.purge_case_key("case-2")
+    assert "wrapped_key" not in purged and purged["purged_at"]
+    assert await notes_store.cases_wrapped_by_other_keys("m3") == ["case-1"]
+
+
+async def test_notes_are_resealed_only_if_unchanged_and_a_purge_deletes_what_no_case_key_seals(notes_store):
+    old = {"key_id": "k1", "nonce": b"n" * 12, "ciphertext": b"old"}
+    await notes_store.save_note("case-1:p1", "case-1", "p1", old)
+    await notes_store.save_note("case-1:p2", "case-1", "p2", {**old, "key_id": "case-data-key"})
+    assert not await notes_store.reseal_note("case-1:p1", {**old, "ciphertext": b"other"}, old)
+    assert await notes_store.reseal_note("case-1:p1", old, {**old, "ciphertext": b"new"})
+    assert (await notes_store.note("case-1:p1"))["sealed"]["ciphertext"] == b"new"
+    assert await notes_store.delete_notes_not_sealed_with("case-1", "case-data-key") == 1
+    assert await notes_store.notes_of_case("case-1") == 1
