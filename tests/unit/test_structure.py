@@ -4,6 +4,7 @@ other service."""
 
 import ast
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ DOMAIN_ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "annotated_types", "d
                               "typing_extensions"}
 
 
+@cache
 def modules() -> dict[str, Path]:
     """Every module of the project's packages, by dotted name."""
     found = {}
@@ -44,6 +46,7 @@ def imported_names(name: str, path: Path) -> list[str]:
     return names
 
 
+@cache
 def import_graph() -> dict[str, set[str]]:
     known = modules()
 
