@@ -337,23 +337,27 @@ def test_observations_and_objective_lists_are_bounded():
 POOL = [issue.value for issue in ObjectiveIssue if issue is not ObjectiveIssue.OTHER] + ["other:A", "other:B"]
 
 
+# Strategies built once: hypothesis validates a strategy on its first draw, and building them per draw cost most of
+# the run.
+BOUND = st.none() | st.integers(0, 100)
+BOUNDS = st.none() | st.tuples(BOUND, BOUND)
+PRIORITIES, STANCES = st.integers(1, 10), st.sampled_from(list(Stance))
+ISSUE_KEYS = st.lists(st.sampled_from(POOL), unique=True)
+
+
 @st.composite
 def objectives(draw, key: str) -> Objective:
     issue, _, free = key.partition(":")
-    bounds = draw(st.none() | st.tuples(st.none() | st.integers(0, 100), st.none() | st.integers(0, 100)))
-    minimum, maximum = bounds or (None, None)
-    return stated(issue, draw(st.integers(1, 10)), draw(st.sampled_from(list(Stance))),
-                  minimum=minimum, maximum=maximum, free=free or None, shareable=draw(st.booleans()))
+    minimum, maximum = draw(BOUNDS) or (None, None)
+    return stated(issue, draw(PRIORITIES), draw(STANCES), minimum=minimum, maximum=maximum, free=free or None,
+                  shareable=draw(st.booleans()))
 
 
 @st.composite
 def disputes(draw) -> list[PartyObjectives]:
     count = draw(st.integers(1, 4))
     roles = ["claimant", "respondent", "other", "other"]
-    return [
-        party(f"p{n}", roles[n], *[draw(objectives(key)) for key in draw(st.lists(st.sampled_from(POOL), unique=True))])
-        for n in range(count)
-    ]
+    return [party(f"p{n}", roles[n], *[draw(objectives(key)) for key in draw(ISSUE_KEYS)]) for n in range(count)]
 
 
 def weight(issue_row) -> int:
