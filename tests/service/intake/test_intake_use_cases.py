@@ -125,8 +125,8 @@ async def test_over_http_a_firm_submits_reads_changes_and_withdraws_its_case(wor
         assert again.status_code == 200 and again.json() == created.json()
         case = created.json()["case_id"]
         assert (await firm.get(f"/v1/cases/{case}")).json()["title"] == document["title"]
-        later = {"start": (NOW + timedelta(days=40)).isoformat(), "end": (NOW + timedelta(days=40, hours=2)).isoformat(),
-                 "time_zone": "UTC"}
+        start = NOW + timedelta(days=40)
+        later = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat(), "time_zone": "UTC"}
         moved = await firm.patch(f"/v1/cases/{case}", json={"session": later})
         assert moved.status_code == 200 and moved.json()["revision"] == 2
         nothing = await firm.patch(f"/v1/cases/{case}", json={})

@@ -163,7 +163,8 @@ async def test_a_new_master_key_rewraps_every_case_key(world):
     world.notes.master_keys = MasterKeys.parse(json.dumps({"m1": old}), "m1")
     case = opened()
     await known(world, case, "p1")
-    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator, client(world.app, Role.OPERATOR) as operator:
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator, \
+            client(world.app, Role.OPERATOR) as operator:
         await mediator.put(f"/v1/calls/{case.case_id}:p1/notes", json={"observations": {"concerns": "kept"}})
         world.notes.master_keys = MasterKeys.parse(json.dumps({"m1": old, "m2": new}), "m2")
         assert (await operator.post("/v1/notes/keys/rewrap")).json() == {"master_key_id": "m2", "rewrapped": 1}
@@ -182,7 +183,8 @@ async def test_a_note_sealed_before_envelope_encryption_is_read_resealed_or_dele
         call = f"{case.case_id}:p1"
         await world.store.save_note(call, case.case_id, "p1",
                                     legacy.seal(b'{"concerns": "from before"}', case_id=case.case_id, call_id=call))
-    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator, client(world.app, Role.OPERATOR) as operator:
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator, \
+            client(world.app, Role.OPERATOR) as operator:
         read = await mediator.get(f"/v1/calls/{cases[0].case_id}:p1/notes")
         assert read.json()["observations"]["concerns"] == "from before"
         assert (await world.store.note(f"{cases[0].case_id}:p1"))["sealed"]["key_id"] == "case-data-key"
