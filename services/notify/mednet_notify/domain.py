@@ -379,8 +379,9 @@ class Route:
     alerts: Callable[..., Alerts] = no_alerts
     firms: Callable[..., set[str]] = no_firms
     remember: Callable[..., CaseState | CallState | None] = forget_nothing
-    needs_case: bool = False
-    needs_call: bool = False
+    case_for_alerts: bool = False  # the alerts read the case's state (its mediator)
+    case_for_firms: bool = False  # the firms are found from the case's state (submitter, party firms)
+    needs_call: bool = False  # the alerts read the call's state (its attendees, its time)
 
 
 ROUTES: dict[type[Message], Route] = {
@@ -388,15 +389,15 @@ ROUTES: dict[type[Message], Route] = {
     CaseUpdated: Route(firms=participants, remember=updated),
     CaseRejected: Route(firms=submitter),
     CaseWithdrawn: Route(firms=participants),
-    CallScheduled: Route(invitations_and_reminders, call_sides, booked, needs_case=True),
-    CallRescheduled: Route(invitations_and_reminders, call_sides, booked, needs_case=True),
-    CallCancelled: Route(cancellations, call_sides, needs_case=True, needs_call=True),
-    CallCompleted: Route(completions, party_and_submitter, needs_case=True, needs_call=True),
-    CallMissed: Route(firms=party_and_submitter, needs_case=True),
-    SchedulingFailed: Route(scheduling_failed, submitter_and_party, needs_case=True),
+    CallScheduled: Route(invitations_and_reminders, call_sides, booked, case_for_firms=True),
+    CallRescheduled: Route(invitations_and_reminders, call_sides, booked, case_for_firms=True),
+    CallCancelled: Route(cancellations, call_sides, case_for_firms=True, needs_call=True),
+    CallCompleted: Route(completions, party_and_submitter, case_for_firms=True, needs_call=True),
+    CallMissed: Route(firms=party_and_submitter, case_for_firms=True),
+    SchedulingFailed: Route(scheduling_failed, submitter_and_party, case_for_alerts=True, case_for_firms=True),
     PreMediationCompleted: Route(firms=participants),
     ObjectivesRecorded: Route(objectives_confirmations, party_firm, needs_call=True),
-    BriefReady: Route(brief_ready, needs_case=True),
+    BriefReady: Route(brief_ready, case_for_alerts=True),
 }
 
 

@@ -7,7 +7,7 @@ sends them. So a redelivered event adds nothing, and a restart loses nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent
@@ -29,24 +29,22 @@ class Notifier:
         self.clock, self.letters = clock, letters
 
     async def handle(self, incoming: Incoming) -> None:
-        """What earlier events left, then side by side: remember this one, email the people it concerns, feed the
-        firms. The event is done when all three are."""
+        """Side by side: remember this event, email the people it concerns, feed the firms. Each depends only on
+        what earlier events left (the case's state is read once for both that need it); the event is done when
+        all three are."""
         event, message = incoming.event, incoming.message
         route = domain.route_of(message)
-        case, call = await asyncio.gather(self._case(route, message), self._call(route, message))
-        known = Known(event, self.clock(), case, call, self.brief_url)
+        case = (asyncio.ensure_future(self.store.case(message.case_id))
+                if route.case_for_alerts or route.case_for_firms else None)
         outcomes = await asyncio.gather(self._remember(message, route.remember(message)),
-                                        self._alert(route.alerts(message, known, self.letters)),
-                                        self._feed(known, message, sorted(route.firms(message, case))),
-                                        return_exceptions=True)
+                                        self._alert(route, event, message, case),
+                                        self._feed(route, event, message, case), return_exceptions=True)
         if failure := next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None):
             raise failure
 
-    async def _case(self, route: domain.Route, message: Message) -> CaseState | None:
-        return await self.store.case(message.case_id) if route.needs_case else None
-
-    async def _call(self, route: domain.Route, message: Message) -> CallState | None:
-        return await self.store.call(message.call_id) if route.needs_call else None
+    async def _known(self, event: CloudEvent, case: Awaitable[CaseState | None] | None,
+                     call: CallState | None = None) -> Known:
+        return Known(event, self.clock(), await case if case is not None else None, call, self.brief_url)
 
     async def _remember(self, message: Message, state: CaseState | CallState | None) -> None:
         if isinstance(state, CaseState):
@@ -54,18 +52,24 @@ class Notifier:
         elif isinstance(state, CallState):
             await self.store.save_call(state)
 
-    async def _alert(self, alerts: Alerts) -> None:
+    async def _alert(self, route: domain.Route, event: CloudEvent, message: Message,
+                     case: Awaitable[CaseState | None] | None) -> None:
+        call = await self.store.call(message.call_id) if route.needs_call else None
+        known = await self._known(event, case if route.case_for_alerts else None, call)
+        alerts: Alerts = route.alerts(message, known, self.letters)
         if alerts.drop_reminders is not None:
             await self.store.drop_reminders(*alerts.drop_reminders)
         if alerts.jobs:
             preferences = await self.store.preferences_of({job.recipient for job in alerts.jobs})
             await self._send(domain.wanted(alerts.jobs, preferences))
 
-    async def _feed(self, known: Known, message: Message, firms: list[str]) -> None:
+    async def _feed(self, route: domain.Route, event: CloudEvent, message: Message,
+                    case: Awaitable[CaseState | None] | None) -> None:
         """Each firm's outbound stream record (one write for all of them) and its webhook jobs."""
+        known = await self._known(event, case if route.case_for_firms else None)
+        firms = sorted(route.firms(message, known.case))
         if not firms:
             return
-        event: CloudEvent = known.event
         projected = {firm: project(event, message, firm) for firm in firms}
         endpoints, _ = await asyncio.gather(self.store.endpoints_of(firms),
                                             self.store.stream(f"{event.id}:streams", projected))
