@@ -15,13 +15,13 @@ from mednet_cli.records import read_all
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
-from services_harness import TEST_NOTES_KEY, skip_history
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, skip_history
 
 CASES = 40
 
 
 def environment(infrastructure, unique: str, firms: list[str], smtp_port: int) -> dict[str, str]:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+    env = {**TEST_JWT_ENVIRONMENT, "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
            "MONGODB_URL": infrastructure.mongodb_url, "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
            "MEDNET_NOTIFY_SMTP_PORT": str(smtp_port), "MEDNET_NOTIFY_POLL_SECONDS": "0.3", "MEDNET_LOG_LEVEL": "INFO",
            "MEDNET_INTAKE_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$",
