@@ -9,6 +9,7 @@ import re
 import pytest
 
 from deploy_files import DEPLOY, SERVICES, exposed_port, load_all_yaml, run
+from deploy_files import k8s_environment as environment_of
 
 SECURED_KAFKA_PORT = int(re.search(r"^KAFKA_BOOTSTRAP_SERVERS=[^,\n]*:(\d+)",
                                      (DEPLOY / "security" / "services.env.example").read_text(), re.MULTILINE).group(1))
@@ -62,18 +63,6 @@ def test_deployments_probe_health_and_readiness_on_the_port_the_image_exposes_an
 def container_of(rendered, service) -> dict:
     (container,) = rendered["Deployment", service]["spec"]["template"]["spec"]["containers"]
     return container
-
-
-def environment_of(rendered, service) -> dict[str, str]:
-    """What the service's process sees from its ConfigMaps, its secrets shown as secret:<name>/<key>."""
-    container = container_of(rendered, service)
-    seen = {}
-    for source in container["envFrom"]:
-        seen.update(rendered["ConfigMap", source["configMapRef"]["name"]]["data"])
-    for entry in container["env"]:
-        reference = entry["valueFrom"]["secretKeyRef"]
-        seen[entry["name"]] = f"secret:{reference['name']}/{reference['key']}"
-    return seen
 
 
 def test_secrets_are_referenced_by_name_and_never_rendered(rendered):
