@@ -50,6 +50,18 @@ async def outbox_backlog(mongodb_url: str) -> dict[str, int]:
         await client.close()
 
 
+async def alerts_due(mongodb_url: str) -> int:
+    """notify's alerts due by now and not yet sent or given up: work still in flight (later reminders are not)."""
+    from datetime import UTC, datetime
+
+    client = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10000)
+    try:
+        return await client["mednet_notify"]["jobs"].count_documents(
+            {"status": {"$in": ["pending", "sending"]}, "due_at": {"$lte": datetime.now(UTC)}})
+    finally:
+        await client.close()
+
+
 async def consumer_lag(bootstrap: str) -> dict[str, int]:
     """Records not yet committed by each service's consumer group, over all the partitions it committed on."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

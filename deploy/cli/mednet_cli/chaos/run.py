@@ -163,11 +163,18 @@ class ChaosRun:
             await asyncio.sleep(2)
             if any(missing_for(s, self.ledger, sink.mailbox) for s in self.submissions):
                 continue
-            backlog = await inspect.outbox_backlog(self.stack.mongo.url)
-            lag = await inspect.consumer_lag(self.stack.bootstrap)
-            if not sum(backlog.values()) and not sum(lag.values()):
+            if await self._quiet() and await self._quiet(after=2.0):
                 return round(time.monotonic() - started, 1)
         return None
+
+    async def _quiet(self, after: float = 0.0) -> bool:
+        """No alert due and unsent, no outbox entry, no consumer lag: twice, 2 s apart, so that an alert sent just
+        now (and the NotificationSent it leaves in the outbox) is not missed."""
+        await asyncio.sleep(after)
+        if await inspect.alerts_due(self.stack.mongo.url):
+            return False
+        backlog = await inspect.outbox_backlog(self.stack.mongo.url)
+        return not sum(backlog.values()) and not sum((await inspect.consumer_lag(self.stack.bootstrap)).values())
 
     def _progress(self, sink: SmtpSink, mediators: Mediators):
         return LiveProgress(self, sink, mediators)
