@@ -246,6 +246,9 @@ def authenticated(policy_of: Callable[[Request], TokenPolicy]) -> Callable[[Requ
     """A FastAPI dependency: the caller's Principal (also kept on request.state for the audit log), or 401."""
 
     def dependency(request: Request) -> Principal:
+        verified = getattr(request.state, "principal", None)
+        if verified is not None:
+            return verified  # the token check in front of the app verified this request's token already
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
