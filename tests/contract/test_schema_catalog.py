@@ -36,7 +36,8 @@ def history(name: str) -> list[dict]:
 def test_every_event_of_the_design_brief_has_a_v1_contract():
     names = {model.__name__ for model in EVENTS}
     assert names == {
-        "CaseOpened", "CaseUpdated", "CaseRejected", "CaseWithdrawn",
+        "CaseOpened", "CaseUpdated", "CaseRejected", "CaseWithdrawn", "RepresentationRequested",
+        "SideConfirmationOverdue", "CommandRejected", "CallSlotsOffered", "CallWaived", "InvitationReplied",
         "CallScheduled", "CallRescheduled", "CallCancelled", "CallCompleted", "CallMissed", "SchedulingFailed",
         "PreMediationCompleted", "ObjectivesRecorded", "BriefReady", "NotificationSent", "NotificationFailed",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, EmailStr, Field
 
 from .topics import Topics
 from .values import (
@@ -15,12 +15,19 @@ from .values import (
     Identifier,
     LongText,
     Mediator,
+    Attorney,
+    Contact,
     Objective,
+    OfferedSlot,
     Party,
+    PartyRole,
+    Place,
     Reason,
     SchedulingPolicy,
     Session,
     ShortText,
+    Side,
+    TimeZoneName,
     WeeklyWindow,
 )
 
@@ -58,7 +65,13 @@ class CaseOpened(Message):
     session: Session
     parties: list[Party] = Field(min_length=2)
     policy: SchedulingPolicy
-    participant_firms: list[FirmId]
+    participant_firms: list[FirmId] = Field(description="The submitting firm and every firm whose side is confirmed")
+    sides: list[Side] = Field(default_factory=list, description="Each party's side; before sides existed: all "
+                                                                "confirmed")
+
+
+CaseChange = Literal["session_moved", "party_added", "availability_changed", "side_confirmed", "side_declined",
+                     "side_corrected"]
 
 
 class CaseUpdated(Message):
@@ -66,10 +79,56 @@ class CaseUpdated(Message):
     case_id: Identifier
     firm_id: FirmId
     revision: int = Field(ge=1)
-    changes: list[Literal["session_moved", "party_added", "availability_changed"]] = Field(min_length=1)
+    changes: list[CaseChange] = Field(min_length=1)
     session: Session
     parties: list[Party] = Field(min_length=2)
     participant_firms: list[FirmId]
+    sides: list[Side] = Field(default_factory=list)
+    party_ids: list[Identifier] = Field(default_factory=list, description="The parties the change is about")
+
+
+class RepresentationRequested(Message):
+    """To the firm named as representing a party: accept (AcceptRepresentation) or decline. Carries the case-level
+    facts and the party's name and role only, nothing else of any side."""
+
+    topic: ClassVar[str] = Topics.INTAKE
+    case_id: Identifier
+    firm_id: FirmId = Field(description="The firm asked to confirm")
+    party_id: Identifier
+    role: PartyRole
+    party_name: ShortText
+    mediator_name: ShortText
+    session: Session
+    requested_at: AwareDatetime
+
+
+class SideConfirmationOverdue(Message):
+    """A side is still unconfirmed close to the session; for the mediator to act on."""
+
+    topic: ClassVar[str] = Topics.INTAKE
+    case_id: Identifier
+    mediator_id: Identifier
+    party_id: Identifier
+    firm_id: FirmId | None = None
+    awaiting_since: AwareDatetime
+    session_start: AwareDatetime
+
+
+class CommandRejected(Message):
+    """A firm's command that was refused or invalid, back to its sender (mednet.firm.<firm>.outbound): every reason
+    and the command's id. Published by the service that refused it."""
+
+    topic: ClassVar[str] = Topics.INTAKE
+    firm_id: FirmId = Field(description="The sender: the firm of the inbound topic")
+    command_id: str = Field(max_length=200, description="The CloudEvent id of the command")
+    command_type: str = Field(max_length=200, description="Its CloudEvent type, as sent")
+    case_id: str = Field(default="", max_length=128, description="The case the command named, if any")
+    reasons: list[Reason] = Field(min_length=1)
+    dead_letter_topic: str | None = Field(default=None, description="Where the record was dead-lettered, if it was")
+    rejected_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.case_id or f"{self.firm_id}/{self.command_id}"
 
 
 class CaseRejected(Message):
@@ -108,6 +167,9 @@ class CallScheduled(CallEvent):
     end: AwareDatetime
     attendees: list[Attendee] = Field(min_length=2)
     participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = Field(default=None, description="The side's confirmed firm; None: unrepresented")
+    place: Place | None = Field(default=None, description="Where the call happens; the same for all its sequences")
+    booked_by: Literal["choice", "deadline", "mediator", "system"] = "system"
 
 
 class CallRescheduled(CallScheduled):
@@ -121,16 +183,42 @@ class CallCancelled(CallEvent):
     participant_firms: list[FirmId]
     start: AwareDatetime | None = Field(default=None, description="When the cancelled call was to start")
     end: AwareDatetime | None = None
+    side_firm_id: FirmId | None = None
+    place: Place | None = None
+
+
+class CallWaived(CallEvent):
+    """The mediator decided this side's call will not take place; the case can complete without it."""
+
+    reason: LongText = Field(min_length=1)
+    waived_at: AwareDatetime
+    participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = None
+
+
+class CallSlotsOffered(CallEvent):
+    """N slots held on the mediator's calendar for one side to choose from, until expires_at."""
+
+    offer_id: Identifier
+    slots: list[OfferedSlot] = Field(min_length=1, max_length=10)
+    expires_at: AwareDatetime = Field(description="Without a choice by then, the first slot is booked")
+    attendees: list[Attendee] = Field(min_length=2)
+    participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = None
+    decline_url: str | None = Field(default=None, max_length=2000,
+                                    description="Signed link to decline all and propose other windows")
 
 
 class CallCompleted(CallEvent):
     completed_at: AwareDatetime
     participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = None
 
 
 class CallMissed(CallEvent):
     missed_count: int = Field(ge=1)
     participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = None
 
 
 class SchedulingFailed(Message):
@@ -142,13 +230,15 @@ class SchedulingFailed(Message):
     call_id: Identifier | None = None
     reason: LongText
     participant_firms: list[FirmId]
+    side_firm_id: FirmId | None = None
 
 
 class PreMediationCompleted(Message):
     topic: ClassVar[str] = Topics.SCHEDULING
     case_id: Identifier
     mediator_id: Identifier
-    call_ids: list[Identifier] = Field(min_length=1)
+    call_ids: list[Identifier] = Field(min_length=1, description="The calls completed")
+    waived_call_ids: list[Identifier] = Field(default_factory=list)
     completed_at: AwareDatetime
     participant_firms: list[FirmId]
 
@@ -179,6 +269,22 @@ class BriefReady(Message):
 
 
 # -- notify ---------------------------------------------------------------------------------------
+
+
+class InvitationReplied(Message):
+    """An attendee's iTIP REPLY (RFC 5546) to a call's invitation, received by mail or uploaded over HTTP."""
+
+    topic: ClassVar[str] = Topics.NOTIFY
+    case_id: Identifier
+    call_id: Identifier
+    party_id: Identifier
+    sequence: int = Field(ge=0)
+    attendee_email: EmailStr
+    partstat: Literal["ACCEPTED", "TENTATIVE", "DECLINED", "COUNTER"]
+    proposed: list[DateWindow] = Field(default_factory=list, max_length=10,
+                                       description="COUNTER: the time the attendee proposes")
+    comment: LongText = ""
+    received_at: AwareDatetime
 
 
 class NotificationOutcome(Message):
@@ -236,12 +342,58 @@ class WithdrawCase(Command):
     reason: LongText = ""
 
 
+class MoveSession(Command):
+    """Only the submitting firm moves the session."""
+
+    case_id: Identifier
+    session: Session
+    reason: LongText = ""
+
+
+class AcceptRepresentation(Command):
+    """The named firm confirms it represents the party, correcting what it knows better than the submitter."""
+
+    case_id: Identifier
+    party_id: Identifier
+    contact: Contact | None = None
+    attorney: Attorney | None = Field(default=None, description="Its firm_id must be the accepting firm")
+    time_zone: TimeZoneName | None = None
+    availability: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
+    unavailable: list[DateWindow] | None = Field(default=None, max_length=100)
+
+
+class DeclineRepresentation(Command):
+    case_id: Identifier
+    party_id: Identifier
+    reason: LongText = ""
+
+
+class ChooseCallSlot(Command):
+    case_id: Identifier
+    party_id: Identifier
+    offer_id: Identifier
+    slot_id: Identifier
+
+
+class DeclineCallSlots(Command):
+    """None of the offered slots: a new offer is made, inside the proposed windows when there are any."""
+
+    case_id: Identifier
+    party_id: Identifier
+    offer_id: Identifier
+    reason: LongText = ""
+    proposals: list[DateWindow] = Field(default_factory=list, max_length=10)
+
+
 EVENTS: tuple[type[Message], ...] = (
-    CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn,
-    CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, SchedulingFailed,
-    PreMediationCompleted,
+    CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, RepresentationRequested, SideConfirmationOverdue,
+    CommandRejected,
+    CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
+    SchedulingFailed, PreMediationCompleted,
     ObjectivesRecorded, BriefReady,
-    NotificationSent, NotificationFailed,
+    InvitationReplied, NotificationSent, NotificationFailed,
 )
-COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase)
+COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,
+                                       MoveSession, AcceptRepresentation, DeclineRepresentation, ChooseCallSlot,
+                                       DeclineCallSlots)
 BY_TYPE: dict[str, type[Message]] = {model.type_name(): model for model in EVENTS + COMMANDS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -69,6 +69,14 @@ class Contact(Contract):
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")]
+SubdivisionCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9]{1,3}$"),
+    Field(description="ISO 3166-2 subdivision of the holiday country, as the holidays library names it (ENG, CA)"),
+]
+
+
 class Mediator(Contract):
     mediator_id: Identifier
     name: ShortText
@@ -76,7 +84,8 @@ class Mediator(Contract):
     time_zone: TimeZoneName
     working_hours: list[WeeklyWindow] = Field(min_length=1, max_length=50)
     buffer_minutes: int = Field(default=15, ge=0, le=240)
-    holiday_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    holiday_country: CountryCode | None = None
+    holiday_subdivision: SubdivisionCode | None = None
 
 
 class Session(Contract):
@@ -92,10 +101,14 @@ class PartyRole(StrEnum):
 
 
 class Attorney(Contract):
-    firm_id: FirmId
+    firm_id: FirmId = Field(description="The firm named as representing the party; it must accept (AcceptRepresentation)")
     name: ShortText
     email: EmailStr
-    time_zone: TimeZoneName | None = None
+    time_zone: TimeZoneName | None = Field(default=None, description="The attorney's own zone; the party's if absent")
+    availability: list[WeeklyWindow] = Field(
+        default_factory=list, max_length=50,
+        description="When the attorney can take the call, in the attorney's zone; empty: any time the party can")
+    unavailable: list[DateWindow] = Field(default_factory=list, max_length=100)
 
 
 class Party(Contract):
@@ -105,7 +118,8 @@ class Party(Contract):
     time_zone: TimeZoneName
     availability: list[WeeklyWindow] = Field(min_length=1, max_length=50)
     unavailable: list[DateWindow] = Field(default_factory=list, max_length=100)
-    holiday_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    holiday_country: CountryCode | None = None
+    holiday_subdivision: SubdivisionCode | None = None
     attorney: Attorney | None = None
 
 
@@ -115,6 +129,59 @@ class SchedulingPolicy(Contract):
     preparation_lead_hours: int = Field(default=24, ge=0, le=24 * 30)
     allow_weekends: bool = False
     allow_holidays: bool = False
+    offer_slots: int = Field(default=3, ge=1, le=10, description="Slots held and offered to a side at once")
+    offer_window_start_days: int | None = Field(
+        default=None, ge=1, le=365,
+        description="Offers start this many days before the session; unset: the mediator's setting, else 14")
+    offer_window_end_days: int | None = Field(
+        default=None, ge=0, le=364,
+        description="Offers end this many days before the session; unset: the mediator's setting, else 2")
+    offer_response_hours: int = Field(default=48, ge=1, le=24 * 30,
+                                      description="Without a choice by then, the first offered slot is booked")
+    confirmation_due_days: int = Field(default=7, ge=0, le=365,
+                                       description="A side unconfirmed this many days before the session is raised")
+
+
+class SideStatus(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+
+
+class Side(Contract):
+    """One party's side of a case: who represents it and whether that is confirmed. No contact data."""
+
+    party_id: Identifier
+    role: PartyRole
+    firm_id: FirmId | None = Field(default=None, description="The representing firm; None: unrepresented")
+    status: SideStatus
+    since: AwareDatetime = Field(description="When the side entered its status")
+    confirmed_by: Literal["firm", "mediator", "submitter"] | None = None
+
+
+class PlaceKind(StrEnum):
+    VIDEO = "video"
+    PHONE = "phone"
+    CALLBACK = "callback"
+
+
+class Place(Contract):
+    """Where one call happens; only its own side and the mediator ever see it."""
+
+    kind: PlaceKind
+    url: Annotated[str, StringConstraints(max_length=500)] | None = Field(default=None, description="Video room")
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = Field(default=None,
+                                                                         description="Bridge, or the number called")
+    pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,12}$")] | None = None
+    text: ShortText = Field(description="How it reads to people, e.g. 'The mediator will call you on +44 ...'")
+
+
+class OfferedSlot(Contract):
+    slot_id: Identifier
+    start: AwareDatetime
+    end: AwareDatetime
+    choose_url: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        default=None, description="Signed one-click link that chooses this slot, valid for this side and offer only")
 
 
 class Reason(Contract):
