@@ -7,12 +7,20 @@ local quarter hours on both sides as well.
 Local wall times become instants with zoneinfo: an ambiguous wall time (the repeated hour when clocks fall back)
 means its first occurrence; a wall time inside a spring-forward gap does not exist, so a window edge inside the
 gap moves to the end of the gap. A window on a switch day is therefore shorter or longer than its wall-clock span.
+
+A call fits the mediator's hours, the party's availability and, when the party has an attorney, the attorney's
+availability and unavailable periods in the attorney's own zone (the party's when the attorney names none; no weekly
+availability: any time the party can). Public holidays are those of each side's country, or of its subdivision
+(holiday_subdivision: England, a US state) when it names one the holidays library knows.
+
+`find_slots` searches several slots for an offer: non-overlapping (buffers included), at most one per day of the
+mediator first, then filled in, inside an optional set of proposed windows and away from slots to avoid.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -107,10 +115,13 @@ class SlotRequest:
     now: datetime
     not_before: datetime | None = None
     availability: MediatorAvailability = field(default_factory=MediatorAvailability)
+    not_after: datetime | None = None
+    """The end of the offer window: no call ends after it (the preparation lead still applies)."""
 
     def __post_init__(self) -> None:
-        if self.now.tzinfo is None or (self.not_before is not None and self.not_before.tzinfo is None):
-            raise ValueError("now and not_before must be time-zone aware")
+        moments = (self.now, self.not_before, self.not_after)
+        if any(moment is not None and moment.tzinfo is None for moment in moments):
+            raise ValueError("now, not_before and not_after must be time-zone aware")
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,50 @@ def find_slot(request: SlotRequest, calendar: Calendar) -> Slot | NoSlot:
     if problem:
         return NoSlot(problem)
     return search.first_slot() or NoSlot(search.why_nothing_fits())
+
+
+def find_slots(request: SlotRequest, calendar: Calendar, count: int,
+               within: Sequence[tuple[datetime, datetime]] | None = None,
+               avoid: Iterable[Slot] = ()) -> list[Slot] | NoSlot:
+    """Up to `count` slots that each satisfy every rule of find_slot and do not overlap one another (buffers
+    included), earliest first: at most one per day of the mediator, then filled in from the earliest. `within`:
+    only inside these windows (proposals); `avoid`: no slot overlapping one of these (declined ones)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    search = _Search(request, calendar)
+    problem = search.window_problem()
+    if problem:
+        return NoSlot(problem)
+    avoided = tuple(sorted(_Interval(slot.start, slot.end) for slot in avoid))
+    windows = None if within is None else _merged(_Interval(start.astimezone(UTC), end.astimezone(UTC))
+                                                  for start, end in within if start < end)
+    taken, chosen, days = Calendar(), [], set()
+
+    def fits(slot: Slot) -> bool:
+        return not taken.conflicts(slot.start, slot.end, search.buffer)
+
+    def take(slot: Slot) -> None:
+        chosen.append(slot)
+        taken.add(Booking(f"chosen-{len(chosen)}", slot.start, slot.end))
+        days.add(search.mediator.local_date(slot.start))
+
+    for slot in search.free_slots(windows, avoided):
+        if len(chosen) == count:
+            break
+        if search.mediator.local_date(slot.start) not in days and fits(slot):
+            take(slot)
+    if len(chosen) < count:
+        for slot in search.free_slots(windows, avoided):
+            if len(chosen) == count:
+                break
+            if fits(slot):
+                take(slot)
+    if not chosen:
+        if windows is not None and not _is_empty(search.free_slots(None, avoided)):
+            spans = ", ".join(f"{_text(window.start)} - {_text(window.end)}" for window in windows) or "none"
+            return NoSlot(f"no slot fits inside the proposed windows ({spans}): {search.why_nothing_fits()}")
+        return NoSlot(search.why_nothing_fits())
+    return sorted(chosen, key=lambda slot: slot.start)
 
 
 def violations(request: SlotRequest, calendar: Calendar, slot: Slot) -> list[str]:
@@ -157,6 +212,9 @@ class _Side:
     date_overrides: Mapping[date, Hours]
     blackout_days: frozenset[date]
     unavailable: tuple[_Interval, ...]
+    holiday_subdivision: str | None = None
+    always_open: bool = False
+    """No weekly hours: every instant is open except the unavailable periods (an attorney without availability)."""
 
     @property
     def description(self) -> str:
@@ -166,6 +224,8 @@ class _Side:
         return moment.astimezone(self.zone).date()
 
     def hours_on(self, day: date) -> Hours:
+        if self.always_open:
+            return ((time(0), time(0)),)
         if day in self.blackout_days:
             return ()
         if day in self.date_overrides:
@@ -174,18 +234,30 @@ class _Side:
 
     def hour_intervals_on(self, day: date) -> list[_Interval]:
         zone = self.zone
+        if self.always_open:
+            return [_Interval(_instant(day, time(0), zone), _instant(day + _ONE_DAY, time(0), zone))]
         spans = (_Interval(_instant(day, start, zone), _instant(day, end, zone)) for start, end in self.hours_on(day))
         return _merged(span for span in spans if span.start < span.end)
 
     def reasons_day_is_off(self, day: date) -> list[str]:
-        reasons = []
+        reasons: list[str] = []
+        if self.always_open:
+            return reasons
         if not self.policy.allow_weekends and day.weekday() in (_SATURDAY, _SUNDAY):
             reasons.append(f"{day} is a weekend day in the {self.role}'s zone ({self.zone_name})")
-        holiday = _holiday_name(self.holiday_country, day)
+        holiday = _holiday_name(self.holiday_country, self.holiday_subdivision, day)
         if not self.policy.allow_holidays and holiday:
-            country = f"{self.holiday_country} (the {self.role}'s country)"
+            country = f"{self.holiday_region} (the {self.role}'s country)"
             reasons.append(f"{day} is {holiday}, a public holiday in {country}")
         return reasons
+
+    @property
+    def holiday_region(self) -> str:
+        """The country, or country-subdivision when the holidays library knows the subdivision."""
+        if self.holiday_country and self.holiday_subdivision and _holidays_of(
+                self.holiday_country, self.holiday_subdivision, None) is not None:
+            return f"{self.holiday_country}-{self.holiday_subdivision}"
+        return self.holiday_country or ""
 
     def open_intervals_on(self, day: date) -> list[_Interval]:
         if not self.hours_on(day) or self.reasons_day_is_off(day):
@@ -202,6 +274,8 @@ class _Side:
             day += _ONE_DAY
 
     def hours_cover(self, start: datetime, end: datetime) -> bool:
+        if self.always_open:
+            return True
         intervals = self.hour_intervals_on(self.local_date(start))
         return any(interval.start <= start and end <= interval.end for interval in intervals)
 
@@ -226,9 +300,12 @@ class _Search:
         self.buffer = timedelta(minutes=request.mediator.buffer_minutes)
         self.notice_start = (request.now + timedelta(hours=policy.minimum_notice_hours)).astimezone(UTC)
         self.earliest = max(self.notice_start, request.not_before or self.notice_start).astimezone(UTC)
-        self.latest = (request.session.start - timedelta(hours=policy.preparation_lead_hours)).astimezone(UTC)
+        self.prepared_by = (request.session.start - timedelta(hours=policy.preparation_lead_hours)).astimezone(UTC)
+        self.latest = min(self.prepared_by, request.not_after or self.prepared_by).astimezone(UTC)
         self.mediator = _mediator_side(request)
         self.party = _party_side(request)
+        self.attorney = _attorney_side(request)
+        self.sides = [side for side in (self.mediator, self.party, self.attorney) if side is not None]
 
     def window_problem(self) -> str | None:
         request, minutes = self.request, self.request.policy.call_minutes
@@ -236,6 +313,9 @@ class _Search:
             return f"the session already started at {_text(request.session.start)}"
         if self.earliest + self.duration <= self.latest:
             return None
+        if self.latest < self.prepared_by:
+            return (f"the offer window ({_text(self.earliest)} - {_text(self.latest)}) leaves no room "
+                    f"for a {minutes}-minute call")
         deadline = (
             f"{_text(self.latest)} (the session at {_text(request.session.start)} "
             f"minus the {request.policy.preparation_lead_hours} h preparation lead)"
@@ -251,10 +331,30 @@ class _Search:
         )
 
     def common_intervals(self) -> Iterator[_Interval]:
-        return _intersection(
-            self.mediator.open_intervals_between(self.earliest, self.latest),
-            self.party.open_intervals_between(self.earliest, self.latest),
-        )
+        intervals = self.mediator.open_intervals_between(self.earliest, self.latest)
+        for side in self.sides[1:]:
+            intervals = _intersection(intervals, side.open_intervals_between(self.earliest, self.latest))
+        return intervals
+
+    def free_slots(self, windows: list[_Interval] | None, avoided: tuple[_Interval, ...]) -> Iterator[Slot]:
+        """Every slot on the grid that satisfies every rule, earliest first."""
+        intervals = self.common_intervals()
+        if windows is not None:
+            intervals = _intersection(intervals, iter(windows))
+        for interval in intervals:
+            start = _on_grid(interval.start)
+            while start + self.duration <= interval.end:
+                end = start + self.duration
+                blocking = self.conflicts(start, end)
+                if blocking:
+                    start = _on_grid(max(booking.end for booking in blocking) + self.buffer)
+                    continue
+                clash = [hole for hole in avoided if hole.start < end and start < hole.end]
+                if clash:
+                    start = _on_grid(max(hole.end for hole in clash))
+                    continue
+                yield Slot(start, end)
+                start += GRID
 
     def first_slot(self) -> Slot | None:
         for interval in self.common_intervals():
@@ -285,7 +385,12 @@ class _Search:
             return (
                 f"the party has no availability ({self.party.zone_name}) {between}{self.unavailable_note()}{days_off}"
             )
+        attorney = self.attorney
+        if attorney is not None and _is_empty(attorney.open_intervals_between(self.earliest, self.latest)):
+            return f"the attorney has no availability ({attorney.zone_name}) {between}{days_off}"
         both = f"{self.mediator.description} and {self.party.description}"
+        if attorney is not None:
+            both = f"{self.mediator.description}, {self.party.description} and {attorney.description}"
         common = list(self.common_intervals())
         if not common:
             return f"{both} never overlap {between}{self.unavailable_note()}{days_off}"
@@ -304,7 +409,7 @@ class _Search:
         policy, excluded = self.request.policy, []
         if not policy.allow_weekends:
             excluded.append("weekends")
-        countries = sorted({side.holiday_country for side in (self.mediator, self.party) if side.holiday_country})
+        countries = sorted({side.holiday_region for side in self.sides if side.holiday_region})
         if not policy.allow_holidays and countries:
             excluded.append(f"public holidays of {', '.join(countries)}")
         return f", {' and '.join(excluded)} excluded" if excluded else ""
@@ -324,11 +429,13 @@ class _Search:
             broken.append(f"it starts before the minimum notice of {notice}")
         if request.not_before and slot.start < request.not_before:
             broken.append(f"it starts before the requested earliest start {_text(request.not_before)}")
-        if slot.end > self.latest:
+        if slot.end > self.prepared_by:
             lead = f"{policy.preparation_lead_hours} h preparation lead"
-            broken.append(f"it ends after {_text(self.latest)}, within the {lead}")
-        broken += self.mediator.rules_broken_by(slot.start, slot.end)
-        broken += self.party.rules_broken_by(slot.start, slot.end)
+            broken.append(f"it ends after {_text(self.prepared_by)}, within the {lead}")
+        elif slot.end > self.latest:
+            broken.append(f"it ends after the end of the offer window {_text(self.latest)}")
+        for side in self.sides:
+            broken += side.rules_broken_by(slot.start, slot.end)
         broken += [
             f"it conflicts with call {booking.call_id} ({_text(booking.start)} - {_text(booking.end)}) "
             f"given the {request.mediator.buffer_minutes}-minute buffer"
@@ -351,6 +458,7 @@ def _mediator_side(request: SlotRequest) -> _Side:
         date_overrides=availability.date_overrides,
         blackout_days=availability.blackout_days,
         unavailable=(),
+        holiday_subdivision=mediator.holiday_subdivision,
     )
 
 
@@ -367,6 +475,29 @@ def _party_side(request: SlotRequest) -> _Side:
         date_overrides={},
         blackout_days=frozenset(),
         unavailable=tuple(sorted(_Interval(window.start, window.end) for window in party.unavailable)),
+        holiday_subdivision=party.holiday_subdivision,
+    )
+
+
+def _attorney_side(request: SlotRequest) -> _Side | None:
+    """The party's attorney as a constraint; None when there is no attorney or nothing it constrains."""
+    party = request.party
+    attorney = party.attorney
+    if attorney is None or not (attorney.availability or attorney.unavailable):
+        return None
+    zone_name = attorney.time_zone or party.time_zone
+    return _Side(
+        role="attorney",
+        hours_name="availability",
+        zone_name=zone_name,
+        zone=ZoneInfo(zone_name),
+        weekly=_hours_by_weekday(attorney.availability),
+        policy=request.policy,
+        holiday_country=holiday_country_of_zone(zone_name) if attorney.availability else None,
+        date_overrides={},
+        blackout_days=frozenset(),
+        unavailable=tuple(sorted(_Interval(window.start, window.end) for window in attorney.unavailable)),
+        always_open=not attorney.availability,
     )
 
 
@@ -447,16 +578,21 @@ def _text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _holiday_name(country: str | None, day: date) -> str | None:
-    return _holidays_of(country, day.year).get(day) if country else None
+def _holiday_name(country: str | None, subdivision: str | None, day: date) -> str | None:
+    if not country:
+        return None
+    found = _holidays_of(country, subdivision, day.year) if subdivision else None
+    return (found if found is not None else _holidays_of(country, None, day.year) or {}).get(day)
 
 
 @lru_cache(maxsize=None)
-def _holidays_of(country: str, year: int) -> Mapping[date, str]:
+def _holidays_of(country: str, subdivision: str | None, year: int | None) -> Mapping[date, str] | None:
+    """The holidays of a country (or of one of its subdivisions) in a year; None: the library does not know the
+    country or subdivision (an unknown subdivision means the country's holidays, an unknown country none)."""
     try:
-        return MappingProxyType(dict(holidays.country_holidays(country, years=year)))
+        return MappingProxyType(dict(holidays.country_holidays(country, subdiv=subdivision, years=year or [])))
     except NotImplementedError:
-        return MappingProxyType({})
+        return None
 
 
 @lru_cache(maxsize=1)
