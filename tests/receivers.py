@@ -1,49 +1,19 @@
-"""Real receivers for the alerts: an SMTP server (aiosmtpd) and an HTTP webhook endpoint, both on loopback."""
+"""Real receivers for the alerts, on loopback: the CLI's one SMTP sink (aiosmtpd) and an HTTP webhook endpoint."""
 
 from __future__ import annotations
 
-import email
 import threading
-from dataclasses import dataclass, field
-from email.message import Message
-from email.utils import parseaddr
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
 from mednet_cli.processes import free_port
+from mednet_cli.smtp_sink import Mailbox, SmtpSink
 
+SmtpServer = SmtpSink  # a Mailbox on a free loopback port: .port, .mailbox (.raw, .messages, .to()), .controller
 
-@dataclass
-class Mailbox:
-    raw: list[bytes] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        self.raw.append(envelope.original_content or envelope.content)
-        return "250 OK"
-
-    @property
-    def messages(self) -> list[Message]:
-        return [email.message_from_bytes(raw) for raw in list(self.raw)]
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if parseaddr(m["To"])[1].lower() == address.lower()]
-
-
-class SmtpServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mailbox = Mailbox()
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-
-    def __enter__(self) -> SmtpServer:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.controller.stop()
+__all__ = ["Mailbox", "SmtpServer", "SmtpSink", "WebhookReceiver", "SlowHttpServer", "self_signed"]
 
 
 @dataclass

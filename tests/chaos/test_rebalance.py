@@ -9,7 +9,7 @@ import pytest
 from kafka_helpers import wait_for
 from mednet_cli.chaos import workload
 from mednet_cli.chaos.instances import Instance
-from mednet_cli.chaos.mailbox import SmtpSink
+from mednet_cli.smtp_sink import SmtpSink
 from mednet_cli.processes import free_port
 from mednet_cli.records import read_all
 from mednet_shared.contracts.envelope import CloudEvent

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email.utils import parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +25,7 @@ from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import UNKNOWN_KID_COOLDOWN_SECONDS, Role
 
-from . import fleet
+from . import fleet, samples
 from .processes import free_port
 from .smtp_sink import read_mail
 from .stack import Stack
@@ -36,28 +36,22 @@ MEDIATOR = "med-ada-okafor"
 URLS = {name: f"http://127.0.0.1:{port}" for name, port in fleet.SERVICES.items()}
 
 
-def week(start: str, end: str, days=("mon", "tue", "wed", "thu", "fri")) -> list[dict]:
-    return [{"day": d, "start": start, "end": end} for d in days]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
 def party(party_id: str, role: str, name: str, zone: str, firm: str, counsel: str,
           hours: tuple[str, str] = ("08:00", "19:00")) -> dict:
-    slug = name.lower().replace(" ", ".")
-    return {"party_id": party_id, "role": role, "time_zone": zone,
-            "contact": {"name": name, "email": f"{slug}@clients.example.org"},
-            "availability": week(*hours, ("mon", "tue", "wed", "thu", "fri", "sat")),
-            "attorney": {"firm_id": firm, "name": counsel, "email": f"{counsel.split()[0].lower()}@{firm}.example.org"}}
+    return samples.party(party_id, role, zone, firm, f"{name.lower().replace(' ', '.')}@clients.example.org",
+                         name=name, counsel=counsel, counsel_address=f"{counsel.split()[0].lower()}@{firm}.example.org",
+                         availability=samples.hours(*hours, WEEKDAYS + ("sat",)))
 
 
 def case(reference: str, title: str, parties: list[dict], days_ahead: int) -> dict:
-    start = (datetime.now(UTC) + timedelta(days=days_ahead)).replace(hour=9, minute=0, second=0, microsecond=0)
-    return {"external_ref": reference, "title": title,
-            "mediator": {"mediator_id": MEDIATOR, "name": "Ada Okafor", "email": "ada.okafor@mediators.example.org",
-                         "time_zone": "Europe/London", "working_hours": week("08:30", "18:00"), "buffer_minutes": 15},
-            "session": {"start": start.isoformat(), "end": (start + timedelta(hours=7)).isoformat(),
-                        "time_zone": "Europe/London"},
-            "parties": parties, "policy": {"call_minutes": 45, "minimum_notice_hours": 2,
-                                           "preparation_lead_hours": 48}}
+    return samples.case(reference, parties, title=title, session_hours=7, zone="Europe/London",
+                        start=samples.session_start(None, days_ahead, hour=9),
+                        mediator=samples.mediator(MEDIATOR, "Ada Okafor", email="ada.okafor@mediators.example.org",
+                                                  zone="Europe/London", working_hours=samples.hours("08:30", "18:00")),
+                        policy={"call_minutes": 45, "minimum_notice_hours": 2, "preparation_lead_hours": 48})
 
 
 CASE_A = case(f"HL-{uuid.uuid4().hex[:6]}", "Okonkwo v. Brightline Logistics (wrongful dismissal)", [
@@ -146,7 +140,9 @@ class Demo:
                 progress.update(step, description=f"{MERIDIAN} submits case B on its Kafka inbound topic")
                 case_b = await self.submit_on_kafka(MERIDIAN, CASE_B)
                 cases = {"A": (case_a, CASE_A), "B": (case_b, CASE_B)}
-                progress.update(step, description="scheduling places one private call per party")
+                progress.update(step, description="each firm named for a party accepts its side (AcceptRepresentation)")
+                confirmations = await self.confirm_sides(cases, {"A": HARBOR, "B": MERIDIAN})
+                progress.update(step, description="scheduling places one private call per confirmed side")
                 calls = {key: await self.wait_scheduled(case_id, len(doc["parties"]))
                          for key, (case_id, doc) in cases.items()}
                 progress.update(step, description="the mediator holds the calls and records notes and objectives")
@@ -164,7 +160,7 @@ class Demo:
                              await self.found("notify", f"/v1/notifications?case_id={case_id}", Role.OPERATOR) or []
                              if job["kind"] == "reminder"]
                 progress.update(step, description="done", completed=1, total=1)
-        self.show(cases, calls, briefs, hooks, timelines, reminders)
+        self.show(cases, confirmations, calls, briefs, hooks, timelines, reminders)
 
     async def call(self, method: str, service: str, path: str, role: Role, **kwargs) -> Any:
         claims = {k: kwargs.pop(k) for k in ("firm_id", "mediator_id") if k in kwargs}
@@ -174,14 +170,36 @@ class Demo:
         return response.json() if response.content else None
 
     async def submit_on_kafka(self, firm: str, document: dict) -> str:
+        await self.send_on_kafka(firm, samples.submit_case(firm, document))
+        return await self.wait_case(firm, document["external_ref"])
+
+    async def confirm_sides(self, cases: dict[str, tuple[str, dict]], firms: dict[str, str]) -> list[str]:
+        """Each firm named for a party of another firm's case accepts on its Kafka inbound topic
+        (AcceptRepresentation); until then nothing of that side goes to anyone but the mediator."""
+        told = []
+        for key, (case_id, _) in cases.items():
+            view = await self.found("intake", f"/v1/cases/{case_id}", Role.FIRM, firm_id=firms[key]) or {}
+            for side in view.get("sides", []):
+                if side["status"] == "awaiting_confirmation" and side.get("firm_id"):
+                    await self.send_on_kafka(side["firm_id"], samples.accept_representation(
+                        side["firm_id"], case_id, side["party_id"]))
+                    told.append(f"case {key}: {side['firm_id']} accepts representing {side['party_id']} "
+                                f"(awaited since {side['since'][:19]})")
+        for key, (case_id, _) in cases.items():
+            await self.until(lambda: self.all_confirmed(case_id, firms[key]), 60)
+        return told
+
+    async def all_confirmed(self, case_id: str, firm: str) -> bool:
+        view = await self.found("intake", f"/v1/cases/{case_id}", Role.FIRM, firm_id=firm) or {}
+        return bool(view) and all(side["status"] == "confirmed" for side in view.get("sides", []))
+
+    async def send_on_kafka(self, firm: str, event: CloudEvent) -> None:
         from aiokafka import AIOKafkaProducer
 
         from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
         topic = Topics.firm_inbound(firm)
         await ensure_topics(self.kafka, [topic], replication=self.replication)
-        event = CloudEvent(id=str(uuid.uuid4()), type="mednet.SubmitCase.v1", source=f"/firms/{firm}",
-                           subject=document["external_ref"], time=datetime.now(UTC), data=document)
         record = event.to_record(topic)
         producer = AIOKafkaProducer(bootstrap_servers=self.kafka, **PRODUCER_DEFAULTS)
         await producer.start()
@@ -190,7 +208,6 @@ class Demo:
                                          headers=[(k, v.encode()) for k, v in record.headers.items()])
         finally:
             await producer.stop()
-        return await self.wait_case(firm, document["external_ref"])
 
     async def wait_case(self, firm: str, reference: str, timeout: float = 60) -> str:
         from mednet_intake.domain import case_id_for
@@ -236,7 +253,10 @@ class Demo:
 
     # -- the story -------------------------------------------------------------------------------
 
-    def show(self, cases, calls, briefs, hooks: Webhooks, timelines, reminders) -> None:
+    def show(self, cases, confirmations, calls, briefs, hooks: Webhooks, timelines, reminders) -> None:
+        self.console.rule("sides: a party of the submitting firm is confirmed at once; another firm accepts its own")
+        for line in confirmations or ["every side was confirmed at submission"]:
+            self.console.print(f"  {line}")
         for key, (case_id, document) in cases.items():
             self.console.rule(f"case {key}: {document['title']}  ({case_id})")
             self.console.print(self.timeline(timelines[key]))
@@ -245,7 +265,7 @@ class Demo:
         self.console.rule("invitations and alerts caught by the local SMTP sink")
         self.console.print(self.mail_table())
         self.console.print(self.reminders_table(reminders))
-        self.console.rule("what each firm received (outbound topic and signed webhooks)")
+        self.console.rule("what each firm received (its own sides' events and the case-level facts only)")
         self.console.print(self.firm_table(hooks))
 
     @staticmethod

@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import smtp_sink as smtp_sink_module
 from .files import read_json, write_private
 from .kafka_acls import credentials, service_user
 from .processes import ManagedProcess, port_answers, port_is_free
@@ -67,8 +68,8 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
         return False
     if not port_is_free(port):
         raise StackError(f"port {port} for the local SMTP sink is taken by another process")
-    sink.start([sys.executable, "-X", sink.marker, "-m", "mednet_cli.smtp_sink", "127.0.0.1", str(port),
-                str(mail_dir(data_dir))])
+    sink.start([sys.executable, "-X", sink.marker, "-m", "mednet_cli.smtp_sink",
+                *smtp_sink_module.command("127.0.0.1", port, mail_dir=mail_dir(data_dir))])
     sink.wait_until(lambda: port_answers(port), 20, "listening")
     return True
 

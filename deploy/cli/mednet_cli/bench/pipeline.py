@@ -19,7 +19,7 @@ from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 from .. import fleet
 from ..processes import ManagedProcess, free_port, port_answers
 from . import measure
-from .sink import Receipts
+from ..smtp_sink import Receipts, command as sink_command
 from .workload import BenchCase
 
 SERVICES = ("intake", "scheduling", "notes", "notify")
@@ -96,8 +96,8 @@ class Pipeline:
             await _start_at_end(self.bootstrap, f"bench-{self.run}-{name}", topics)
 
     def start(self) -> None:
-        self.sink.start([sys.executable, "-X", self.sink.marker, "-m", "mednet_cli.bench.sink", "127.0.0.1",
-                         str(self.sink_port), str(self.receipts.path)])
+        self.sink.start([sys.executable, "-X", self.sink.marker, "-m", "mednet_cli.smtp_sink",
+                         *sink_command("127.0.0.1", self.sink_port, receipts=self.receipts.path)])
         self.sink.wait_until(lambda: port_answers(self.sink_port), 30, "listening")
         for name in SERVICES:
             self.add_instance(name, wait=False)

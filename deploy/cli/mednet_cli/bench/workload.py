@@ -3,19 +3,15 @@ names its case, spread over mediators a few cases each."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from mednet_shared.contracts.envelope import CloudEvent
 
-WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "UTC")
+from .. import samples
+
 CASES_PER_MEDIATOR = 4
-
-
-def hours(start: str, end: str, days=WEEK) -> list[dict]:
-    return [{"day": day, "start": start, "end": end} for day in days]
+COUNSEL = "counsel"  # the attorneys' address domain: counsel.example.org, whichever firm submits
 
 
 @dataclass(frozen=True)
@@ -34,38 +30,24 @@ class BenchCase:
         return {address for n in range(self.parties) for address in (self.party_email(n), self.attorney_email(n))}
 
     def party_email(self, n: int) -> str:
-        return f"p{n + 1}.{self.reference}@parties.example.org"
+        return samples.party_email(f"p{n + 1}", self.reference)
 
     def attorney_email(self, n: int) -> str:
-        return f"counsel-p{n + 1}.{self.reference}@firm-{'abcd'[n]}.example.org"
+        return samples.counsel_email(f"p{n + 1}", COUNSEL, self.reference)
 
-    def submission(self, now: datetime) -> dict:
-        start = (now + timedelta(days=21)).replace(hour=14, minute=0, second=0, microsecond=0)
-        roles = ["claimant", "respondent", "other", "other"][: self.parties]
-        return {
-            "external_ref": self.reference,
-            "title": f"Benchmark dispute {self.reference}",
-            "mediator": {"mediator_id": self.mediator_id, "name": "Bench Mediator",
-                         "email": f"{self.mediator_id}@mediators.example.org", "time_zone": "Europe/Berlin",
-                         "working_hours": hours("08:00", "18:00", WEEK[:5]), "buffer_minutes": 15},
-            "session": {"start": start.isoformat(), "end": (start + timedelta(hours=6)).isoformat(),
-                        "time_zone": "Europe/Berlin"},
-            "parties": [self._party(n, role) for n, role in enumerate(roles)],
-            "policy": {"call_minutes": 45, "minimum_notice_hours": 24, "preparation_lead_hours": 24},
-        }
-
-    def _party(self, n: int, role: str) -> dict:
-        return {"party_id": f"p{n + 1}", "role": role,
-                "contact": {"name": f"Party {n + 1}", "email": self.party_email(n)},
-                "time_zone": ZONES[n % len(ZONES)], "availability": hours("08:00", "20:00"),
-                "attorney": {"firm_id": f"firm-{'abcd'[n]}", "name": f"Counsel {n + 1}",
-                             "email": self.attorney_email(n)}}
+    def submission(self, now: datetime, firm: str) -> dict:
+        """The bench firm represents every party itself: every side is confirmed at once, no acceptance to wait
+        for."""
+        document = samples.submission(self.reference, parties=self.parties, mediator_id=self.mediator_id, now=now,
+                                      represented_by=firm, tag=self.reference,
+                                      title=f"Benchmark dispute {self.reference}", mediator_name="Bench Mediator")
+        for n, party in enumerate(document["parties"]):
+            party["attorney"]["email"] = self.attorney_email(n)
+        return document
 
     def command(self, firm: str) -> CloudEvent:
         """SubmitCase as the firm sends it; its time is the moment of submission."""
-        now = datetime.now(UTC)
-        return CloudEvent(id=str(uuid.uuid4()), type="mednet.SubmitCase.v1", source=f"/firms/{firm}",
-                          subject=self.reference, time=now, data=self.submission(now))
+        return samples.submit_case(firm, self.submission(datetime.now(UTC), firm))
 
 
 def cases(phase: str, count: int, mix: tuple[int, ...]) -> list[BenchCase]:

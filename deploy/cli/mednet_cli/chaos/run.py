@@ -28,7 +28,7 @@ from ..stack import Stack
 from . import inspect, workload
 from .instances import Instance, instances
 from .ledger import Ledger, follow
-from .mailbox import SmtpSink
+from ..smtp_sink import SmtpSink
 from .mediator import Mediators
 from .monkey import Monkey
 from .verdict import Figures, judge, missing_for

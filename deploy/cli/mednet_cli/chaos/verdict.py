@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from .inspect import DeadLetter
 from .ledger import LIVE, Call, Ledger
-from .mailbox import Mailbox
+from ..smtp_sink import Mailbox
 from .workload import Poison, Submission
 
 

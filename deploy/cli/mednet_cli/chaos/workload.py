@@ -8,13 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mednet_shared.contracts.envelope import CloudEvent, KafkaRecord
+from mednet_shared.contracts.envelope import KafkaRecord
 from mednet_shared.contracts.topics import Topics
+
+from .. import samples
 
 ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/St_Johns", "UTC",
          "Asia/Kathmandu", "Europe/Berlin"]
-WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-ROLES = ["claimant", "respondent", "other", "other"]
 
 
 @dataclass(frozen=True)
@@ -42,38 +42,17 @@ def mediator_ids(run: str, count: int) -> list[str]:
     return [f"chaos-{run}-m{n}" for n in range(count)]
 
 
-def windows(start: str, end: str, days: list[str]) -> list[dict]:
-    return [{"day": day, "start": start, "end": end} for day in days]
-
-
 def case_document(reference: str, mediator_id: str, parties: int, firms: list[str], session_start: datetime,
                   rng: random.Random) -> dict:
-    return {
-        "external_ref": reference,
-        "title": f"Dispute {reference}",
-        "mediator": {"mediator_id": mediator_id, "name": f"Mediator {mediator_id}",
-                     "email": f"{mediator_id}@mediators.example.org", "time_zone": "Europe/Berlin",
-                     "working_hours": windows("08:00", "18:00", WEEK[:5]), "buffer_minutes": 15},
-        "session": {"start": session_start.isoformat(), "end": (session_start + timedelta(hours=6)).isoformat(),
-                    "time_zone": "Europe/Berlin"},
-        "parties": [party(reference, n, rng.choice(ZONES), rng.choice(firms)) for n in range(parties)],
-        "policy": {"call_minutes": 45, "minimum_notice_hours": 24, "preparation_lead_hours": 24},
-    }
-
-
-def party(reference: str, n: int, zone: str, firm: str) -> dict:
-    party_id = f"p{n + 1}"
-    return {"party_id": party_id, "role": ROLES[n], "time_zone": zone,
-            "contact": {"name": f"Party {party_id}", "email": f"{party_id}.{reference}@parties.example.org"},
-            "availability": windows("08:00", "20:00", WEEK),
-            "attorney": {"firm_id": firm, "name": f"Counsel for {party_id}",
-                         "email": f"counsel-{party_id}.{reference}@{firm}.example.org"}}
+    """Each party represented by one of `firms`, in its own zone; addresses unique to the case."""
+    return samples.case(
+        reference, [samples.party(f"p{n + 1}", samples.ROLES[n], rng.choice(ZONES), rng.choice(firms), tag=reference)
+                    for n in range(parties)],
+        mediator=samples.mediator(mediator_id, f"Mediator {mediator_id}"), start=session_start)
 
 
 def command_record(firm: str, event_type: str, data: object, event_id: str, subject: str) -> KafkaRecord:
-    event = CloudEvent(id=event_id, type=event_type, source=f"/firms/{firm}", subject=subject,
-                       time=datetime.now(UTC), data=data)
-    return event.to_record(Topics.firm_inbound(firm))
+    return samples.record(samples.command(firm, event_type, data, event_id=event_id, subject=subject), firm)
 
 
 def submissions(run: str, cases: int, firms: list[str], mediators: list[str], seed: int,
@@ -85,7 +64,8 @@ def submissions(run: str, cases: int, firms: list[str], mediators: list[str], se
         firm, mediator = rng.choice(firms), rng.choice(mediators)
         reference, parties = f"c{n}-{run}", rng.choice([2, 2, 2, 3, 4])
         start = today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4]))
-        document = case_document(reference, mediator, parties, firms, start, rng)
+        # the submitting firm represents every party itself: every side is confirmed at once
+        document = case_document(reference, mediator, parties, [firm], start, rng)
         event_id = str(uuid.UUID(int=rng.getrandbits(128)))
         made.append(Submission(firm, event_id, reference, mediator, parties,
                                command_record(firm, "mednet.SubmitCase.v1", document, event_id, reference)))

@@ -12,8 +12,6 @@ from functools import cache
 from mednet_shared.contracts.topics import Topics
 
 SERVICES = ("intake", "scheduling", "notes", "notify")
-# notify writes firms' outbound topics (its store's outbox), but its app.py does not declare it yet
-UNDECLARED_FIRM_OUTBOUND_WRITERS = ("notify",)
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,8 @@ def wiring(service: str) -> Wiring:
     """What mednet_<service>.app and its Settings declare (imported, never copied)."""
     app = importlib.import_module(f"mednet_{service}.app")
     settings = importlib.import_module(f"mednet_{service}.config").Settings
-    writes_outbound = getattr(app, "PUBLISHES_TO_FIRMS", service in UNDECLARED_FIRM_OUTBOUND_WRITERS)
-    return Wiring(service, tuple(app.PUBLISHES), tuple(getattr(app, "CONSUMES", ())),
-                  "inbound_topic_pattern" in settings.model_fields, bool(writes_outbound))
+    return Wiring(service, tuple(app.PUBLISHES), tuple(getattr(app, "CONSUMES", ())),  # no CONSUMES: reads none
+                  "inbound_topic_pattern" in settings.model_fields, bool(getattr(app, "PUBLISHES_TO_FIRMS", False)))
 
 
 def firm_command_readers() -> list[str]:
