@@ -1,4 +1,5 @@
-"""Scheduling's HTTP API: the case's mediator runs the calls' lifecycle and manages availability."""
+"""Scheduling's HTTP API: the case's mediator runs the calls' lifecycle and manages availability and
+conferencing; a firm reads (and may move) only the calls of its own confirmed sides."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mednet_shared.contracts.values import LongText, Weekday, WeeklyWindow
+from mednet_shared.contracts.values import LongText, Place, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, answers
 
 from .domain import MediatorAvailability, access
 from .domain.calls import CallNotFound, CallStateError, Placement, ensure_scheduled
+from .domain.places import Conferencing, PlaceUnavailable
 from .domain.state import CaseState, availability_document
 from .usecases import Cause, Scheduler
 
@@ -32,6 +34,11 @@ class Reschedule(BaseModel):
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: LongText = ""
+
+
+class Waiver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: LongText = Field(min_length=1, description="Why the call will not take place")
 
 
 class Hours(BaseModel):
@@ -80,12 +87,13 @@ class CallView(BaseModel):
     model_config = ConfigDict(extra="allow")
     call_id: str
     party_id: str
-    status: str = Field(description="scheduled, completed, missed, cancelled or failed")
+    status: str = Field(description="scheduled, completed, cancelled, failed or waived")
     start: datetime | None = None
     end: datetime | None = None
     sequence: int | None = None
     missed_count: int | None = None
     reason: str | None = None
+    place: Place | None = None
 
 
 class CallsView(BaseModel):
@@ -101,6 +109,11 @@ class Booking(BaseModel):
     end: datetime
 
 
+class ConferencingView(BaseModel):
+    mediator_id: str
+    conferencing: Conferencing | None = Field(description="None: calls get no place")
+
+
 class AvailabilityView(BaseModel):
     mediator_id: str
     weekly: list[WeeklyWindow] | None
@@ -113,27 +126,35 @@ def scheduler_of(request: Request) -> Scheduler:
     return request.app.state.scheduler
 
 
-def may_read(state: CaseState, caller: Principal) -> bool:
-    return access.may_read(state.facts, caller.role, firm_id=caller.firm_id, mediator_id=caller.mediator_id)
+def visible(state: CaseState, caller: Principal) -> set[str] | None:
+    return access.visible_parties(state.facts, caller.role, firm_id=caller.firm_id, mediator_id=caller.mediator_id)
 
 
-def calls_view(state: CaseState) -> list[dict[str, Any]]:
-    return [call.view() for call in state.calls.values()]
+def calls_view(state: CaseState, parties: set[str]) -> list[dict[str, Any]]:
+    return [call.view() for party_id, call in state.calls.items() if party_id in parties]
 
 
 @router.get("/cases/{case_id}/calls", **answers(CallsView, 404))
 async def list_calls(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    """A firm gets the calls of its own confirmed sides only (the submitting firm with no side of its own: none);
+    the case's mediator and an operator every call; anyone else 404."""
     state = await scheduler_of(request).store.case(case_id)
-    if state is None or not may_read(state, caller):
+    parties = visible(state, caller) if state is not None else None
+    if parties is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
-    return {"case_id": case_id, "status": state.status, "completed": state.completed, "calls": calls_view(state)}
+    return {"case_id": case_id, "status": state.status, "completed": state.completed,
+            "calls": calls_view(state, parties)}
+
+
+async def _visible_call(request: Request, call_id: str, caller: Principal):
+    found = await scheduler_of(request).case_of_call(call_id)
+    if found is None or found[1].party_id not in (visible(found[0], caller) or ()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
+    return found
 
 
 async def _case_and_party(request: Request, call_id: str, caller: Principal):
-    found = await scheduler_of(request).case_of_call(call_id)
-    if found is None or not may_read(found[0], caller):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-    state, party = found
+    state, party = await _visible_call(request, call_id, caller)
     if not access.may_run(state.facts, caller.role, mediator_id=caller.mediator_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the case's mediator runs its calls")
     return state, party
@@ -144,29 +165,56 @@ async def _run(request: Request, call_id: str, use_case) -> dict:
         await use_case
     except CallNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}") from None
-    except (CallStateError, ConflictsExhausted) as error:
+    except (CallStateError, ConflictsExhausted, PlaceUnavailable) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     state, party = await scheduler_of(request).case_of_call(call_id)
     return state.calls[party.party_id].view()
 
 
-@router.post("/calls/{call_id}/reschedule", **answers(CallView, 404, 409))
-async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(mediator)) -> dict:
-    state, party = await _case_and_party(request, call_id, caller)
+def _scheduled(state: CaseState, party_id: str) -> None:
     try:
-        ensure_scheduled(state, party.party_id)
+        ensure_scheduled(state, party_id)
     except CallStateError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+@router.post("/calls/{call_id}/reschedule", **answers(CallView, 403, 404, 409))
+async def reschedule(call_id: str, body: Reschedule, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    """The case's mediator, an operator, or the firm of the call's own confirmed side."""
+    state, party = await _visible_call(request, call_id, caller)
+    if not access.may_move(state.facts, party.party_id, caller.role, firm_id=caller.firm_id,
+                           mediator_id=caller.mediator_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the side's own firm or the case's mediator moves a call")
+    _scheduled(state, party.party_id)
+    by = "the mediator" if caller.role != Role.FIRM else "the firm"
     use = scheduler_of(request).place(state.facts, party, Cause(), mode=Placement.RESCHEDULE,
-                                      not_before=body.not_before, reason=body.reason or "rescheduled by the mediator")
+                                      not_before=body.not_before, reason=body.reason or f"rescheduled by {by}")
     return await _run(request, call_id, use)
 
 
 @router.post("/calls/{call_id}/cancel", **answers(CallView, 404, 409))
 async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    """Only a booked call is cancelled (a completed call stays completed)."""
     state, party = await _case_and_party(request, call_id, caller)
+    _scheduled(state, party.party_id)
     return await _run(request, call_id, scheduler_of(request).cancel(state.facts, party, Cause(),
                                                                       body.reason or "cancelled by the mediator"))
+
+
+@router.post("/calls/{call_id}/waive", **answers(CallView, 404, 409))
+async def waive(call_id: str, body: Waiver, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    """The call will not take place (CallWaived); a booked one is released first (CallCancelled). From no call yet,
+    scheduled, cancelled or failed."""
+    state, party = await _case_and_party(request, call_id, caller)
+    return await _run(request, call_id, scheduler_of(request).waive(state.case_id, party.party_id, body.reason,
+                                                                     Cause()))
+
+
+@router.post("/calls/{call_id}/place", **answers(CallView, 404, 409))
+async def place_again(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    """A cancelled or failed call of a confirmed side is placed again (a new booking, its sequence going on)."""
+    state, party = await _case_and_party(request, call_id, caller)
+    return await _run(request, call_id, scheduler_of(request).place_again(state.case_id, party.party_id, Cause()))
 
 
 @router.post("/calls/{call_id}/complete", **answers(CallView, 404, 409))
@@ -184,6 +232,24 @@ async def missed(call_id: str, request: Request, caller: Principal = Depends(med
 def _own_calendar(mediator_id: str, caller: Principal) -> None:
     if not access.may_manage_calendar(mediator_id, caller.role, caller.mediator_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a mediator manages only their own availability")
+
+
+@router.get("/mediators/{mediator_id}/conferencing", **answers(ConferencingView))
+async def get_conferencing(mediator_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
+    _own_calendar(mediator_id, caller)
+    calendar = await scheduler_of(request).store.calendar(mediator_id)
+    profile = calendar.conferencing.model_dump(mode="json", exclude_none=True) if calendar.conferencing else None
+    return {"mediator_id": mediator_id, "conferencing": profile}
+
+
+@router.put("/mediators/{mediator_id}/conferencing", **answers(ConferencingView))
+async def put_conferencing(mediator_id: str, body: Conferencing, request: Request,
+                           caller: Principal = Depends(mediator)) -> dict:
+    """video: an https url_template with {room} (each call its own unguessable room); phone: the bridge's number
+    (each call its own PIN); callback: the mediator's number. Calls booked from now on get their place from it."""
+    _own_calendar(mediator_id, caller)
+    await scheduler_of(request).set_conferencing(mediator_id, body)
+    return await get_conferencing(mediator_id, request, caller)
 
 
 @router.get("/mediators/{mediator_id}/availability", **answers(AvailabilityView))

@@ -6,6 +6,8 @@ from mednet_shared.contracts.events import (
     CaseOpened,
     CaseUpdated,
     CaseWithdrawn,
+    ChooseCallSlot,
+    DeclineCallSlots,
     RequestReschedule,
 )
 from mednet_shared.contracts.topics import Topics
@@ -14,7 +16,7 @@ from mednet_shared.platform.service import ServiceRuntime
 from . import api
 from .config import Settings
 from .handlers import SchedulingHandlers
-from .store import CALENDARS, CASES, MongoSchedulingStore
+from .store import CALENDARS, CASES, REJECTIONS, MongoSchedulingStore
 from .usecases import Scheduler
 
 PUBLISHES = [Topics.SCHEDULING]
@@ -23,7 +25,7 @@ CONSUMES = [Topics.INTAKE]
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES], topics=PUBLISHES + CONSUMES)
+    runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES, REJECTIONS], topics=PUBLISHES + CONSUMES)
     scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay))
     handlers = SchedulingHandlers(scheduler)
     runtime.consumer.subscribe(
@@ -38,7 +40,9 @@ def build(settings: Settings | None = None) -> FastAPI:
     runtime.consumer.subscribe(
         pattern=settings.inbound_topic_pattern,
         group_id=f"{settings.consumer_group}-firm-commands",
-        handlers={RequestReschedule: handlers.request_reschedule},
+        handlers={RequestReschedule: handlers.request_reschedule, ChooseCallSlot: handlers.choose_or_decline_slots,
+                  DeclineCallSlots: handlers.choose_or_decline_slots},
+        on_invalid=dict.fromkeys((RequestReschedule, ChooseCallSlot, DeclineCallSlots), handlers.invalid_command),
         unparseable_left_to="intake",
     )
     app = runtime.http_app([api.router])

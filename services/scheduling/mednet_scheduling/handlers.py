@@ -1,12 +1,28 @@
-"""Event in -> use case: intake's events and the firm commands scheduling answers."""
+"""Event in -> use case: intake's events and the firm commands scheduling answers.
+
+A firm's command that scheduling refuses (a rule) or cannot accept (a valid envelope whose data is invalid) is
+answered with CommandRejected on mednet.scheduling.events, every reason listed, and not dead-lettered; a record
+that is no envelope at all is left to intake, the inbound topics' owner.
+"""
 
 from __future__ import annotations
 
-from mednet_shared.contracts.events import CaseOpened, CaseUpdated, CaseWithdrawn, RequestReschedule
+from typing import Any
+
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, text_of
+from mednet_shared.contracts.events import (
+    CaseOpened,
+    CaseUpdated,
+    CaseWithdrawn,
+    ChooseCallSlot,
+    DeclineCallSlots,
+    RequestReschedule,
+)
 from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import Reason
 from mednet_shared.platform.consumer import Incoming, PoisonMessage
 
-from .domain.access import party_movable_by
+from .domain import access
 from .domain.calls import Placement
 from .usecases import Cause, Scheduler
 
@@ -25,10 +41,39 @@ class SchedulingHandlers:
         await self.scheduler.withdraw(incoming.message, Cause(incoming.event))
 
     async def request_reschedule(self, incoming: Incoming[RequestReschedule]) -> None:
-        command, firm = incoming.message, Topics.firm_of_inbound(incoming.topic)
+        """Only the firm of the party's confirmed side moves its call by a command (the mediator does over HTTP)."""
+        command, firm = incoming.message, _firm(incoming.topic)
+        cause = Cause(incoming.event, incoming.topic)
         state = await self.scheduler.store.case(command.case_id)
-        party = party_movable_by(state.facts if state else None, firm, command.party_id)
-        if party is None:
-            raise PoisonMessage(f"firm {firm} may not reschedule party {command.party_id} of case {command.case_id}")
-        await self.scheduler.place(state.facts, party, Cause(incoming.event, incoming.topic), mode=Placement.RESCHEDULE,
+        refused = access.reschedule_refusals(state, firm, command.case_id, command.party_id, command.not_before)
+        if refused:
+            return await self.scheduler.reject(cause, firm, command.case_id, refused)
+        await self.scheduler.place(state.facts, state.facts.party(command.party_id), cause, mode=Placement.RESCHEDULE,
                                    not_before=command.not_before, reason=command.reason or "requested by the firm")
+
+    async def choose_or_decline_slots(self, incoming: Incoming[ChooseCallSlot | DeclineCallSlots]) -> None:
+        """Scheduling books directly (no offer is open yet): a choice or a decline names an offer that does not
+        exist, and is answered so, after the power check (only the side's own confirmed firm)."""
+        command, firm = incoming.message, _firm(incoming.topic)
+        state = await self.scheduler.store.case(command.case_id)
+        refused = access.side_command_refusals(state, firm, command.case_id, command.party_id)
+        if not refused:
+            refused = [Reason(field="offer_id", message=f"no open offer {command.offer_id} for party "
+                                                        f"{command.party_id}")]
+        await self.scheduler.reject(Cause(incoming.event, incoming.topic), firm, command.case_id, refused)
+
+    async def invalid_command(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
+        """A scheduling command whose data is invalid: every reason, back to the firm."""
+        await self.scheduler.reject(Cause(event, topic), _firm(topic), _case_id_of(event.data), error.reasons)
+
+
+def _firm(topic: str) -> str:
+    firm = Topics.firm_of_inbound(topic)
+    if firm is None:
+        raise PoisonMessage(f"{topic[:200]} is no firm's inbound topic")
+    return firm
+
+
+def _case_id_of(data: dict[str, Any]) -> str:
+    value = data.get("case_id") if isinstance(data, dict) else None
+    return text_of(value, 128) if isinstance(value, str) else ""

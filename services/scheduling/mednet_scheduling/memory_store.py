@@ -13,12 +13,12 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.cas import Conflict
 
 from .domain.state import CalendarState, CaseState
-from .store import CALENDARS, CASES, LEGACY_CASE_FIELDS
+from .store import CALENDARS, CASES, LEGACY_CASE_FIELDS, REJECTIONS
 
 
 class MemorySchedulingStore:
     def __init__(self) -> None:
-        self.documents: dict[str, dict[str, dict[str, Any]]] = {CALENDARS: {}, CASES: {}}
+        self.documents: dict[str, dict[str, dict[str, Any]]] = {CALENDARS: {}, CASES: {}, REJECTIONS: {}}
         self.published: list[tuple[str, CloudEvent]] = []
 
     async def calendar(self, mediator_id: str) -> CalendarState:
@@ -44,6 +44,12 @@ class MemorySchedulingStore:
         self._save(CASES, case.case_id, case.version, case.document(), events)
         for legacy in LEGACY_CASE_FIELDS:
             self.documents[CASES][case.case_id].pop(legacy, None)
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        if rejection_id in self.documents[REJECTIONS]:
+            return
+        self.documents[REJECTIONS][rejection_id] = {"_id": rejection_id, "event": event.id}
+        self.published.append((Topics.SCHEDULING, event))
 
     def _save(self, name: str, key: str, version: int, document: dict[str, Any], events: Sequence[CloudEvent]) -> None:
         stored = self.documents[name].get(key)

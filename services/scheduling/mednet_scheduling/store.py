@@ -3,7 +3,8 @@
 calendars: one document per mediator, its bookings and availability. Every change of a booking is a
 compare-and-set on this document together with the events it causes (outbox), so no two instances
 can double-book a mediator. cases: scheduling's view of each case and the status of its calls
-(completion is a compare-and-set there, with CallCompleted and PreMediationCompleted).
+(completion is a compare-and-set there, with CallCompleted and PreMediationCompleted). rejections: one document
+per refused firm command, with its CommandRejected (outbox), keyed by the rejection's event id.
 A conditional write that lost the race raises the platform's `Conflict`.
 """
 
@@ -24,7 +25,7 @@ from mednet_shared.platform.outbox import OutboxRelay
 
 from .domain.state import CalendarState, CaseState
 
-CALENDARS, CASES = "calendars", "cases"
+CALENDARS, CASES, REJECTIONS = "calendars", "cases", "rejections"
 LEGACY_CASE_FIELDS = ("case",)
 """Schema 1's copy of the CaseOpened payload, replaced by "facts" on the case's next write."""
 
@@ -44,11 +45,15 @@ class SchedulingStore(Protocol):
     async def save_case(self, case: CaseState, events: Sequence[CloudEvent] = ()) -> None:
         """Written with its events only if still at case.version, else Conflict."""
 
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        """A CommandRejected, written once (a second write of the same id changes nothing)."""
+
 
 class MongoSchedulingStore:
     def __init__(self, db: AsyncDatabase, relay: OutboxRelay) -> None:
         self.calendars = db[CALENDARS]
         self.cases = db[CASES]
+        self.rejections = db[REJECTIONS]
         self.relay = relay
 
     async def calendar(self, mediator_id: str) -> CalendarState:
@@ -80,6 +85,14 @@ class MongoSchedulingStore:
     async def save_case(self, case: CaseState, events: Sequence[CloudEvent] = ()) -> None:
         await self._save(self.cases, CASES, case.case_id, case.version, case.document(), events,
                          unset=LEGACY_CASE_FIELDS)
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        pending = outbox.entries([(Topics.SCHEDULING, event)])
+        try:
+            await self.rejections.insert_one({"_id": rejection_id, "at": utc_now(), outbox.FIELD: pending})
+        except DuplicateKeyError:
+            return
+        self.relay.wake(REJECTIONS, rejection_id, pending)
 
     async def _save(self, collection, name: str, key: str, version: int, document: dict,
                     events: Sequence[CloudEvent], unset: Sequence[str] = ()) -> None:

@@ -6,19 +6,21 @@ of its calls is mirrored after it. The events' ids derive from their cause, so a
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
-from mednet_shared.contracts.events import CaseOpened, CaseUpdated, CaseWithdrawn, Message
-from mednet_shared.contracts.values import Party, utc_now
+from mednet_shared.contracts.events import CaseOpened, CaseUpdated, CaseWithdrawn, CommandRejected, Message
+from mednet_shared.contracts.values import Party, Reason, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
 from . import metrics
 from .domain import MediatorAvailability, calls
-from .domain.calls import CallNotFound, Change, Placement
+from .domain.calls import CallNotFound, CallStateError, Change, Placement
+from .domain.places import Conferencing, Secrets
 from .domain.state import CalendarState, CaseFacts, CaseState
 from .store import SchedulingStore
 
@@ -39,11 +41,17 @@ class Cause:
         return new_event(message, SOURCE, firm_id=firm, caused_by=self.event, event_id=derived_id(self.id, *parts))
 
 
+def drawn_secrets() -> Secrets:
+    """A call place's random values: an unguessable room (128 bits) and an 8-digit PIN."""
+    return Secrets(room=secrets.token_urlsafe(16), pin=f"{secrets.randbelow(10 ** 8):08d}")
+
+
 @dataclass
 class Scheduler:
     store: SchedulingStore
     clock: Callable[[], datetime] = utc_now
     policy: CasPolicy = DEFAULT_POLICY
+    draw: Callable[[], Secrets] = drawn_secrets
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -58,7 +66,7 @@ class Scheduler:
     async def open_case(self, case: CaseOpened, cause: Cause) -> None:
         facts = CaseFacts.of(case)
         change = await self._on_calendar(facts, cause, lambda calendar: calls.place(
-            calendar, facts, facts.parties, self.clock(), cause.id))
+            calendar, facts, facts.parties, self.clock(), cause.id, draw=self.draw))
         if not await self.store.add_case(calls.opened(facts, change)):
             await self._mirror(facts, change)
 
@@ -72,23 +80,55 @@ class Scheduler:
             return revised
 
         state = await self._cas(attempt, "case", update.case_id)
+        for party in calls.cancellations_after_change(state):
+            side = state.facts.side(party.party_id)
+            await self.cancel(state.facts, party, cause, reason="the side declined" if side and side.status ==
+                              "declined" else "the side is not confirmed")
         for party, mode in calls.placements_after_change(state):
-            await self.place(state.facts, party, cause, mode=mode, reason="the case changed")
+            await self.place(state.facts, party, cause, mode=mode, reason="the case changed",
+                             after=calls.last_sequence(state, party.party_id))
 
     async def withdraw(self, withdrawn: CaseWithdrawn, cause: Cause) -> None:
         state = await self.store.case(withdrawn.case_id)
         if state is None:
             return
-        for party in state.facts.parties:
+        for party in calls.open_calls(state):
             await self.cancel(state.facts, party, cause, reason=withdrawn.reason or "the case was withdrawn")
         await self._change_case(withdrawn.case_id, lambda current: (calls.withdrawn(current) if current else None, []))
 
     # -- the calls' lifecycle ------------------------------------------------------------------------
 
     async def place(self, facts: CaseFacts, party: Party, cause: Cause, *, mode: Placement = Placement.SCHEDULE,
-                    not_before: datetime | None = None, reason: str = "") -> None:
+                    not_before: datetime | None = None, reason: str = "", after: int | None = None) -> None:
         await self._on_calendar_then_mirror(facts, cause, lambda calendar: calls.place(
-            calendar, facts, [party], self.clock(), cause.id, mode, not_before, reason))
+            calendar, facts, [party], self.clock(), cause.id, mode, not_before, reason, self.draw,
+            {party.party_id: after} if after is not None else None))
+
+    async def place_again(self, case_id: str, party_id: str, cause: Cause) -> None:
+        """The mediator offers a cancelled or failed call again (the case's facts as they are now)."""
+        state = await self.store.case(case_id)
+        if state is None or state.facts.party(party_id) is None:
+            raise CallNotFound(calls.call_id_of(case_id, party_id))
+        after = calls.ensure_placeable_again(state, party_id)
+        await self.place(state.facts, state.facts.party(party_id), cause, after=after)
+
+    async def waive(self, case_id: str, party_id: str, reason: str, cause: Cause) -> None:
+        """The mediator waives a call: a booked one is released from the calendar (CallCancelled) first."""
+        state = await self.store.case(case_id)
+        if state is None or state.facts.party(party_id) is None:
+            raise CallNotFound(calls.call_id_of(case_id, party_id))
+        if not reason.strip():
+            raise CallStateError("a waiver needs a reason")
+        call = state.calls.get(party_id)
+        if call is not None and call.status is calls.CallStatus.SCHEDULED:
+            await self.cancel(state.facts, state.facts.party(party_id), cause, reason=f"waived: {reason}")
+
+        def decide(current: CaseState | None) -> tuple[CaseState | None, list[Message]]:
+            if current is None:
+                raise CallNotFound(calls.call_id_of(case_id, party_id))
+            return calls.waive(current, party_id, reason, self.clock())
+
+        await self._change_case(case_id, decide, cause, calls.call_id_of(case_id, party_id))
 
     async def cancel(self, facts: CaseFacts, party: Party, cause: Cause, reason: str) -> None:
         await self._on_calendar_then_mirror(facts, cause, lambda calendar: calls.cancel(
@@ -113,6 +153,30 @@ class Scheduler:
             return calendar
 
         return await self._cas(attempt, "calendar", mediator_id)
+
+    async def set_conferencing(self, mediator_id: str, profile: Conferencing | None) -> CalendarState:
+        """The mediator's conferencing profile; calls booked from now get their place from it (booked ones keep
+        theirs)."""
+        async def attempt() -> CalendarState:
+            calendar = (await self.store.calendar(mediator_id)).model_copy(update={"conferencing": profile})
+            await self.store.save_calendar(calendar)
+            return calendar
+
+        return await self._cas(attempt, "calendar", mediator_id)
+
+    # -- refusals ----------------------------------------------------------------------------------
+
+    async def reject(self, cause: Cause, firm_id: str, case_id: str, reasons: list[Reason],
+                     dead_letter_topic: str | None = None) -> None:
+        """A firm's command refused or invalid: CommandRejected back to it, written once (its id derives from the
+        command's sender key, so a redelivery repeats it)."""
+        event = cause.event
+        rejected = CommandRejected(firm_id=firm_id, command_id=event.id[:200], command_type=event.type[:200],
+                                   case_id=case_id[:128], reasons=reasons, dead_letter_topic=dead_letter_topic,
+                                   rejected_at=self.clock())
+        emitted = new_event(rejected, SOURCE, firm_id=firm_id, caused_by=event,
+                            event_id=derived_id(cause.id, "rejected"))
+        await self.store.reject(emitted.id, emitted)
 
     # -- the compare-and-sets ----------------------------------------------------------------------
 

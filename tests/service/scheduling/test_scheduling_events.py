@@ -9,7 +9,6 @@ from mednet_scheduling.domain.calls import CallStateError
 from mednet_shared.contracts.events import CaseUpdated, CaseWithdrawn, RequestReschedule
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.cas import Conflict, ConflictsExhausted
-from mednet_shared.platform.consumer import PoisonMessage
 
 
 def payloads(store, type_name):
@@ -120,11 +119,12 @@ async def test_a_firm_reschedules_only_the_parties_it_represents(handlers, store
     assert (await store.case(case.case_id)).calls["p1"].start == moved[0].start
 
     stranger = "firm-stranger"
-    with pytest.raises(PoisonMessage, match="may not reschedule"):
-        await handlers.request_reschedule(delivered(command, Topics.firm_inbound(stranger), stranger))
-    with pytest.raises(PoisonMessage):
-        await handlers.request_reschedule(delivered(command.model_copy(update={"case_id": "case-none"}),
-                                                    Topics.firm_inbound(FIRM), FIRM))
+    await handlers.request_reschedule(delivered(command, Topics.firm_inbound(stranger), stranger))
+    await handlers.request_reschedule(delivered(command.model_copy(update={"case_id": "case-none"}),
+                                                Topics.firm_inbound(FIRM), FIRM))
+    rejected = payloads(store, "CommandRejected")
+    assert [(r.firm_id, r.reasons[0].field) for r in rejected] == [(stranger, "case_id"), (FIRM, "case_id")]
+    assert len(payloads(store, "CallRescheduled")) == 1, "nothing moved"
 
 
 async def test_two_schedulers_racing_on_one_calendar_never_double_book(handlers, store):

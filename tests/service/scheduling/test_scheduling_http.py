@@ -1,6 +1,6 @@
 """Scheduling's HTTP use cases on the in-memory store: the mediator runs the calls, manages availability."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from scheduling_kit import MEDIATOR, a_case, delivered, types
 
@@ -33,8 +33,9 @@ async def test_the_calls_are_listed_for_the_mediator_and_the_case_firms_only(han
         assert (await mediator.post(f"/v1/calls/{case.case_id}:p9/complete")).status_code == 404
 
 
-async def test_completing_every_call_completes_the_pre_mediation_once(handlers, store, as_mediator):
+async def test_completing_every_call_completes_the_pre_mediation_once(handlers, store, as_mediator, clock):
     case, calls = await opened(handlers, store)
+    clock.now = max(c.end for c in calls.values())
     async with as_mediator() as mediator:
         first = await mediator.post(f"/v1/calls/{calls['p1'].call_id}/complete")
         assert first.status_code == 200 and first.json()["status"] == "completed"
@@ -66,12 +67,14 @@ async def test_the_mediator_reschedules_and_cancels_and_a_cancelled_call_cannot_
     assert calls["p1"].call_id not in (await store.calendar(MEDIATOR)).calls
 
 
-async def test_a_missed_call_is_moved_once_then_fails(handlers, store, as_mediator):
+async def test_a_missed_call_is_moved_once_then_fails(handlers, store, as_mediator, clock):
     case, calls = await opened(handlers, store)
     call_id = calls["p1"].call_id
+    clock.now = calls["p1"].start + timedelta(minutes=10)
     async with as_mediator() as mediator:
         once = (await mediator.post(f"/v1/calls/{call_id}/missed")).json()
         assert once["status"] == "scheduled" and once["missed_count"] == 1 and once["start"] >= calls["p1"].end.isoformat()
+        clock.now = datetime.fromisoformat(once["start"]) + timedelta(minutes=10)
         twice = (await mediator.post(f"/v1/calls/{call_id}/missed")).json()
         assert twice["status"] == "failed" and "missed 2 times" in twice["reason"]
         assert (await mediator.post(f"/v1/calls/{call_id}/missed")).status_code == 409

@@ -21,6 +21,7 @@ from mednet_shared.contracts.values import Contact, SchedulingPolicy, Session
 from .factories import a_mediator, a_party, utc
 
 NOW = utc(2026, 1, 12, 8)  # a Monday
+LATER = utc(2026, 1, 29, 8)  # after every call placed from NOW, before the session
 SESSION = Session(start=utc(2026, 1, 30, 14), end=utc(2026, 1, 30, 18), time_zone="UTC")
 
 
@@ -101,36 +102,39 @@ def test_cancel_frees_the_slot_and_the_case_view_says_cancelled():
 def test_missed_once_moves_the_call_after_it_missed_twice_fails_it():
     case = facts()
     change, _ = opened(case)
-    once = calls.miss(change.calendar, case, case.parties[0], NOW, "miss-1")
+    with pytest.raises(CallStateError, match="before it starts"):
+        calls.miss(change.calendar, case, case.parties[0], NOW, "miss-0")
+    started = utc(2026, 1, 13, 9, 10)
+    once = calls.miss(change.calendar, case, case.parties[0], started, "miss-1")
     missed, moved = once.messages
     assert isinstance(missed, CallMissed) and missed.missed_count == 1
     assert isinstance(moved, CallRescheduled) and moved.start >= utc(2026, 1, 13, 9, 45)
     assert once.calendar.calls["case-1:p1"].missed_count == 1
-    twice = calls.miss(once.calendar, case, case.parties[0], NOW, "miss-2")
+    twice = calls.miss(once.calendar, case, case.parties[0], moved.start, "miss-2")
     assert [type(m) for m in twice.messages] == [CallMissed, SchedulingFailed]
     assert "case-1:p1" not in twice.calendar.calls
     with pytest.raises(CallStateError, match="not scheduled"):
-        calls.miss(twice.calendar, case, case.parties[0], NOW, "miss-3")
+        calls.miss(twice.calendar, case, case.parties[0], LATER, "miss-3")
 
 
 def test_completion_completes_the_pre_mediation_when_every_call_is_done():
     case = facts()
     _, state = opened(case)
-    one, messages = calls.complete(state, "p1", NOW)
+    one, messages = calls.complete(state, "p1", LATER)
     assert state.calls["p1"].status is CallStatus.SCHEDULED, "the state given is not changed"
     assert one.calls["p1"].status is CallStatus.COMPLETED and not one.completed and len(messages) == 1
-    assert calls.complete(one, "p1", NOW) == (one, [])
-    both, messages = calls.complete(one, "p2", NOW)
+    assert calls.complete(one, "p1", LATER) == (one, [])
+    both, messages = calls.complete(one, "p2", LATER)
     assert both.completed and isinstance(messages[-1], PreMediationCompleted)
-    assert messages[-1].call_ids == ["case-1:p1", "case-1:p2"]
+    assert messages[-1].call_ids == ["case-1:p1", "case-1:p2"] and messages[-1].waived_call_ids == []
     with pytest.raises(CallNotFound):
-        calls.complete(both, "p9", NOW)
+        calls.complete(both, "p9", LATER)
 
 
 def test_a_completed_call_stays_completed_when_a_placement_is_replayed():
     case = facts()
     change, state = opened(case)
-    done, _ = calls.complete(state, "p1", NOW)
+    done, _ = calls.complete(state, "p1", LATER)
     assert calls.mirror(done.calls["p1"], case, "p1", change) is None
 
 
@@ -140,7 +144,7 @@ def test_a_cancelled_call_cannot_complete():
     cancelled = calls.cancel(change.calendar, case, case.parties[0], "cause-2", "x")
     state = calls.with_call(state, calls.mirror(state.calls["p1"], case, "p1", cancelled))
     with pytest.raises(CallStateError, match="cancelled"):
-        calls.complete(state, "p1", NOW)
+        calls.complete(state, "p1", LATER)
 
 
 def test_a_newer_revision_changes_the_facts_and_says_what_to_place():

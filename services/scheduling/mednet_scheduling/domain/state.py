@@ -13,8 +13,18 @@ from typing import Any
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mednet_shared.contracts.events import CaseOpened
-from mednet_shared.contracts.values import Mediator, Party, SchedulingPolicy, Session, WeeklyWindow
+from mednet_shared.contracts.values import (
+    Mediator,
+    Party,
+    Place,
+    SchedulingPolicy,
+    Session,
+    Side,
+    SideStatus,
+    WeeklyWindow,
+)
 
+from .places import Conferencing
 from .slots import Booking, Calendar, MediatorAvailability
 
 SCHEMA = 2
@@ -25,6 +35,7 @@ class CallStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    WAIVED = "waived"
 
 
 class Booked(BaseModel):
@@ -40,6 +51,7 @@ class Booked(BaseModel):
     sequence: int = 0
     missed_count: int = 0
     cause: str = ""
+    place: Place | None = None
 
     def booking(self) -> Booking:
         return Booking(self.call_id, self.start, self.end)
@@ -53,6 +65,7 @@ class CalendarState(BaseModel):
     version: int = 0
     calls: dict[str, Booked] = Field(default_factory=dict)
     availability: MediatorAvailability = Field(default_factory=MediatorAvailability)
+    conferencing: Conferencing | None = None
 
     @field_validator("calls", mode="before")
     @classmethod
@@ -69,7 +82,8 @@ class CalendarState(BaseModel):
 
     def document(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "calls": [call.model_dump() for call in self.calls.values()],
-                "availability": availability_document(self.availability)}
+                "availability": availability_document(self.availability),
+                "conferencing": self.conferencing.model_dump(mode="json") if self.conferencing else None}
 
 
 class CaseFacts(BaseModel):
@@ -83,6 +97,8 @@ class CaseFacts(BaseModel):
     parties: list[Party]
     policy: SchedulingPolicy
     participant_firms: list[str]
+    sides: list[Side] = Field(default_factory=list)
+    """One per party; empty (a case from before sides existed): every side confirmed."""
 
     @classmethod
     def of(cls, case: CaseOpened) -> CaseFacts:
@@ -91,6 +107,34 @@ class CaseFacts(BaseModel):
 
     def party(self, party_id: str) -> Party | None:
         return next((party for party in self.parties if party.party_id == party_id), None)
+
+    def side(self, party_id: str) -> Side | None:
+        return next((side for side in self.sides if side.party_id == party_id), None)
+
+    def confirmed(self, party_id: str) -> bool:
+        """Whether the party's side is confirmed (a party with no side entry is not: fail closed)."""
+        if self.party(party_id) is None:
+            return False
+        if not self.sides:
+            return True
+        side = self.side(party_id)
+        return side is not None and side.status is SideStatus.CONFIRMED
+
+    def declined(self, party_id: str) -> bool:
+        side = self.side(party_id)
+        return side is not None and side.status is SideStatus.DECLINED
+
+    def side_firm(self, party_id: str) -> str | None:
+        """The firm of the party's confirmed side (None: unconfirmed, or unrepresented)."""
+        if not self.confirmed(party_id):
+            return None
+        if self.sides:
+            return self.side(party_id).firm_id
+        party = self.party(party_id)
+        return party.attorney.firm_id if party.attorney else None
+
+    def confirmed_parties(self) -> list[Party]:
+        return [party for party in self.parties if self.confirmed(party.party_id)]
 
 
 class CallState(BaseModel):
@@ -106,10 +150,14 @@ class CallState(BaseModel):
     missed_count: int | None = None
     reason: str | None = None
     completed_at: AwareDatetime | None = None
+    waived_at: AwareDatetime | None = None
+    place: Place | None = None
 
     def view(self) -> dict[str, Any]:
         """As the API shows it: instants in ISO 8601 with their offset (+00:00)."""
-        fields = self.model_dump(exclude_none=True)
+        fields = self.model_dump(exclude_none=True, exclude={"place"})
+        if self.place is not None:
+            fields["place"] = self.place.model_dump(mode="json", exclude_none=True)
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in fields.items()
                 } | {"status": self.status.value}
 
