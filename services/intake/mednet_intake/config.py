@@ -10,3 +10,4 @@ class Settings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8101
     inbound_topic_pattern: str = Topics.FIRM_INBOUND_PATTERN
+    sweep_seconds: float = 30.0  # MEDNET_INTAKE_SWEEP_SECONDS: how often overdue side confirmations are looked for

@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mednet_shared.contracts.envelope import derived_id, reasons, text_of
-from mednet_shared.contracts.events import CaseOpened, CaseRejected, CaseUpdated, CaseWithdrawn, SubmitCase
+from mednet_shared.contracts.events import (
+    AcceptRepresentation,
+    CaseOpened,
+    CaseRejected,
+    CaseUpdated,
+    CaseWithdrawn,
+    CommandRejected,
+    Message,
+    RepresentationRequested,
+    SideConfirmationOverdue,
+    SubmitCase,
+)
 from mednet_shared.contracts.values import (
+    Attorney,
+    Contact,
     DateWindow,
     Mediator,
     Party,
     Reason,
     SchedulingPolicy,
     Session,
+    Side,
+    SideStatus,
     WeeklyWindow,
 )
 
 MAX_SESSION_HOURS = 24 * 14
-SCHEMA = 2
+SCHEMA = 3
 SUBMITTED = frozenset(SubmitCase.model_fields)
 
 
@@ -32,7 +47,16 @@ class Rejected(Exception):
 
 
 class NotAllowed(Exception):
-    """The caller may not do this to this case."""
+    """The caller may not do this to this case (with every other problem found along, in reasons)."""
+
+    def __init__(self, message: str, more: list[Reason] = ()) -> None:
+        super().__init__(message)
+        self.reasons = [Reason(field="", message=message), *more]
+
+
+def refusal_reasons(error: Exception) -> list[Reason]:
+    """What a refusal says to its sender: every reason of a Rejected or NotAllowed, else its text."""
+    return list(getattr(error, "reasons", None) or [Reason(field="", message=str(error) or type(error).__name__)])
 
 
 def case_id_for(firm_id: str, external_ref: str) -> str:
@@ -108,11 +132,28 @@ class Case(BaseModel):
     revision: int = 1
     status: Literal["open", "withdrawn"] = "open"
     changes: tuple[str, ...] = ()
+    sides: list[Side] = []
+    overdue_raised: tuple[str, ...] = ()   # "<party_id>@<since>": each awaiting side is raised once
 
     @property
     def participant_firms(self) -> list[str]:
-        firms = {self.firm_id} | {p.attorney.firm_id for p in self.parties if p.attorney}
+        """The submitting firm and the firm of every confirmed side, never a firm that has not confirmed."""
+        firms = {self.firm_id} | {s.firm_id for s in self.sides if s.status is SideStatus.CONFIRMED and s.firm_id}
         return sorted(firms)
+
+    def side(self, party_id: str) -> Side | None:
+        return next((s for s in self.sides if s.party_id == party_id), None)
+
+    def party(self, party_id: str) -> Party | None:
+        return next((p for p in self.parties if p.party_id == party_id), None)
+
+    def own_sides(self, firm_id: str) -> list[Side]:
+        """The sides this firm represents, confirmed."""
+        return [s for s in self.sides if s.status is SideStatus.CONFIRMED and s.firm_id == firm_id]
+
+    def pending_for(self, firm_id: str) -> list[Side]:
+        """The sides awaiting this firm's answer."""
+        return [s for s in self.sides if s.status is SideStatus.AWAITING_CONFIRMATION and s.firm_id == firm_id]
 
     def submitted(self, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
         """What the firm submitted (the SubmitCase's fields), as they stand now."""
@@ -121,45 +162,105 @@ class Case(BaseModel):
     def visible_to(self, firm_id: str) -> bool:
         return firm_id in self.participant_firms
 
+    def known_to(self, firm_id: str) -> bool:
+        """A participant, or a firm asked to confirm a side (it may answer)."""
+        return self.visible_to(firm_id) or bool(self.pending_for(firm_id))
+
     def mediated_by(self, mediator_id: str | None) -> bool:
         return self.mediator.mediator_id == mediator_id
+
+    @property
+    def due(self) -> datetime | None:
+        """The earliest moment a side still awaiting confirmation is to be raised (SideConfirmationOverdue)."""
+        if self.status != "open" or not self.overdue_candidates():
+            return None
+        return self.session.start - timedelta(days=self.policy.confirmation_due_days)
+
+    def overdue_candidates(self) -> list[Side]:
+        return [s for s in self.sides if s.status is SideStatus.AWAITING_CONFIRMATION
+                and _overdue_key(s) not in self.overdue_raised]
 
     def opened(self) -> CaseOpened:
         return CaseOpened(case_id=self.case_id, firm_id=self.firm_id, external_ref=self.external_ref,
                           title=self.title, mediator=self.mediator, session=self.session, parties=self.parties,
-                          policy=self.policy, participant_firms=self.participant_firms)
+                          policy=self.policy, participant_firms=self.participant_firms, sides=self.sides)
 
-    def updated(self) -> CaseUpdated:
+    def updated(self, party_ids: list[str] = ()) -> CaseUpdated:
         return CaseUpdated(case_id=self.case_id, firm_id=self.firm_id, revision=self.revision,
                            changes=list(self.changes), session=self.session, parties=self.parties,
-                           participant_firms=self.participant_firms)
+                           participant_firms=self.participant_firms, sides=self.sides, party_ids=list(party_ids))
 
     def withdrawn(self, reason: str) -> CaseWithdrawn:
         return CaseWithdrawn(case_id=self.case_id, firm_id=self.firm_id, reason=reason,
                              participant_firms=self.participant_firms)
 
+    def representation_requested(self, side: Side) -> RepresentationRequested:
+        party = self.party(side.party_id)
+        return RepresentationRequested(case_id=self.case_id, firm_id=side.firm_id, party_id=side.party_id,
+                                       role=side.role, party_name=party.contact.name,
+                                       mediator_name=self.mediator.name, session=self.session,
+                                       requested_at=side.since)
 
-Changed = tuple[Case, CaseUpdated | CaseWithdrawn]
+
+Changed = tuple[Case, "Message | list[Message]"]
 
 
-def stored_case(document: dict[str, Any]) -> Case:
-    """A stored case in either shape: intake's own (schema 2) or the first one, which kept the SubmitCase as a
-    whole under "submission" (migrated on read; the next write stores schema 2)."""
-    fields = {key: value for key, value in document.items() if key not in ("_id", "schema", "submission")}
+def _overdue_key(side: Side) -> str:
+    return f"{side.party_id}@{side.since.isoformat()}"
+
+
+def decided_side(party: Party, submitter: str, now: datetime) -> Side:
+    """A party's side as submitted: its attorney of the submitting firm is confirmed at once; another firm's, or no
+    attorney at all (the mediator confirms the contact), awaits confirmation."""
+    firm = party.attorney.firm_id if party.attorney else None
+    if firm == submitter:
+        return Side(party_id=party.party_id, role=party.role, firm_id=firm, status=SideStatus.CONFIRMED, since=now,
+                    confirmed_by="submitter")
+    return Side(party_id=party.party_id, role=party.role, firm_id=firm, status=SideStatus.AWAITING_CONFIRMATION,
+                since=now)
+
+
+def requests_for(case: Case, sides: list[Side]) -> list[RepresentationRequested]:
+    return [case.representation_requested(s) for s in sides
+            if s.status is SideStatus.AWAITING_CONFIRMATION and s.firm_id]
+
+
+def stored_case(document: dict[str, Any], now: datetime | None = None) -> Case:
+    """A stored case in any shape: intake's own (schema 3, with sides), schema 2 without sides (every side
+    confirmed by the submitter, since the case's creation), or the first one, which kept the SubmitCase as a whole
+    under "submission" (migrated on read; the next write stores schema 3)."""
+    fields = {key: value for key, value in document.items()
+              if key not in ("_id", "schema", "submission", "due", "created_at", "updated_at")}
     if "submission" in document:
         fields = {**document["submission"], **fields}
         fields.setdefault("policy", SchedulingPolicy().model_dump(mode="json"))
+    if not fields.get("sides"):
+        since = document.get("created_at") or now or datetime.now(UTC)
+        if isinstance(since, datetime) and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        fields["sides"] = [
+            {"party_id": p["party_id"], "role": p["role"], "status": "confirmed", "since": since,
+             "firm_id": (p.get("attorney") or {}).get("firm_id"), "confirmed_by": "submitter"}
+            for p in fields.get("parties", [])]
     return Case.model_validate({**fields, "case_id": document["_id"]})
 
 
 def case_document(case: Case) -> dict[str, Any]:
-    return {"_id": case.case_id, "schema": SCHEMA, **case.model_dump(mode="json", exclude={"case_id"})}
+    """The stored document; `due` (earliest pending confirmation deadline) is a datetime, for the sweeper's index."""
+    return {"_id": case.case_id, "schema": SCHEMA, **case.model_dump(mode="json", exclude={"case_id"}),
+            "due": case.due}
 
 
 def open_case(firm_id: str, submission: SubmitCase, now: datetime) -> Case:
     check_submission(submission, now)
     return Case(case_id=case_id_for(firm_id, submission.external_ref), firm_id=firm_id,
+                sides=[decided_side(p, firm_id, now) for p in submission.parties],
                 **{name: getattr(submission, name) for name in SubmitCase.model_fields})
+
+
+def opening(case: Case) -> list[Message]:
+    """What opening a case emits: CaseOpened, and a RepresentationRequested to each firm asked to confirm."""
+    return [case.opened(), *requests_for(case, case.sides)]
 
 
 def resubmitted(existing: Case, submitted: Case) -> Case:
@@ -175,43 +276,197 @@ def rejection(firm_id: str, document: object, problems: list[Reason]) -> CaseRej
     return CaseRejected(firm_id=firm_id, external_ref=text_of(reference, 128) if reference else "", reasons=problems)
 
 
+def command_rejected(firm_id: str, command_id: str, command_type: str, case_id: object, problems: list[Reason],
+                     now: datetime, dead_letter_topic: str | None = None) -> CommandRejected:
+    case = case_id if isinstance(case_id, str) and len(case_id) <= 128 else ""
+    return CommandRejected(firm_id=firm_id, command_id=text_of(command_id, 200), command_type=text_of(command_type, 200),
+                           case_id=case, reasons=problems or [Reason(field="", message="refused")],
+                           dead_letter_topic=dead_letter_topic, rejected_at=now)
+
+
 def change_case(case: Case, by_firm: str, now: datetime, *, session: Session | None = None,
                 add_parties: list[Party] = ()) -> Changed:
     _require_open_and_owned(case, by_firm, "change")
-    changes, update = [], {}
+    changes, update, problems = [], {}, []
     if session is not None and session != case.session:
-        problems = _session_problems(session, now, "session")
-        if problems:
-            raise Rejected(problems)
+        problems += _session_problems(session, now, "session")
         update, changes = {"session": session}, ["session_moved"]
+    new_sides: list[Side] = []
     if add_parties:
         parties = [*case.parties, *add_parties]
-        problems = _party_problems(parties)
-        if problems:
-            raise Rejected(problems)
-        update, changes = {**update, "parties": parties}, [*changes, "party_added"]
+        problems += _party_problems(parties)
+        new_sides = [decided_side(p, case.firm_id, now) for p in add_parties]
+        update, changes = {**update, "parties": parties, "sides": [*case.sides, *new_sides]}, [*changes, "party_added"]
+    if problems:
+        raise Rejected(problems)
     if not changes:
         raise Rejected([Reason(field="", message="nothing to change: give a different session or new parties")])
     changed = case.model_copy(update={**update, "revision": case.revision + 1, "changes": tuple(changes)})
-    return changed, changed.updated()
+    return changed, [changed.updated([p.party_id for p in add_parties]), *requests_for(changed, new_sides)]
 
 
-def change_availability(case: Case, by_firm: str, party_id: str, availability: list[WeeklyWindow],
-                        unavailable: list[DateWindow]) -> Changed:
+def change_availability(case: Case, by_firm: str | None, party_id: str, availability: list[WeeklyWindow],
+                        unavailable: list[DateWindow], *, by_mediator: str | None = None) -> Changed:
+    """Only the side's own confirmed firm, or the case's mediator, changes a party's availability."""
+    problems = _window_problems(availability, "availability") + _date_problems(unavailable, "unavailable")
+    party, side = case.party(party_id), case.side(party_id)
     if case.status != "open":
-        raise NotAllowed(f"case {case.case_id} is {case.status}")
-    party = next((p for p in case.parties if p.party_id == party_id), None)
+        raise NotAllowed(f"case {case.case_id} is {case.status}", problems)
     if party is None:
-        raise Rejected([Reason(field="party_id", message=f"case {case.case_id} has no party {party_id!r}")])
-    if by_firm not in {case.firm_id, party.attorney.firm_id if party.attorney else case.firm_id}:
-        raise NotAllowed(f"firm {by_firm} does not represent party {party_id}")
-    problems = _window_problems(availability, "availability")
+        raise Rejected([Reason(field="party_id", message=f"case {case.case_id} has no party {party_id!r}"),
+                        *problems])
+    if not _may_act_for(case, side, by_firm, by_mediator):
+        raise NotAllowed(f"firm {by_firm} is not the confirmed firm of party {party_id}", problems)
     if problems:
         raise Rejected(problems)
     moved = party.model_copy(update={"availability": availability, "unavailable": unavailable})
-    changed = case.model_copy(update={"parties": [moved if p.party_id == party_id else p for p in case.parties],
+    changed = case.model_copy(update={"parties": _replaced(case.parties, moved),
                                       "revision": case.revision + 1, "changes": ("availability_changed",)})
-    return changed, changed.updated()
+    return changed, changed.updated([party_id])
+
+
+def _may_act_for(case: Case, side: Side | None, by_firm: str | None, by_mediator: str | None) -> bool:
+    if by_mediator is not None:
+        return case.mediated_by(by_mediator)
+    return (side is not None and side.status is SideStatus.CONFIRMED and side.firm_id is not None
+            and side.firm_id == by_firm)
+
+
+def accept_representation(case: Case, by_firm: str, command: AcceptRepresentation, now: datetime) -> Changed:
+    """The named firm confirms it represents the party, with its corrections. Again from the same firm: the same
+    answer, and no event unless it corrects something more."""
+    side, party = case.side(command.party_id), case.party(command.party_id)
+    problems = _correction_problems(command, by_firm)
+    if case.status != "open":
+        raise NotAllowed(f"case {case.case_id} is {case.status}", problems)
+    if side is None or party is None:
+        raise Rejected([Reason(field="party_id", message=f"case {case.case_id} has no party {command.party_id!r}"),
+                        *problems])
+    if side.firm_id != by_firm:
+        raise NotAllowed(f"firm {by_firm} was not asked to represent party {command.party_id}", problems)
+    if side.status is SideStatus.DECLINED:
+        raise NotAllowed(f"firm {by_firm} declined party {command.party_id}; the mediator may confirm it", problems)
+    if problems:
+        raise Rejected(problems)
+    corrected = _corrected(party, contact=command.contact, time_zone=command.time_zone,
+                           availability=command.availability, unavailable=command.unavailable,
+                           attorney=command.attorney)
+    changes = []
+    if side.status is not SideStatus.CONFIRMED:
+        changes.append("side_confirmed")
+        side = side.model_copy(update={"status": SideStatus.CONFIRMED, "since": now, "confirmed_by": "firm"})
+    if corrected != party:
+        changes.append("side_corrected")
+    if not changes:
+        return case, []
+    changed = case.model_copy(update={"parties": _replaced(case.parties, corrected),
+                                      "sides": _replaced(case.sides, side),
+                                      "revision": case.revision + 1, "changes": tuple(changes)})
+    return changed, changed.updated([command.party_id])
+
+
+def decline_representation(case: Case, by_firm: str, party_id: str, now: datetime) -> Changed:
+    side = case.side(party_id)
+    if case.status != "open":
+        raise NotAllowed(f"case {case.case_id} is {case.status}")
+    if side is None:
+        raise Rejected([Reason(field="party_id", message=f"case {case.case_id} has no party {party_id!r}")])
+    if side.firm_id != by_firm:
+        raise NotAllowed(f"firm {by_firm} was not asked to represent party {party_id}")
+    if side.status is SideStatus.DECLINED:
+        return case, []
+    if side.status is SideStatus.CONFIRMED:
+        raise NotAllowed(f"firm {by_firm} already confirmed party {party_id}")
+    declined = side.model_copy(update={"status": SideStatus.DECLINED, "since": now, "confirmed_by": None})
+    changed = case.model_copy(update={"sides": _replaced(case.sides, declined), "revision": case.revision + 1,
+                                      "changes": ("side_declined",)})
+    return changed, changed.updated([party_id])
+
+
+def confirm_by_mediator(case: Case, mediator_id: str | None, party_id: str, now: datetime, *,
+                        contact: Contact | None = None, time_zone: str | None = None,
+                        availability: list[WeeklyWindow] | None = None,
+                        unavailable: list[DateWindow] | None = None) -> Changed:
+    """The case's mediator confirms an unrepresented (or declined) side's contact."""
+    side, party = case.side(party_id), case.party(party_id)
+    problems = (_window_problems(availability or [], "availability")
+                + _date_problems(unavailable or [], "unavailable"))
+    if not case.mediated_by(mediator_id):
+        raise NotAllowed(f"only the case's mediator confirms a side of case {case.case_id}", problems)
+    if case.status != "open":
+        raise NotAllowed(f"case {case.case_id} is {case.status}", problems)
+    if side is None or party is None:
+        raise Rejected([Reason(field="party_id", message=f"case {case.case_id} has no party {party_id!r}"),
+                        *problems])
+    if side.status is SideStatus.AWAITING_CONFIRMATION and side.firm_id is not None:
+        raise NotAllowed(f"party {party_id} awaits firm {side.firm_id}'s answer", problems)
+    if problems:
+        raise Rejected(problems)
+    corrected = _corrected(party, contact=contact, time_zone=time_zone, availability=availability,
+                           unavailable=unavailable)
+    changes = []
+    if side.status is not SideStatus.CONFIRMED:
+        changes.append("side_confirmed")
+        # a declined firm no longer represents the party: the mediator confirms it unrepresented
+        side = side.model_copy(update={"status": SideStatus.CONFIRMED, "since": now, "confirmed_by": "mediator",
+                                       "firm_id": None if side.status is SideStatus.DECLINED else side.firm_id})
+        if corrected.attorney and side.firm_id is None:
+            corrected = corrected.model_copy(update={"attorney": None})
+    if corrected != party:
+        changes.append("side_corrected")
+    if not changes:
+        return case, []
+    changed = case.model_copy(update={"parties": _replaced(case.parties, corrected),
+                                      "sides": _replaced(case.sides, side),
+                                      "revision": case.revision + 1, "changes": tuple(changes)})
+    return changed, changed.updated([party_id])
+
+
+def raise_overdue(case: Case, now: datetime) -> Changed:
+    """Each side still awaiting confirmation once its deadline has come: SideConfirmationOverdue, once."""
+    due = case.due
+    if due is None or due > now:
+        return case, []
+    sides = case.overdue_candidates()
+    changed = case.model_copy(update={"overdue_raised": (*case.overdue_raised, *map(_overdue_key, sides)),
+                                      "revision": case.revision + 1, "changes": ()})
+    return changed, [SideConfirmationOverdue(case_id=case.case_id, mediator_id=case.mediator.mediator_id,
+                                             party_id=s.party_id, firm_id=s.firm_id, awaiting_since=s.since,
+                                             session_start=case.session.start) for s in sides]
+
+
+def overdue_event_id(case: Case, message: SideConfirmationOverdue) -> str:
+    return derived_id(case.case_id, "overdue", message.party_id, message.awaiting_since.isoformat())
+
+
+def _corrected(party: Party, *, contact: Contact | None = None, time_zone: str | None = None,
+               availability: list[WeeklyWindow] | None = None, unavailable: list[DateWindow] | None = None,
+               attorney: Attorney | None = None) -> Party:
+    update = {name: value for name, value in (("contact", contact), ("time_zone", time_zone),
+                                               ("availability", availability), ("unavailable", unavailable),
+                                               ("attorney", attorney)) if value is not None}
+    return party.model_copy(update=update) if update else party
+
+
+def _correction_problems(command: AcceptRepresentation, by_firm: str) -> list[Reason]:
+    problems = _window_problems(command.availability or [], "availability")
+    problems += _date_problems(command.unavailable or [], "unavailable")
+    if command.attorney is not None:
+        if command.attorney.firm_id != by_firm:
+            problems.append(Reason(field="attorney.firm_id",
+                                   message=f"the attorney must be of the accepting firm {by_firm}"))
+        problems += _window_problems(command.attorney.availability, "attorney.availability")
+        problems += _date_problems(command.attorney.unavailable, "attorney.unavailable")
+    return problems
+
+
+def _date_problems(windows: list[DateWindow], where: str) -> list[Reason]:
+    return [Reason(field=f"{where}.{n}.end", message="a window must end after it starts")
+            for n, window in enumerate(windows) if window.end <= window.start]
+
+
+def _replaced(items: list, item) -> list:
+    return [item if current.party_id == item.party_id else current for current in items]
 
 
 def withdraw(case: Case, by_firm: str, reason: str = "") -> Changed:
@@ -220,13 +475,15 @@ def withdraw(case: Case, by_firm: str, reason: str = "") -> Changed:
     return changed, changed.withdrawn(reason)
 
 
-def change_event_id(command_key: str, changed: Case) -> str:
+def change_event_id(command_key: str, changed: Case, index: int = 0) -> str:
     """A change's event id, from the command that caused it: its redelivery derives the same id."""
+    if index:
+        return derived_id(command_key, changed.case_id, str(changed.revision), str(index))
     return derived_id(command_key, changed.case_id, str(changed.revision))
 
 
-def opened_event_id(case: Case) -> str:
-    return derived_id(case.case_id, "opened")
+def opened_event_id(case: Case, index: int = 0) -> str:
+    return derived_id(case.case_id, "opened", str(index)) if index else derived_id(case.case_id, "opened")
 
 
 def rejection_event_id(command_key: str) -> str:
@@ -238,3 +495,46 @@ def _require_open_and_owned(case: Case, by_firm: str, action: str) -> None:
         raise NotAllowed(f"only the submitting firm may {action} case {case.case_id}")
     if case.status != "open":
         raise NotAllowed(f"case {case.case_id} is {case.status}")
+
+
+# -- what each reader sees ------------------------------------------------------------------------
+
+
+def firm_view(case: Case, firm_id: str) -> dict[str, Any] | None:
+    """A firm's view of the case (JSON): the case-level facts, its own confirmed sides' parties, and for the
+    submitting firm the title and every other side as its Side entry only. A firm only asked to confirm a side sees
+    the case-level facts, its pending Side entries and those parties' names and roles. Anyone else: None."""
+    own = case.own_sides(firm_id)
+    submitter = firm_id == case.firm_id
+    pending = case.pending_for(firm_id)
+    if not (submitter or own or pending):
+        return None
+    view = _case_facts(case)
+    if submitter or own:
+        mine = {s.party_id for s in own}
+        view["parties"] = [p.model_dump(mode="json") for p in case.parties if p.party_id in mine]
+        view["sides"] = [s.model_dump(mode="json") for s in (case.sides if submitter else own)]
+        if submitter:
+            view |= {"title": case.title, "firm_id": case.firm_id, "participant_firms": case.participant_firms,
+                     "policy": case.policy.model_dump(mode="json")}
+    else:
+        view["parties"] = []
+    view["sides"] = view.get("sides", []) + [s.model_dump(mode="json") for s in pending
+                                              if not submitter]
+    view["pending"] = [{"party_id": s.party_id, "role": s.role.value, "name": case.party(s.party_id).contact.name}
+                       for s in pending]
+    return view
+
+
+def full_view(case: Case) -> dict[str, Any]:
+    """The mediator's and the operator's view: everything."""
+    return {"case_id": case.case_id, "firm_id": case.firm_id, "status": case.status, "revision": case.revision,
+            "participant_firms": case.participant_firms, "sides": [s.model_dump(mode="json") for s in case.sides],
+            **case.submitted("json")}
+
+
+def _case_facts(case: Case) -> dict[str, Any]:
+    return {"case_id": case.case_id, "external_ref": case.external_ref, "status": case.status,
+            "revision": case.revision, "session": case.session.model_dump(mode="json"),
+            "mediator": {"mediator_id": case.mediator.mediator_id, "name": case.mediator.name,
+                         "time_zone": case.mediator.time_zone}}

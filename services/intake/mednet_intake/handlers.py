@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
-from mednet_shared.contracts.events import UpdatePartyAvailability, WithdrawCase
+from mednet_shared.contracts.events import (
+    AcceptRepresentation,
+    DeclineRepresentation,
+    MoveSession,
+    UpdatePartyAvailability,
+    WithdrawCase,
+)
 from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import Reason
 from mednet_shared.platform.consumer import Incoming, PoisonMessage
 
 from . import domain
@@ -17,7 +25,8 @@ from .usecases import Intake
 class FirmCommands:
     """Handlers of mednet.firm.<firm_id>.inbound: the firm is the topic's, never the payload's. What is derived from
     a command (its rejection, the ids of the events it causes) is keyed by its sender key (topic, source, id), never
-    by the firm-chosen id alone: two firms' commands with the same id are two commands."""
+    by the firm-chosen id alone: two firms' commands with the same id are two commands. A command refused by a rule
+    is answered by CommandRejected (every reason, the command's id and type) and not dead-lettered."""
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
@@ -36,19 +45,72 @@ class FirmCommands:
         command, firm = incoming.message, firm_of(incoming.topic)
         await self._change(incoming, command.case_id, lambda case: domain.withdraw(case, firm, command.reason))
 
+    async def move_session(self, incoming: Incoming[MoveSession]) -> None:
+        command, firm = incoming.message, firm_of(incoming.topic)
+        await self._change(incoming, command.case_id, lambda case: domain.change_case(
+            case, firm, self.intake.clock(), session=command.session))
+
     async def update_party_availability(self, incoming: Incoming[UpdatePartyAvailability]) -> None:
         c, firm = incoming.message, firm_of(incoming.topic)
         await self._change(incoming, c.case_id, lambda case: domain.change_availability(
             case, firm, c.party_id, c.availability, c.unavailable))
 
-    async def _change(self, incoming: Incoming, case_id: str, apply: Callable[[Case], Changed]) -> None:
+    async def accept_representation(self, incoming: Incoming[AcceptRepresentation]) -> None:
+        c, firm = incoming.message, firm_of(incoming.topic)
+        await self._change(incoming, c.case_id, lambda case: domain.accept_representation(
+            case, firm, c, self.intake.clock()), readable=lambda case: case.known_to(firm))
+
+    async def decline_representation(self, incoming: Incoming[DeclineRepresentation]) -> None:
+        c, firm = incoming.message, firm_of(incoming.topic)
+        await self._change(incoming, c.case_id, lambda case: domain.decline_representation(
+            case, firm, c.party_id, self.intake.clock()), readable=lambda case: case.known_to(firm))
+
+    async def dead_lettered(self, event: CloudEvent | None, value: bytes, error: BaseException,
+                            dead_letter_topic: str, topic: str) -> None:
+        """After the consumer dead-lettered a record of a firm's inbound topic: CommandRejected to the firm, with
+        the dead letter's topic, when the record names its id (else there is nobody to answer)."""
+        firm = Topics.firm_of_inbound(topic)
+        if firm is None:
+            return
+        if event is None:
+            event = readable_envelope(value)
+            if event is None:
+                return
+        problems = getattr(error, "reasons", None) or [Reason(field="", message=f"{type(error).__name__}: "
+                                                                                f"{str(error)[:500]}")]
+        data = event.data if isinstance(event.data, dict) else {}
+        await self.intake.reject_command(firm, event, event.sender_key(topic), problems,
+                                         case_id=data.get("case_id", ""), dead_letter_topic=dead_letter_topic)
+
+    async def _change(self, incoming: Incoming, case_id: str, apply: Callable[[Case], Changed],
+                      readable: Callable[[Case], bool] | None = None) -> None:
+        firm, key = firm_of(incoming.topic), incoming.event.sender_key(incoming.topic)
         try:
-            await self.intake.change(case_id, firm_of(incoming.topic), incoming.event,
-                                     incoming.event.sender_key(incoming.topic), apply)
+            await self.intake.change(case_id, firm, incoming.event, key, apply, readable)
         except LookupError:
-            raise PoisonMessage(f"no case {case_id} visible to firm {firm_of(incoming.topic)}") from None
+            await self.intake.reject_command(firm, incoming.event, key, [Reason(
+                field="case_id", message=f"no case {case_id} visible to firm {firm}")], case_id=case_id)
         except (NotAllowed, Rejected) as refused:
-            raise PoisonMessage(str(refused)) from None
+            await self.intake.reject_command(firm, incoming.event, key, domain.refusal_reasons(refused),
+                                             case_id=case_id)
+
+
+def readable_envelope(value: bytes) -> CloudEvent | None:
+    """The id and type of a record that is no valid envelope, when it names them (a JSON object with a string
+    id); None when there is nothing to answer."""
+    try:
+        document = json.loads(value[:300_000])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    identifier, type_ = document.get("id"), document.get("type")
+    if not isinstance(identifier, str) or not identifier.strip():
+        return None
+    source = document.get("source") if isinstance(document.get("source"), str) else "unknown"
+    # not validated (it is not a valid envelope): only what answering needs, its id, type and source
+    return CloudEvent.model_construct(id=identifier[:200], type=(type_ if isinstance(type_, str) else "")[:200],
+                                      source=source[:200] or "unknown", data={})
 
 
 def firm_of(topic: str) -> str:

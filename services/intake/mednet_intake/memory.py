@@ -4,6 +4,7 @@ compare-and-set on the revision, each rejection once, the events recorded with t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
@@ -22,10 +23,10 @@ class MemoryCaseStore:
         document = self.cases.get(case_id)
         return stored_case(document) if document else None
 
-    async def add(self, case: Case, event: CloudEvent) -> bool:
+    async def add(self, case: Case, events: Sequence[CloudEvent]) -> bool:
         if not self.cases.insert(case.case_id, case_document(case)):
             return False
-        self.outbox.add(Topics.INTAKE, [event])
+        self.outbox.add(Topics.INTAKE, events)
         return True
 
     async def replace(self, case: Case, expected_revision: int, events: Sequence[CloudEvent]) -> None:
@@ -38,3 +39,6 @@ class MemoryCaseStore:
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         if self.rejections.insert(rejection_id, {"event_id": event.id}):
             self.outbox.add(Topics.INTAKE, [event])
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        return [case_id for case_id, document in self.cases if document.get("due") and document["due"] <= now][:limit]

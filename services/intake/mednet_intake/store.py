@@ -1,10 +1,11 @@
-"""Intake's collections: cases (intake's own Case state, with their outbox) and rejections (CaseRejected, written
-once per cause). `CaseStore` is what the use cases need; `MongoCaseStore` runs, `MemoryCaseStore` (memory.py) has the
+"""Intake's collections: cases (intake's own Case state, with their outbox) and rejections (CaseRejected or
+CommandRejected, written once per cause). `CaseStore` is what the use cases need; `MongoCaseStore` runs, `MemoryCaseStore` (memory.py) has the
 same semantics for the service tests."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,15 +26,19 @@ CASES, REJECTIONS = "cases", "rejections"
 class CaseStore(Protocol):
     async def get(self, case_id: str) -> Case | None: ...
 
-    async def add(self, case: Case, event: CloudEvent) -> bool:
-        """Insert a new case with its CaseOpened; False if this case id is already stored."""
+    async def add(self, case: Case, events: Sequence[CloudEvent]) -> bool:
+        """Insert a new case with its CaseOpened (and RepresentationRequested); False if this case id is already
+        stored."""
 
     async def replace(self, case: Case, expected_revision: int, events: Sequence[CloudEvent]) -> None:
         """The new state and its events in one write, only if the stored revision is still the expected one (else
         Conflict)."""
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
-        """Record a rejection once (keyed by what caused it) with its CaseRejected."""
+        """Record a rejection once (keyed by what caused it) with its CaseRejected or CommandRejected."""
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """The ids of cases whose earliest pending confirmation deadline (`due`) is at or before now."""
 
 
 class MongoCaseStore:
@@ -46,8 +51,11 @@ class MongoCaseStore:
         document = await self.cases.find_one({"_id": case_id}, {outbox.FIELD: 0})
         return stored_case(document) if document else None
 
-    async def add(self, case: Case, event: CloudEvent) -> bool:
-        document = {**case_document(case), outbox.FIELD: outbox.entries([(Topics.INTAKE, event)]),
+    async def ensure_indexes(self) -> None:
+        await self.cases.create_index("due", sparse=True)
+
+    async def add(self, case: Case, events: Sequence[CloudEvent]) -> bool:
+        document = {**case_document(case), outbox.FIELD: outbox.entries([(Topics.INTAKE, e) for e in events]),
                     "created_at": utc_now()}
         try:
             await self.cases.insert_one(document)
@@ -72,3 +80,7 @@ class MongoCaseStore:
         except DuplicateKeyError:
             return
         self.relay.wake(REJECTIONS, rejection_id, pending)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cursor = self.cases.find({"due": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [document["_id"] async for document in cursor]

@@ -72,6 +72,8 @@ class Incoming(Generic[M]):
 
 Handler = Callable[[Incoming], Awaitable[None]]
 InvalidHandler = Callable[[CloudEvent, EnvelopeError, str], Awaitable[None]]
+# after a record was dead-lettered: (its envelope or None, its value, the error, the dead letter topic, its topic)
+DeadLetterHook = Callable[[CloudEvent | None, bytes, BaseException, str, str], Awaitable[None]]
 
 
 class TransientError(RuntimeError):
@@ -120,6 +122,7 @@ class EventConsumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_record_bytes: int = field(default_factory=configured_max_record_bytes)
     started_ms: int = field(default_factory=lambda: int(time.time() * 1000))  # records older may hold old-form keys
+    after_dead_letter: DeadLetterHook | None = None  # e.g. answer the sender; called again on a redelivery
     _attempts: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def subscribe(
@@ -322,6 +325,17 @@ class EventConsumer:
             raise
         self._attempts.pop(position, None)
         metrics.EVENTS_CONSUMED.labels(self.service, metrics.type_label(event_type), "dead-lettered").inc()
+        if self.after_dead_letter is not None:
+            parsed = self.parsed(record)
+            try:
+                await self.after_dead_letter(parsed if isinstance(parsed, CloudEvent) else None, record.value or b"",
+                                             error, Topics.dead_letter(record.topic), record.topic)
+            except TRANSIENT as fault:  # the dead letter is guarded: a redelivery only answers again
+                await self._before_redelivery(position, "transient", fault, event_type, counted=False)
+                raise
+            except Exception as failed:
+                log.error("after dead-lettering %s:%s@%s: %s", record.topic, record.partition, record.offset,
+                          type(failed).__name__)
 
     async def _publish_dead_letter(self, record: ConsumerRecord, reason: str, error: BaseException,
                                    attempts: int) -> None:

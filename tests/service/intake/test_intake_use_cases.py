@@ -10,10 +10,13 @@ from intake_kit import NOW, command, incoming
 from mednet_intake import domain
 from mednet_shared.contracts.envelope import EnvelopeError
 from mednet_shared.contracts.events import (
+    AcceptRepresentation,
     CaseOpened,
     CaseRejected,
     CaseUpdated,
     CaseWithdrawn,
+    CommandRejected,
+    RepresentationRequested,
     SubmitCase,
     UpdatePartyAvailability,
     WithdrawCase,
@@ -36,11 +39,21 @@ async def submitted(world, reference: str = "ref-1", event_id: str = "cmd-1", **
     await world.commands.submit_case(incoming(event, topic))
 
 
+async def accepted(world, firm: str, party_id: str, event_id: str = "acc-1") -> None:
+    event, topic = command(firm, AcceptRepresentation, {"case_id": case_id(), "party_id": party_id}, event_id)
+    await world.commands.accept_representation(incoming(event, topic))
+
+
 async def test_a_submission_opens_its_case_once_and_a_redelivery_changes_nothing(world):
     await submitted(world)
     await submitted(world, event_id="cmd-2")
     [opened] = world.store.outbox.messages(CaseOpened)
-    assert opened.case_id == case_id() and opened.participant_firms == ["firm-a", "firm-b", FIRM]
+    assert opened.case_id == case_id() and opened.participant_firms == [FIRM]
+    assert [(s.party_id, s.firm_id, s.status) for s in opened.sides] == [
+        ("p1", "firm-a", "awaiting_confirmation"), ("p2", "firm-b", "awaiting_confirmation")]
+    asked = world.store.outbox.messages(RepresentationRequested)
+    assert [(r.firm_id, r.party_id, r.party_name) for r in asked] == [("firm-a", "p1", "Party p1"),
+                                                                      ("firm-b", "p2", "Party p2")]
     assert (await world.store.get(case_id())).status == "open"
 
 
@@ -70,31 +83,43 @@ async def test_a_submission_breaking_a_rule_or_the_schema_is_rejected_with_its_r
 
 async def test_a_firm_withdraws_its_case_and_only_its_own(world):
     await submitted(world)
+    await accepted(world, "firm-a", "p1")
     other, topic = command("firm-a", WithdrawCase, {"case_id": case_id(), "reason": "no"}, "w-1")
-    with pytest.raises(PoisonMessage, match="only the submitting firm"):
-        await world.commands.withdraw_case(incoming(other, topic))
+    await world.commands.withdraw_case(incoming(other, topic))
     stranger, topic = command("firm-z", WithdrawCase, {"case_id": case_id()}, "w-2")
-    with pytest.raises(PoisonMessage, match="no case"):
-        await world.commands.withdraw_case(incoming(stranger, topic))
+    await world.commands.withdraw_case(incoming(stranger, topic))
     own, topic = command(FIRM, WithdrawCase, {"case_id": case_id(), "reason": "settled"}, "w-3")
     await world.commands.withdraw_case(incoming(own, topic))
     [withdrawn] = world.store.outbox.messages(CaseWithdrawn)
     assert withdrawn.reason == "settled" and (await world.store.get(case_id())).status == "withdrawn"
-    with pytest.raises(PoisonMessage, match="is withdrawn"):
-        await world.commands.withdraw_case(incoming(own, topic))
+    again, topic = command(FIRM, WithdrawCase, {"case_id": case_id()}, "w-4")
+    await world.commands.withdraw_case(incoming(again, topic))
+    refused = world.store.outbox.messages(CommandRejected)
+    assert [(r.firm_id, r.command_id) for r in refused] == [("firm-a", "w-1"), ("firm-z", "w-2"), (FIRM, "w-4")]
+    assert "only the submitting firm" in refused[0].reasons[0].message
+    assert "no case" in refused[1].reasons[0].message and "is withdrawn" in refused[2].reasons[0].message
+    assert all(r.command_type == WithdrawCase.type_name() and r.case_id == case_id() for r in refused)
 
 
-async def test_a_partys_firm_updates_its_availability_and_another_firm_may_not(world):
+async def test_a_partys_confirmed_firm_updates_its_availability_and_no_other_firm_may(world):
     await submitted(world)
     data = {"case_id": case_id(), "party_id": "p1", "availability": hours("10:00", "12:00")}
+    early, topic = command("firm-a", UpdatePartyAvailability, data, "a-0")
+    await world.commands.update_party_availability(incoming(early, topic))   # named, not yet confirmed
+    await accepted(world, "firm-a", "p1")
+    await accepted(world, "firm-b", "p2", "acc-2")
     mine, topic = command("firm-a", UpdatePartyAvailability, data, "a-1")
     await world.commands.update_party_availability(incoming(mine, topic))
-    [updated] = world.store.outbox.messages(CaseUpdated)
-    assert updated.changes == ["availability_changed"] and updated.revision == 2
+    updated = world.store.outbox.messages(CaseUpdated)[-1]
+    assert updated.changes == ["availability_changed"] and updated.revision == 4 and updated.party_ids == ["p1"]
     assert updated.parties[0].availability[0].start.hour == 10
-    theirs, topic = command("firm-b", UpdatePartyAvailability, data, "a-2")
-    with pytest.raises(PoisonMessage, match="does not represent"):
+    for firm, event_id in (("firm-b", "a-2"), (FIRM, "a-3")):   # the other side's firm, the submitting firm
+        theirs, topic = command(firm, UpdatePartyAvailability, data, event_id)
         await world.commands.update_party_availability(incoming(theirs, topic))
+    refused = world.store.outbox.messages(CommandRejected)
+    assert [(r.firm_id, r.command_id) for r in refused] == [("firm-a", "a-0"), ("firm-b", "a-2"), (FIRM, "a-3")]
+    assert all("not the confirmed firm of party p1" in r.reasons[0].message for r in refused[1:])
+    assert "no case" in refused[0].reasons[0].message
 
 
 async def test_a_change_that_meets_a_concurrent_write_is_decided_again_on_the_new_state(world):
@@ -105,7 +130,8 @@ async def test_a_change_that_meets_a_concurrent_write_is_decided_again_on_the_ne
         if not raced:
             raced.append(True)
             first = await world.store.get(case.case_id)
-            moved, _ = domain.change_availability(first, "firm-a", "p1", first.parties[0].availability[:1], [])
+            moved, _ = domain.change_availability(first, None, "p1", first.parties[0].availability[:1], [],
+                                                  by_mediator="med-ada")
             await replace(moved, first.revision, [])
         await replace(case, expected_revision, events)
 
@@ -134,7 +160,8 @@ async def test_over_http_a_firm_submits_reads_changes_and_withdraws_its_case(wor
         withdrawn = await firm.post(f"/v1/cases/{case}/withdraw", json={"reason": "settled"})
         assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
         assert (await firm.post(f"/v1/cases/{case}/withdraw", json={})).status_code == 409
-    assert [type(m) for m in world.store.outbox.messages()] == [CaseOpened, CaseUpdated, CaseWithdrawn]
+    assert [type(m) for m in world.store.outbox.messages()] == [CaseOpened, RepresentationRequested,
+                                                                RepresentationRequested, CaseUpdated, CaseWithdrawn]
 
 
 async def test_over_http_others_see_a_case_only_when_it_concerns_them(world):
@@ -146,11 +173,13 @@ async def test_over_http_others_see_a_case_only_when_it_concerns_them(world):
             client(world.app, Role.MEDIATOR, mediator_id="med-ada") as mediator, \
             client(world.app, Role.MEDIATOR, mediator_id="med-bob") as other_mediator, \
             client(world.app, Role.OPERATOR) as operator:
-        assert (await attorney.get(path)).status_code == 200
+        pending = (await attorney.get(path)).json()   # named, not confirmed: its pending side only
+        assert pending["parties"] == [] and [s["party_id"] for s in pending["sides"]] == ["p1"]
+        assert pending["pending"] == [{"party_id": "p1", "role": "claimant", "name": "Party p1"}]
         assert (await mediator.get(path)).status_code == 200 and (await operator.get(path)).status_code == 200
         assert (await stranger.get(path)).status_code == 404 and (await other_mediator.get(path)).status_code == 404
         assert (await stranger.patch(path, json={"add_parties": []})).status_code == 404
-        assert (await attorney.post(f"{path}/withdraw", json={})).status_code == 409
+        assert (await attorney.post(f"{path}/withdraw", json={})).status_code == 404   # not (yet) a participant
         assert (await mediator.post("/v1/cases", json=submission("ref-m", now=NOW))).status_code == 403
 
 
