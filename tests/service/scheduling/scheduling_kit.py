@@ -9,6 +9,7 @@ from mednet_scheduling.memory_store import MemorySchedulingStore
 from mednet_shared.contracts.envelope import new_event
 from mednet_shared.contracts.events import CaseOpened, Message
 from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import Side
 from mednet_shared.platform.consumer import Incoming
 from sample_cases import submission
 
@@ -28,6 +29,19 @@ def a_case(ref: str = "ref-1", parties: int = 2, days_ahead: int = 21, **changes
     document = submission(ref, parties=parties, mediator_id=MEDIATOR, days_ahead=days_ahead, now=NOW)
     firms = [FIRM] + [p["attorney"]["firm_id"] for p in document["parties"]]
     return CaseOpened(case_id=f"case-{ref}", firm_id=FIRM, participant_firms=firms, **(document | changes))
+
+
+def sides(case: CaseOpened, **statuses: str) -> list[Side]:
+    """Each party's side (its attorney's firm), confirmed unless named: sides(case, p2="awaiting_confirmation")."""
+    return [Side(party_id=p.party_id, role=p.role, firm_id=p.attorney.firm_id if p.attorney else None,
+                 status=statuses.get(p.party_id, "confirmed"), since=NOW) for p in case.parties]
+
+
+def with_sides(case: CaseOpened, **statuses: str) -> CaseOpened:
+    """The case with sides; participant_firms: the submitter and the confirmed sides' firms."""
+    chosen = sides(case, **statuses)
+    firms = [FIRM] + [s.firm_id for s in chosen if s.status == "confirmed" and s.firm_id]
+    return case.model_copy(update={"sides": chosen, "participant_firms": firms})
 
 
 def delivered(message: Message, topic: str = Topics.INTAKE, firm: str | None = FIRM) -> Incoming:

@@ -143,9 +143,16 @@ def cancel(calendar: CalendarState, case: CaseFacts, party: Party, cause: str, r
     cancelled = CallCancelled(call_id=call_id, case_id=case.case_id, party_id=party.party_id,
                               mediator_id=case.mediator.mediator_id, sequence=current.sequence + 1, reason=reason,
                               attendees=attendees(case, party), participant_firms=case.participant_firms,
-                              start=current.start, end=current.end, side_firm_id=case.side_firm(party.party_id),
+                              start=current.start, end=current.end, side_firm_id=_booking_firm(case, party),
                               place=current.place)
     return _changed(calendar, calls, [cancelled], {party.party_id: None})
+
+
+def _booking_firm(case: CaseFacts, party: Party) -> str | None:
+    """The firm a booked call's cancellation goes to: its side's firm, also when that side has just declined (it had
+    the call, so it hears that the call is off; nobody else does)."""
+    side = case.side(party.party_id)
+    return case.side_firm(party.party_id) or (side.firm_id if side is not None else None)
 
 
 def miss(calendar: CalendarState, case: CaseFacts, party: Party, now: datetime, cause: str) -> Change:
