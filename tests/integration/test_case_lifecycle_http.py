@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from kafka_helpers import events_of
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
-from sample_cases import submission
+from sample_cases import submission as sample
+
+
+def submission(reference: str, *, firm: str | None = None, **options) -> dict:
+    """A sample case; with `firm`, every party represented by that (the submitting) firm: every side confirmed."""
+    document = sample(reference, **options)
+    if firm:
+        for party in document["parties"]:
+            party["attorney"]["firm_id"] = firm
+    return document
 from services_harness import client, services
 
 
@@ -21,6 +30,11 @@ async def wait_calls(scheduling, case_id: str, predicate, timeout: float = 40.0)
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"calls of {case_id} never matched: {response.status_code} {response.text}")
             await asyncio.sleep(0.3)
+
+
+def at(scheduling, start: str) -> None:
+    """The scheduler's clock just after a call started (a call is completed or missed only once it has)."""
+    scheduling.state.scheduler.clock = lambda: datetime.fromisoformat(start) + timedelta(minutes=1)
 
 
 def all_scheduled(count: int):
@@ -47,8 +61,10 @@ async def test_http_submission_is_idempotent_and_visible_to_participant_firms_on
             huge = await submitter.post("/v1/cases", content=b"x" * 300_000)
             assert huge.status_code == 413
         case_id = created.json()["case_id"]
-        async with client(intake, Role.FIRM, firm_id="firm-a") as attorney_firm:
-            assert (await attorney_firm.get(f"/v1/cases/{case_id}")).status_code == 200
+        async with client(intake, Role.FIRM, firm_id="firm-a") as attorney_firm:   # named, not confirmed
+            pending = (await attorney_firm.get(f"/v1/cases/{case_id}")).json()
+            assert pending["parties"] == [] and [s["party_id"] for s in pending["pending"]] == ["p1"]
+            assert (await attorney_firm.post(f"/v1/cases/{case_id}/withdraw", json={})).status_code == 404
         async with client(intake, Role.FIRM, firm_id="firm-stranger") as stranger:
             assert (await stranger.get(f"/v1/cases/{case_id}")).status_code == 404
             assert (await stranger.post(f"/v1/cases/{case_id}/withdraw", json={})).status_code == 404
@@ -63,7 +79,7 @@ async def test_mediator_runs_the_calls_to_premediation_completed(infrastructure,
     async with services(infrastructure, unique, "intake", "scheduling") as apps:
         intake, scheduling = apps["intake"][0], apps["scheduling"][0]
         async with client(intake, Role.FIRM, firm_id=firm) as submitter:
-            case_id = (await submitter.post("/v1/cases", json=submission(f"life-{unique}", parties=3,
+            case_id = (await submitter.post("/v1/cases", json=submission(f"life-{unique}", parties=3, firm=firm,
                                                                             mediator_id=mediator))).json()["case_id"]
         view = await wait_calls(scheduling, case_id, all_scheduled(3))
         first, second, third = sorted(view["calls"], key=lambda c: c["party_id"])
@@ -75,19 +91,25 @@ async def test_mediator_runs_the_calls_to_premediation_completed(infrastructure,
             assert (await firm_client.get(f"/v1/cases/{case_id}/calls")).status_code == 200
 
         async with client(scheduling, Role.MEDIATOR, mediator_id=mediator) as the_mediator:
+            early = await the_mediator.post(f"/v1/calls/{second['call_id']}/missed")
+            assert early.status_code == 409 and "before it starts" in early.text
+            at(scheduling, second["start"])
             missed = await the_mediator.post(f"/v1/calls/{second['call_id']}/missed")
             assert missed.status_code == 200, missed.text
             assert missed.json()["status"] == "scheduled" and missed.json()["sequence"] == 1
             assert missed.json()["start"] != second["start"]
+            at(scheduling, missed.json()["start"])
             failed = await the_mediator.post(f"/v1/calls/{second['call_id']}/missed")
             assert failed.json()["status"] == "failed" and "missed 2 times" in failed.json()["reason"]
 
+            scheduling.state.scheduler.clock = lambda: datetime.now(UTC)
             moved = await the_mediator.post(f"/v1/calls/{third['call_id']}/reschedule",
                                             json={"reason": "party asked", "not_before": third["end"]})
             assert moved.status_code == 200 and moved.json()["sequence"] == 1
             assert moved.json()["start"] >= third["end"]
 
-            for call in (first, third):
+            for call in (first, moved.json()):
+                at(scheduling, call["start"])
                 done = await the_mediator.post(f"/v1/calls/{call['call_id']}/complete")
                 assert done.status_code == 200 and done.json()["status"] == "completed", done.text
             assert (await the_mediator.post(f"/v1/calls/{second['call_id']}/complete")).status_code == 409
@@ -105,9 +127,10 @@ async def test_all_calls_completed_is_premediation_completed(infrastructure, kaf
     async with services(infrastructure, unique, "intake", "scheduling") as apps:
         intake, scheduling = apps["intake"][0], apps["scheduling"][0]
         async with client(intake, Role.FIRM, firm_id=firm) as submitter:
-            case_id = (await submitter.post("/v1/cases", json=submission(f"done-{unique}", parties=2,
+            case_id = (await submitter.post("/v1/cases", json=submission(f"done-{unique}", parties=2, firm=firm,
                                                                             mediator_id=mediator))).json()["case_id"]
         view = await wait_calls(scheduling, case_id, all_scheduled(2))
+        at(scheduling, max(call["start"] for call in view["calls"]))
         async with client(scheduling, Role.MEDIATOR, mediator_id=mediator) as the_mediator:
             for call in view["calls"]:
                 assert (await the_mediator.post(f"/v1/calls/{call['call_id']}/complete")).status_code == 200
@@ -132,7 +155,7 @@ async def test_moving_the_session_reschedules_calls_that_no_longer_fit_and_withd
     firm, mediator = f"firm-{unique}", f"med-{unique}"
     async with services(infrastructure, unique, "intake", "scheduling") as apps:
         intake, scheduling = apps["intake"][0], apps["scheduling"][0]
-        document = submission(f"move-{unique}", parties=2, mediator_id=mediator, days_ahead=30)
+        document = submission(f"move-{unique}", parties=2, mediator_id=mediator, days_ahead=30, firm=firm)
         async with client(intake, Role.FIRM, firm_id=firm) as submitter:
             case_id = (await submitter.post("/v1/cases", json=document)).json()["case_id"]
             before = await wait_calls(scheduling, case_id, all_scheduled(2))

@@ -88,6 +88,8 @@ async def test_every_malformed_submission_is_rejected_or_dead_lettered_and_valid
         for name, (value, _) in DEAD_LETTERED.items():
             records.append((b"bad", value, []))
         valid = submission(f"good-{unique}", parties=2, mediator_id=f"med-{unique}")
+        for party in valid["parties"]:   # the submitting firm represents every party: every side confirmed
+            party["attorney"]["firm_id"] = firm
         records.append(as_record(command(valid)))
         await produce(kafka, inbound, records)
 
@@ -118,6 +120,21 @@ async def test_every_malformed_submission_is_rejected_or_dead_lettered_and_valid
             assert value in by_value, f"{name} was not dead-lettered"
             assert by_value[value]["x-mednet-dlq-reason"] == reason.encode(), name
             assert by_value[value]["x-mednet-dlq-topic"] == inbound.encode()
+
+        answered: list = []
+
+        async def dead_letters_answered() -> bool:
+            answered[:] = [e.payload() for r in await read(kafka, Topics.INTAKE, 10**6, timeout=1.5)
+                           if (e := CloudEvent.from_bytes(r.value)).type == "mednet.CommandRejected.v1"
+                           and e.data.get("firm_id") == firm]
+            return len(answered) >= 5
+
+        await wait_for(dead_letters_answered, timeout=30, interval=0.5)
+        # a dead letter that names its id is answered, with where it went; one that names none cannot be
+        assert len(answered) == 5 and {a.dead_letter_topic for a in answered} == {Topics.dead_letter(inbound)}
+        assert {a.command_type for a in answered} == {"", "mednet.SubmitCase.v1", "mednet.DeleteEverything.v1",
+                                                       "mednet.CaseOpened.v1"}
+        assert "i" in {a.command_id for a in answered}
 
         cases = apps["intake"][0].state.intake.store.cases
         assert await cases.count_documents({"firm_id": firm}) == 1, "nothing invalid was stored as a case"
