@@ -29,23 +29,30 @@ from mednet_shared.contracts.events import (
     CallMissed,
     CallRescheduled,
     CallScheduled,
+    CallSlotsOffered,
+    CallWaived,
     CaseOpened,
     CaseRejected,
     CaseUpdated,
     CaseWithdrawn,
+    CommandRejected,
     Message,
     ObjectivesRecorded,
     PreMediationCompleted,
+    RepresentationRequested,
     SchedulingFailed,
+    SideConfirmationOverdue,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Party, Place, Side, SideStatus
 
 REMINDER_LEADS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
 ALWAYS_SENT = ("invitation", "cancellation")
 
 Channel = Literal["email", "webhook"]
 JobKind = Literal["invitation", "reminder", "cancellation", "completion", "objectives", "brief-ready",
-                  "scheduling-failed", "webhook"]
+                  "scheduling-failed", "webhook", "slots-offered", "call-waived", "confirmation-overdue"]
+CallStatus = Literal["booked", "cancelled", "completed", "missed", "waived", "failed"]
+EVERY_SEQUENCE = 2**31  # drop_reminders below this: every reminder of the call
 JobStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
 
 
@@ -67,10 +74,11 @@ class Email:
         which take a fraction of EmailMessage's time for the same message."""
         message = MIMEText(self.text, "plain", "utf-8")
         if self.calendar is not None:
+            # An invitation as mail clients expect it: the calendar is an alternative of the text (RFC 6047), so
+            # the client shows it as an invitation instead of an attached file.
             calendar = MIMEText(self.calendar.decode("utf-8"), "calendar", "utf-8")
             calendar.set_param("method", self.calendar_method)
-            calendar.add_header("Content-Disposition", "attachment", filename="invite.ics")
-            message = MIMEMultipart("mixed", _subparts=[message, calendar])
+            message = MIMEMultipart("alternative", _subparts=[message, calendar])
         message["From"] = address_header(sender)
         message["To"] = address_header(self.to)
         message["Subject"] = self.subject if self.subject.isascii() else Header(self.subject, "utf-8")
@@ -154,7 +162,10 @@ class CaseState(State):
     participant_firms: list[str] = []
     mediator_id: str = ""
     mediator: Attendee | None = None
-    party_firms: dict[str, list[str]] = {}
+    party_firms: dict[str, list[str]] = Field(default={}, description="Per party: its CONFIRMED firm (none: "
+                                                                       "unrepresented or not confirmed)")
+    sides: list[Side] = []
+    people: dict[str, list[Attendee]] = Field(default={}, description="Per party: the party and its attorney")
 
 
 class CallState(State):
@@ -165,6 +176,16 @@ class CallState(State):
     start: datetime
     end: datetime
     attendees: list[Attendee]
+    side_firm_id: str | None = None
+    place: Place | None = None
+    status: CallStatus = "booked"
+
+
+class CallEnded(State):
+    """What notify remembers of a call that ended: only its status changes."""
+
+    call_id: str
+    status: CallStatus
 
 
 class Preferences(State):
@@ -190,6 +211,9 @@ class Alerts:
 
 
 class Letters(Protocol):
+    def slots_offered(self, offer: CallSlotsOffered, recipient: Attendee) -> Email: ...
+    def waived_notice(self, waived: CallWaived, recipient: Attendee) -> Email: ...
+    def confirmation_overdue_notice(self, overdue: SideConfirmationOverdue, mediator: Attendee) -> Email: ...
     def invitation(self, call: CallScheduled | CallRescheduled, recipient: Attendee) -> Email: ...
     def reminder(self, call: CallScheduled | CallRescheduled, recipient: Attendee, lead: timedelta) -> Email: ...
     def cancellation_notice(self, call: CallCancelled, recipient: Attendee, start: datetime,
@@ -218,8 +242,22 @@ def reminder_times(start: datetime, now: datetime) -> list[tuple[timedelta, date
     return sorted(due, key=lambda lead_and_due_at: lead_and_due_at[1])
 
 
+def unchanged(call: CallScheduled | CallRescheduled, known: Known) -> bool:
+    """A reschedule that leaves the call where it was: nothing to tell anyone, no reminder to move."""
+    if not isinstance(call, CallRescheduled):
+        return False
+    prior = known.call
+    if prior is not None and prior.status == "booked" and prior.sequence < call.sequence:
+        return prior.start == call.start and prior.end == call.end
+    # nothing older known, or this very event again (its state already remembered): what the event itself says
+    return call.previous_start == call.start and (prior is None or prior.end == call.end)
+
+
 def invitations_and_reminders(call: CallScheduled | CallRescheduled, known: Known, letters: Letters) -> Alerts:
-    """Each attendee's invitation now and reminders before the call; a new sequence drops the older reminders."""
+    """Each attendee's invitation now and reminders before the call; a new sequence drops the older reminders.
+    A reschedule to the same time sends nothing and drops nothing."""
+    if unchanged(call, known):
+        return Alerts()
     jobs = []
     for attendee in call.attendees:
         jobs.append(email_job(known, call.case_id, "invitation", letters.invitation(call, attendee),
@@ -232,9 +270,14 @@ def invitations_and_reminders(call: CallScheduled | CallRescheduled, known: Know
 
 
 def cancellations(call: CallCancelled, known: Known, letters: Letters) -> Alerts:
-    """A cancellation for each attendee (when the call's time is known) and none of its reminders."""
+    """A cancellation for each attendee (when the call's time is known) and none of its reminders; never for a
+    call that took place."""
+    if known.call is not None and known.call.status == "completed":
+        return Alerts(drop_reminders=(call.call_id, EVERY_SEQUENCE))
     start = call.start or (known.call.start if known.call else None)
     end = call.end or (known.call.end if known.call else None)
+    if call.place is None and known.call is not None and known.call.place is not None:
+        call = call.model_copy(update={"place": known.call.place})
     jobs = [] if start is None or end is None else [
         email_job(known, call.case_id, "cancellation", letters.cancellation_notice(call, a, start, end))
         for a in call.attendees]
@@ -243,7 +286,52 @@ def cancellations(call: CallCancelled, known: Known, letters: Letters) -> Alerts
 
 def completions(call: CallCompleted, known: Known, letters: Letters) -> Alerts:
     return Alerts([email_job(known, call.case_id, "completion", letters.completion_confirmation(call, a))
-                   for a in attendees_of(known)])
+                   for a in attendees_of(known)], (call.call_id, EVERY_SEQUENCE))
+
+
+def reminders_dropped(message: CallMissed, known: Known, letters: Letters) -> Alerts:
+    return Alerts(drop_reminders=(message.call_id, EVERY_SEQUENCE))
+
+
+def side_people(attendees: Iterable[Attendee]) -> list[Attendee]:
+    return [a for a in attendees if a.kind in (AttendeeKind.PARTY, AttendeeKind.ATTORNEY)]
+
+
+def slots_offered(offer: CallSlotsOffered, known: Known, letters: Letters) -> Alerts:
+    """The party and its attorney, each with the options in their own zone; the mediator holds the slots."""
+    return Alerts([email_job(known, offer.case_id, "slots-offered", letters.slots_offered(offer, a),
+                             key=f"{offer.call_id}:offer:{offer.offer_id}:{a.email.lower()}", call_id=offer.call_id)
+                   for a in side_people(offer.attendees)])
+
+
+def waived(message: CallWaived, known: Known, letters: Letters) -> Alerts:
+    """That side's party and attorney; a booked call is cancelled in their calendars first."""
+    people = side_people(attendees_of(known)) or side_people(
+        known.case.people.get(message.party_id, []) if known.case else [])
+    jobs = [email_job(known, message.case_id, "call-waived", letters.waived_notice(message, a)) for a in people]
+    if known.call is not None and known.call.status in ("booked", "missed"):
+        jobs += ended_without_taking_place(known.call, message.reason, message.mediator_id, known, letters)
+    return Alerts(jobs, (message.call_id, EVERY_SEQUENCE))
+
+
+def ended_without_taking_place(state: CallState, reason: str, mediator_id: str, known: Known,
+                               letters: Letters) -> list[Job]:
+    """The calendar cancellation of a booked call that will not happen (failed, waived), to its attendees."""
+    cancelled = CallCancelled(call_id=state.call_id, case_id=state.case_id, party_id=state.party_id,
+                              mediator_id=mediator_id, sequence=state.sequence + 1, reason=reason,
+                              attendees=state.attendees, participant_firms=[], start=state.start, end=state.end,
+                              side_firm_id=state.side_firm_id, place=state.place)
+    return [email_job(known, state.case_id, "cancellation",
+                      letters.cancellation_notice(cancelled, a, state.start, state.end),
+                      key=f"{state.call_id}:{state.sequence}:ended:{a.email.lower()}", call_id=state.call_id,
+                      sequence=cancelled.sequence)
+            for a in state.attendees]
+
+
+def confirmation_overdue(overdue: SideConfirmationOverdue, known: Known, letters: Letters) -> Alerts:
+    mediator = known.case.mediator if known.case else None
+    return Alerts([email_job(known, overdue.case_id, "confirmation-overdue",
+                             letters.confirmation_overdue_notice(overdue, mediator))] if mediator else [])
 
 
 def objectives_confirmations(recorded: ObjectivesRecorded, known: Known, letters: Letters) -> Alerts:
@@ -261,9 +349,14 @@ def brief_ready(ready: BriefReady, known: Known, letters: Letters) -> Alerts:
 
 
 def scheduling_failed(failed: SchedulingFailed, known: Known, letters: Letters) -> Alerts:
+    """The mediator, with the reason; a call that was booked (or missed) is cancelled in its attendees' calendars."""
     mediator = known.case.mediator if known.case else None
-    return Alerts([email_job(known, failed.case_id, "scheduling-failed",
-                             letters.scheduling_failed_notice(failed, mediator))] if mediator else [])
+    jobs = [email_job(known, failed.case_id, "scheduling-failed",
+                      letters.scheduling_failed_notice(failed, mediator))] if mediator else []
+    state = known.call
+    if failed.call_id and state is not None and state.status in ("booked", "missed"):
+        jobs += ended_without_taking_place(state, failed.reason, failed.mediator_id, known, letters)
+    return Alerts(jobs, (failed.call_id, EVERY_SEQUENCE) if failed.call_id else None)
 
 
 def no_alerts(message: Message, known: Known, letters: Letters) -> Alerts:
@@ -302,6 +395,7 @@ def next_try(attempts: int, max_attempts: int, backoff_seconds: float, backoff_m
 
 
 # -- firms ----------------------------------------------------------------------------------------
+# A side's data goes to that side's own confirmed firm only; the submitting firm is one side like any other.
 
 
 def participants(message: CaseOpened | CaseUpdated | CaseWithdrawn | PreMediationCompleted,
@@ -313,21 +407,42 @@ def submitter(message: CaseRejected, case: CaseState | None) -> set[str]:
     return {message.firm_id}
 
 
+def addressed_firm(message: CommandRejected | RepresentationRequested, case: CaseState | None) -> set[str]:
+    """The one firm the event is for: the sender of a refused command, the firm asked to represent a party."""
+    return {message.firm_id}
+
+
 def party_firm(message: ObjectivesRecorded, case: CaseState | None) -> set[str]:
-    return {message.party_firm_id} if message.party_firm_id else set()
+    if not message.party_firm_id:
+        return set()
+    return {message.party_firm_id} & confirmed_firms(case, message.party_id, {message.party_firm_id})
 
 
-def submitter_and_party(message: SchedulingFailed, case: CaseState | None) -> set[str]:
-    return {message.firm_id} | party_firms_of(case, message.party_id or "")
+def side_or_submitter(message: SchedulingFailed, case: CaseState | None) -> set[str]:
+    """A side's failure to its side only; a failure of the whole case to the submitting firm."""
+    return side_firms(message, case) if message.party_id else {message.firm_id}
 
 
-def call_sides(message: CallScheduled | CallRescheduled | CallCancelled, case: CaseState | None) -> set[str]:
-    own = {a.firm_id for a in message.attendees if a.firm_id and a.kind != AttendeeKind.MEDIATOR}
-    return own | submitting_firm(case)
+def side_firms(message: Message, case: CaseState | None) -> set[str]:
+    """The side's own firm: the event's side_firm_id; for events from before sides existed, the firm of the call's
+    attorney (or party) or of the party's attorney, checked against the case's confirmed sides when it has any."""
+    explicit = getattr(message, "side_firm_id", None)
+    if explicit:
+        return {explicit}
+    party_id = getattr(message, "party_id", None) or ""
+    attendees = getattr(message, "attendees", None) or []
+    derived = {a.firm_id for a in attendees if a.kind == AttendeeKind.ATTORNEY and a.firm_id} or {
+        a.firm_id for a in attendees if a.kind == AttendeeKind.PARTY and a.firm_id}
+    if not derived and case is not None:
+        derived = set(case.party_firms.get(party_id, []))
+    return derived & confirmed_firms(case, party_id, derived)
 
 
-def party_and_submitter(message: CallCompleted | CallMissed, case: CaseState | None) -> set[str]:
-    return party_firms_of(case, message.party_id) | submitting_firm(case)
+def confirmed_firms(case: CaseState | None, party_id: str, otherwise: set[str]) -> set[str]:
+    """The party's confirmed firm as the case says; before sides existed (or unknown case): `otherwise`."""
+    if case is None or not case.sides:
+        return otherwise
+    return set(case.party_firms.get(party_id, []))
 
 
 def no_firms(message: Message, case: CaseState | None) -> set[str]:
@@ -342,11 +457,35 @@ def party_firms_of(case: CaseState | None, party_id: str) -> set[str]:
     return set(case.party_firms.get(party_id, [])) if case else set()
 
 
+def confirmed_side_firms(parties: Sequence[Party], sides: Sequence[Side]) -> dict[str, str | None]:
+    """Per party: its confirmed firm, None when unrepresented or unconfirmed. No sides: every side confirmed,
+    its firm the attorney's."""
+    if not sides:
+        return {p.party_id: p.attorney.firm_id if p.attorney else None for p in parties}
+    by_party = {side.party_id: side for side in sides}
+    return {p.party_id: (side.firm_id if (side := by_party.get(p.party_id)) and
+                         side.status == SideStatus.CONFIRMED else None) for p in parties}
+
+
 # -- memory of earlier events ---------------------------------------------------------------------
 
 
 def party_firm_map(message: CaseOpened | CaseUpdated) -> dict[str, list[str]]:
-    return {p.party_id: [p.attorney.firm_id] for p in message.parties if p.attorney}
+    """Per party, its confirmed firm only."""
+    return {party: [firm] for party, firm in confirmed_side_firms(message.parties, message.sides).items() if firm}
+
+
+def people_of(parties: Sequence[Party]) -> dict[str, list[Attendee]]:
+    people: dict[str, list[Attendee]] = {}
+    for p in parties:
+        firm = p.attorney.firm_id if p.attorney else None
+        people[p.party_id] = [Attendee(kind=AttendeeKind.PARTY, name=p.contact.name, email=p.contact.email,
+                                       time_zone=p.time_zone, firm_id=firm)]
+        if p.attorney:
+            people[p.party_id].append(Attendee(kind=AttendeeKind.ATTORNEY, name=p.attorney.name,
+                                               email=p.attorney.email, firm_id=firm,
+                                               time_zone=p.attorney.time_zone or p.time_zone))
+    return people
 
 
 def opened(message: CaseOpened) -> CaseState:
@@ -354,17 +493,26 @@ def opened(message: CaseOpened) -> CaseState:
                         time_zone=message.mediator.time_zone)
     return CaseState(firm_id=message.firm_id, participant_firms=message.participant_firms,
                      mediator_id=message.mediator.mediator_id, mediator=mediator,
-                     party_firms=party_firm_map(message))
+                     party_firms=party_firm_map(message), sides=message.sides, people=people_of(message.parties))
 
 
 def updated(message: CaseUpdated) -> CaseState:
     """Only the fields a CaseUpdated changes are set (the rest stays as CaseOpened left it)."""
-    return CaseState(participant_firms=message.participant_firms, party_firms=party_firm_map(message))
+    return CaseState(participant_firms=message.participant_firms, party_firms=party_firm_map(message),
+                     sides=message.sides, people=people_of(message.parties))
 
 
 def booked(message: CallScheduled | CallRescheduled) -> CallState:
     return CallState(call_id=message.call_id, case_id=message.case_id, party_id=message.party_id,
-                     sequence=message.sequence, start=message.start, end=message.end, attendees=message.attendees)
+                     sequence=message.sequence, start=message.start, end=message.end, attendees=message.attendees,
+                     side_firm_id=message.side_firm_id, place=message.place, status="booked")
+
+
+def ended(status: CallStatus) -> Callable[[Message], CallEnded | None]:
+    def remember(message: Message) -> CallEnded | None:
+        call_id = getattr(message, "call_id", None)
+        return CallEnded(call_id=call_id, status=status) if call_id else None
+    return remember
 
 
 def forget_nothing(message: Message) -> None:
@@ -378,7 +526,7 @@ def forget_nothing(message: Message) -> None:
 class Route:
     alerts: Callable[..., Alerts] = no_alerts
     firms: Callable[..., set[str]] = no_firms
-    remember: Callable[..., CaseState | CallState | None] = forget_nothing
+    remember: Callable[..., CaseState | CallState | CallEnded | None] = forget_nothing
     case_for_alerts: bool = False  # the alerts read the case's state (its mediator)
     case_for_firms: bool = False  # the firms are found from the case's state (submitter, party firms)
     needs_call: bool = False  # the alerts read the call's state (its attendees, its time)
@@ -388,15 +536,22 @@ ROUTES: dict[type[Message], Route] = {
     CaseOpened: Route(firms=participants, remember=opened),
     CaseUpdated: Route(firms=participants, remember=updated),
     CaseRejected: Route(firms=submitter),
-    CaseWithdrawn: Route(firms=participants),
-    CallScheduled: Route(invitations_and_reminders, call_sides, booked, case_for_firms=True),
-    CallRescheduled: Route(invitations_and_reminders, call_sides, booked, case_for_firms=True),
-    CallCancelled: Route(cancellations, call_sides, case_for_firms=True, needs_call=True),
-    CallCompleted: Route(completions, party_and_submitter, case_for_firms=True, needs_call=True),
-    CallMissed: Route(firms=party_and_submitter, case_for_firms=True),
-    SchedulingFailed: Route(scheduling_failed, submitter_and_party, case_for_alerts=True, case_for_firms=True),
-    PreMediationCompleted: Route(firms=participants),
-    ObjectivesRecorded: Route(objectives_confirmations, party_firm, needs_call=True),
+    CaseWithdrawn: Route(firms=participants, case_for_firms=True),
+    RepresentationRequested: Route(firms=addressed_firm),
+    SideConfirmationOverdue: Route(confirmation_overdue, case_for_alerts=True),
+    CommandRejected: Route(firms=addressed_firm),
+    CallSlotsOffered: Route(slots_offered, side_firms, case_for_firms=True),
+    CallScheduled: Route(invitations_and_reminders, side_firms, booked, case_for_firms=True),
+    CallRescheduled: Route(invitations_and_reminders, side_firms, booked, case_for_firms=True, needs_call=True),
+    CallCancelled: Route(cancellations, side_firms, ended("cancelled"), case_for_firms=True, needs_call=True),
+    CallCompleted: Route(completions, side_firms, ended("completed"), case_for_firms=True, needs_call=True),
+    CallMissed: Route(reminders_dropped, side_firms, ended("missed"), case_for_firms=True),
+    CallWaived: Route(waived, side_firms, ended("waived"), case_for_alerts=True, case_for_firms=True,
+                      needs_call=True),
+    SchedulingFailed: Route(scheduling_failed, side_or_submitter, ended("failed"), case_for_alerts=True,
+                            case_for_firms=True, needs_call=True),
+    PreMediationCompleted: Route(firms=participants, case_for_firms=True),
+    ObjectivesRecorded: Route(objectives_confirmations, party_firm, case_for_firms=True, needs_call=True),
     BriefReady: Route(brief_ready, case_for_alerts=True),
 }
 

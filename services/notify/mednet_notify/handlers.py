@@ -17,7 +17,7 @@ from mednet_shared.platform.consumer import Incoming
 
 from . import domain, messages
 from .dispatch import Dispatcher
-from .domain import Alerts, CallState, CaseState, Job, Known, Letters
+from .domain import Alerts, CallEnded, CallState, CaseState, Job, Known, Letters
 from .projection import project
 from .store import Store
 
@@ -36,8 +36,11 @@ class Notifier:
         route = domain.route_of(message)
         case = (asyncio.ensure_future(self.store.case(message.case_id))
                 if route.case_for_alerts or route.case_for_firms else None)
+        # the call as earlier events left it, read before this event's own change of it is written
+        call_id = getattr(message, "call_id", None) if route.needs_call else None
+        call = await self.store.call(call_id) if call_id else None
         outcomes = await asyncio.gather(self._remember(message, route.remember(message)),
-                                        self._alert(route, event, message, case),
+                                        self._alert(route, event, message, case, call),
                                         self._feed(route, event, message, case), return_exceptions=True)
         if failure := next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None):
             raise failure
@@ -46,15 +49,16 @@ class Notifier:
                      call: CallState | None = None) -> Known:
         return Known(event, self.clock(), await case if case is not None else None, call, self.brief_url)
 
-    async def _remember(self, message: Message, state: CaseState | CallState | None) -> None:
+    async def _remember(self, message: Message, state: CaseState | CallState | CallEnded | None) -> None:
         if isinstance(state, CaseState):
             await self.store.save_case(message.case_id, state)
         elif isinstance(state, CallState):
             await self.store.save_call(state)
+        elif isinstance(state, CallEnded):
+            await self.store.end_call(state.call_id, state.status)
 
     async def _alert(self, route: domain.Route, event: CloudEvent, message: Message,
-                     case: Awaitable[CaseState | None] | None) -> None:
-        call = await self.store.call(message.call_id) if route.needs_call else None
+                     case: Awaitable[CaseState | None] | None, call: CallState | None) -> None:
         known = await self._known(event, case if route.case_for_alerts else None, call)
         alerts: Alerts = route.alerts(message, known, self.letters)
         if alerts.drop_reminders is not None:
@@ -70,7 +74,7 @@ class Notifier:
         firms = sorted(route.firms(message, known.case))
         if not firms:
             return
-        projected = {firm: project(event, message, firm) for firm in firms}
+        projected = {firm: project(event, message, firm, known.case) for firm in firms}
         endpoints, _ = await asyncio.gather(self.store.endpoints_of(firms),
                                             self.store.stream(f"{event.id}:streams", projected))
         await self._send(domain.webhook_jobs(known, message, [(e["_id"], e["firm_id"]) for e in endpoints],

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
+from icalendar import vUri
+
 from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled
-from mednet_shared.contracts.values import Attendee, AttendeeKind
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Place, PlaceKind
 
 PRODID = "-//mednet//pre-mediation calls//EN"
 TIME_ZONE_MARGIN = timedelta(days=366)
@@ -51,7 +53,7 @@ def call_event(
     status: str,
 ) -> Event:
     zone = ZoneInfo(recipient.time_zone)
-    return Event.new(
+    event = Event.new(
         uid=call.call_id,
         sequence=call.sequence,
         start=start.astimezone(zone),
@@ -59,15 +61,34 @@ def call_event(
         summary=summary,
         description=private_call_description(call.attendees),
         organizer=vCalAddress.new(organizer.email, cn=organizer.name),
-        attendees=[invited(attendee) for attendee in call.attendees],
+        attendees=[invited(attendee, organizer) for attendee in call.attendees],
         status=status,
     )
+    if call.place is not None:
+        add_place(event, call.place)
+    return event
 
 
-def invited(attendee: Attendee) -> vCalAddress:
+def invited(attendee: Attendee, organizer: Attendee) -> vCalAddress:
+    """Each attendee is asked to reply, except the organizer (the mediator), who holds the call."""
+    if attendee.email.lower() == organizer.email.lower():
+        return vCalAddress.new(attendee.email, cn=attendee.name, role="CHAIR", partstat="ACCEPTED", rsvp=False)
     return vCalAddress.new(
         attendee.email, cn=attendee.name, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION", rsvp=True
     )
+
+
+def add_place(event: Event, place: Place) -> None:
+    """LOCATION (how it reads), URL (the video room) and RFC 7986 CONFERENCE for each way to join."""
+    event.add("location", place.text)
+    if place.url:
+        event.add("url", vUri(place.url))
+        event.add("conference", vUri(place.url), parameters={"VALUE": "URI", "FEATURE": "VIDEO",
+                                                             "LABEL": "Video call"})
+    if place.kind == PlaceKind.PHONE and place.phone:
+        number = "".join(c for c in place.phone if c.isdigit() or c == "+")
+        uri = f"tel:{number}" + (f",,{place.pin}" if place.pin else "")
+        event.add("conference", vUri(uri), parameters={"VALUE": "URI", "FEATURE": "PHONE", "LABEL": "Phone bridge"})
 
 
 def calendar_of(method: str, event: Event) -> bytes:
@@ -88,6 +109,22 @@ def calendar_of(method: str, event: Event) -> bytes:
 def time_zone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
     """The VTIMEZONE of a zone over whole years (built once: it is the costly part of an invitation)."""
     try:
-        return Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 12, 31))
+        timezone = Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 12, 31))
     except ValueError:
         return None
+    return one_rdate_a_line(timezone)
+
+
+def one_rdate_a_line(timezone: Timezone) -> Timezone:
+    """Each onset of a STANDARD/DAYLIGHT as an RDATE of its own: RFC 5545 allows a list, but vobject (and the
+    calendars built on dateutil) read only the first value of an RDATE list, so every later year of the span
+    would be read in the wrong offset."""
+    for observance in timezone.subcomponents:
+        rdates = observance.get("RDATE")
+        if rdates is None:
+            continue
+        moments = [value.dt for rdate in (rdates if isinstance(rdates, list) else [rdates]) for value in rdate.dts]
+        del observance["RDATE"]
+        for moment in moments:
+            observance.add("RDATE", moment)
+    return timezone

@@ -45,6 +45,10 @@ class MemoryStore(Endpoints):
     async def call(self, call_id: str) -> CallState | None:
         return CallState.model_validate(self.calls[call_id]) if call_id in self.calls else None
 
+    async def end_call(self, call_id: str, status: str) -> None:
+        if call_id in self.calls:
+            self.calls[call_id]["status"] = status
+
     async def add_jobs(self, jobs: Sequence[Job]) -> list[Job]:
         written = [job for job in jobs if job.id not in self.jobs]
         self.jobs.update({job.id: job_document(job) for job in written})

@@ -13,10 +13,13 @@ from mednet_shared.contracts.events import (
     CallCompleted,
     CallRescheduled,
     CallScheduled,
+    CallSlotsOffered,
+    CallWaived,
     ObjectivesRecorded,
     SchedulingFailed,
+    SideConfirmationOverdue,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Objective, issue_label
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Objective, Place, PlaceKind, issue_label
 
 from . import invites
 from .domain import Email, reminder_times
@@ -37,8 +40,9 @@ def invitation(call: CallScheduled | CallRescheduled, recipient: Attendee) -> Em
             recipient,
             f"Your private pre-mediation call is on {local_span_text(call.start, call.end, recipient.time_zone)}.",
             move_text(call, recipient),
+            place_text(call.place),
             who_takes_part(call.attendees),
-            "The calendar invitation is attached.",
+            "The calendar invitation is included in this message.",
         ),
         calendar=invites.invite(call, recipient, mediator_of(call.attendees), summary=call_summary(call.attendees)),
         calendar_method="REQUEST",
@@ -53,7 +57,7 @@ def cancellation_notice(call: CallCancelled, recipient: Attendee, start: datetim
             recipient,
             f"Your private pre-mediation call on {local_span_text(start, end, recipient.time_zone)} is cancelled.",
             reason_text(call.reason),
-            "The calendar cancellation is attached.",
+            "The calendar cancellation is included in this message.",
         ),
         calendar=invites.cancellation(
             call,
@@ -74,6 +78,7 @@ def reminder(call: CallScheduled | CallRescheduled, recipient: Attendee, lead: t
         text=letter(
             recipient,
             f"Your private pre-mediation call is on {local_span_text(call.start, call.end, recipient.time_zone)}.",
+            place_text(call.place),
             who_takes_part(call.attendees),
         ),
     )
@@ -129,6 +134,72 @@ def scheduling_failed_notice(failed: SchedulingFailed, recipient: Attendee) -> E
             reason_text(failed.reason),
         ),
     )
+
+
+def slots_offered(offer: CallSlotsOffered, recipient: Attendee) -> Email:
+    """The options held for this side, in the reader's own zone, each with its one-click link when there is one."""
+    zone = recipient.time_zone
+    options = "\n".join(
+        f"{number}. {local_span_text(slot.start, slot.end, zone)}" + (f"\n   Choose it: {slot.choose_url}"
+                                                                     if slot.choose_url else "")
+        for number, slot in enumerate(offer.slots, start=1))
+    decline = (f"None of these suits you? Decline them and propose other times: {offer.decline_url}"
+               if offer.decline_url else "None of these suits you? Tell the mediator, who will offer other times.")
+    return Email(
+        to=recipient.email,
+        subject=f"Choose a time for your pre-mediation call (by {local_time_text(offer.expires_at, zone)})",
+        text=letter(
+            recipient,
+            f"The mediator, {mediator_of(offer.attendees).name}, is holding these times for your side's private "
+            f"pre-mediation call (times in {zone}):",
+            options,
+            decline,
+            f"Please choose by {local_time_text(offer.expires_at, zone)}. Without a choice by then, the first time "
+            "is booked and you will receive its invitation.",
+        ),
+    )
+
+
+def waived_notice(waived: CallWaived, recipient: Attendee) -> Email:
+    return Email(
+        to=recipient.email,
+        subject="Pre-mediation call will not take place",
+        text=letter(
+            recipient,
+            f"The mediator decided on {local_time_text(waived.waived_at, recipient.time_zone)} that your side's "
+            "private pre-mediation call will not take place.",
+            reason_text(waived.reason),
+        ),
+    )
+
+
+def confirmation_overdue_notice(overdue: SideConfirmationOverdue, mediator: Attendee) -> Email:
+    awaited = f"firm {overdue.firm_id}" if overdue.firm_id else "your confirmation of the party's contact"
+    return Email(
+        to=mediator.email,
+        subject=f"A side is still unconfirmed: case {overdue.case_id}",
+        text=letter(
+            mediator,
+            f"Party {overdue.party_id} of case {overdue.case_id} still awaits {awaited}, since "
+            f"{local_time_text(overdue.awaiting_since, mediator.time_zone)}.",
+            f"The session starts on {local_time_text(overdue.session_start, mediator.time_zone)}; no call can be "
+            "offered to this side until it is confirmed.",
+        ),
+    )
+
+
+def place_text(place: Place | None) -> str:
+    """Where the call happens, as the side reads it."""
+    if place is None:
+        return ""
+    lines = [f"Where: {place.text}"]
+    if place.url:
+        lines.append(f"Video: {place.url}")
+    if place.kind == PlaceKind.PHONE and place.phone:
+        lines.append(f"Phone: {place.phone}" + (f", PIN {place.pin}" if place.pin else ""))
+    elif place.kind == PlaceKind.CALLBACK and place.phone:
+        lines.append(f"The mediator will call you on {place.phone}.")
+    return "\n".join(lines)
 
 
 # -- times ----------------------------------------------------------------------------------------

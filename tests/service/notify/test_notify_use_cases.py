@@ -21,6 +21,11 @@ from mednet_shared.contracts.events import (
     CaseRejected,
     CaseUpdated,
     CaseWithdrawn,
+    CallSlotsOffered,
+    CallWaived,
+    CommandRejected,
+    RepresentationRequested,
+    SideConfirmationOverdue,
     NotificationFailed,
     NotificationSent,
     ObjectivesRecorded,
@@ -47,9 +52,10 @@ async def opened_and_scheduled(world) -> None:
 
 
 def test_the_routing_table_covers_every_subscribed_event():
-    assert set(ROUTES) == {CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, CallScheduled, CallRescheduled,
-                           CallCancelled, CallCompleted, CallMissed, SchedulingFailed, PreMediationCompleted,
-                           ObjectivesRecorded, BriefReady}
+    assert set(ROUTES) == {CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, RepresentationRequested,
+                           SideConfirmationOverdue, CommandRejected, CallSlotsOffered, CallScheduled,
+                           CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived, SchedulingFailed,
+                           PreMediationCompleted, ObjectivesRecorded, BriefReady}
 
 
 async def test_an_opened_case_is_remembered_and_reaches_its_firms_only(world):
@@ -81,8 +87,9 @@ async def test_a_scheduled_call_invites_every_attendee_now_and_reminds_them_24_h
         (who, START - lead) for who in (PAT, ANN, ADA) for lead in (timedelta(hours=24), timedelta(hours=1)))
     sent = [m for m in world.store.outbox.messages(NotificationSent)]
     assert sorted(m.recipient for m in sent) == sorted([PAT, ANN, ADA]) and {m.kind for m in sent} == {"invitation"}
-    assert outbound(world, "firm-a")[-1] == outbound(world, "firm-s")[-1] == "mednet.CallScheduled.v1"
-    assert "mednet.CallScheduled.v1" not in outbound(world, "firm-b"), "the other side hears nothing of the call"
+    assert outbound(world, "firm-a")[-1] == "mednet.CallScheduled.v1"
+    assert "mednet.CallScheduled.v1" not in outbound(world, "firm-b") + outbound(world, "firm-s"), \
+        "the other sides, the submitting firm included, hear nothing of the call"
 
 
 async def test_a_redelivered_event_adds_nothing(world):
@@ -131,13 +138,13 @@ async def test_a_cancellation_of_a_call_never_heard_of_sends_no_notice_without_i
     assert world.mail.sent == {}
 
 
-async def test_a_completed_call_is_confirmed_to_its_attendees_and_reaches_the_partys_firm_and_the_submitter(world):
+async def test_a_completed_call_is_confirmed_to_its_attendees_and_reaches_the_partys_firm_only(world):
     await opened_and_scheduled(world)
     await world.deliver(CallCompleted.model_validate({**{k: v for k, v in call(1).items() if k in (
         "call_id", "case_id", "party_id", "mediator_id", "sequence", "participant_firms")}, "completed_at": START}))
     assert {e.to for e in world.mail.sent.values() if e.subject == "Pre-mediation call completed"} == {PAT, ANN, ADA}
-    assert outbound(world, "firm-a")[-1] == outbound(world, "firm-s")[-1] == "mednet.CallCompleted.v1"
-    assert "mednet.CallCompleted.v1" not in outbound(world, "firm-b")
+    assert outbound(world, "firm-a")[-1] == "mednet.CallCompleted.v1"
+    assert "mednet.CallCompleted.v1" not in outbound(world, "firm-b") + outbound(world, "firm-s")
 
 
 async def test_recorded_objectives_go_to_the_partys_own_side_only(world):
@@ -160,13 +167,13 @@ async def test_the_brief_goes_to_the_mediator_only_with_its_link(world):
     assert not any("BriefReady" in kind for firm in ("firm-a", "firm-b", "firm-s") for kind in outbound(world, firm))
 
 
-async def test_a_scheduling_failure_alerts_the_mediator_the_submitter_and_the_partys_firm(world):
+async def test_a_scheduling_failure_alerts_the_mediator_and_the_partys_firm_only(world):
     await world.deliver(CaseOpened.model_validate(case_opened()))
     await world.deliver(SchedulingFailed(case_id="case-1", firm_id="firm-s", mediator_id="med-ada", party_id="p2",
                                          reason="no common slot", participant_firms=["firm-a", "firm-b", "firm-s"]))
     assert "Reason: no common slot" in world.mail.to(ADA)[0].text
     assert [f for f in ("firm-a", "firm-b", "firm-s") if "mednet.SchedulingFailed.v1" in outbound(world, f)] == [
-        "firm-b", "firm-s"]
+        "firm-b"]
 
 
 @pytest.mark.parametrize("message,firms", [
@@ -175,7 +182,7 @@ async def test_a_scheduling_failure_alerts_the_mediator_the_submitter_and_the_pa
     (PreMediationCompleted(case_id="case-1", mediator_id="med-ada", call_ids=["case-1:p1"], completed_at=NOW,
                            participant_firms=["firm-b"]), ["firm-b"]),
     (CallMissed(call_id="case-1:p2", case_id="case-1", party_id="p2", mediator_id="med-ada", sequence=0,
-                missed_count=1, participant_firms=["firm-a", "firm-b", "firm-s"]), ["firm-b", "firm-s"]),
+                missed_count=1, participant_firms=["firm-a", "firm-b", "firm-s"]), ["firm-b"]),
 ])
 async def test_the_other_events_only_reach_their_firms(world, message, firms):
     await world.deliver(CaseOpened.model_validate(case_opened()))
@@ -323,3 +330,78 @@ def test_a_case_and_a_job_in_the_older_shape_read_as_state():
                               "email": {"to": PAT, "subject": "s", "text": "t", "calendar": None,
                                         "calendar_method": None}, "_outbox": []})
     assert job.email.to == PAT and job.status == "pending"
+
+
+# -- sides, invitations calendars take as they are -------------------------------------------------
+
+
+async def test_a_reschedule_to_the_same_time_sends_nothing_and_keeps_the_reminders(world):
+    await opened_and_scheduled(world)
+    sent, pending = len(world.mail.sent), sorted(j["_id"] for j in world.jobs("reminder", "pending"))
+    await world.deliver(CallRescheduled.model_validate({**call(1, START), "previous_start": START}))
+    assert len(world.mail.sent) == sent, "no invitation for a call that did not move"
+    assert sorted(j["_id"] for j in world.jobs("reminder", "pending")) == pending, "its reminders stay as they were"
+
+
+async def test_a_failure_after_a_booking_cancels_the_call_in_every_calendar(world):
+    await opened_and_scheduled(world)
+    await world.deliver(CallMissed.model_validate({**{k: v for k, v in call(0).items() if k in (
+        "call_id", "case_id", "party_id", "mediator_id", "sequence", "participant_firms")}, "missed_count": 2}))
+    await world.deliver(SchedulingFailed(case_id="case-1", firm_id="firm-s", mediator_id="med-ada", party_id="p1",
+                                         call_id="case-1:p1", reason="missed twice",
+                                         participant_firms=["firm-a", "firm-b", "firm-s"]))
+    cancels = [e for e in world.mail.sent.values() if e.calendar_method == "CANCEL"]
+    assert sorted(e.to for e in cancels) == sorted([PAT, ANN, ADA])
+    assert all(b"SEQUENCE:1" in e.calendar and b"UID:case-1:p1" in e.calendar for e in cancels)
+    assert world.jobs("reminder", "pending") == []
+
+
+async def test_a_completed_call_is_never_cancelled(world):
+    await opened_and_scheduled(world)
+    await world.deliver(CallCompleted(call_id="case-1:p1", case_id="case-1", party_id="p1", mediator_id="med-ada",
+                                      sequence=0, completed_at=START, participant_firms=[]))
+    await world.deliver(CallCancelled.model_validate({**call(1), "reason": "case withdrawn"}))
+    await world.deliver(SchedulingFailed(case_id="case-1", firm_id="firm-s", mediator_id="med-ada", party_id="p1",
+                                         call_id="case-1:p1", reason="x", participant_firms=[]))
+    assert [e for e in world.mail.sent.values() if e.calendar_method == "CANCEL"] == []
+
+
+async def test_a_waived_call_tells_its_side_and_cancels_the_booking(world):
+    await opened_and_scheduled(world)
+    await world.deliver(CallWaived(call_id="case-1:p1", case_id="case-1", party_id="p1", mediator_id="med-ada",
+                                   sequence=1, reason="the party declined a call", waived_at=NOW,
+                                   participant_firms=["firm-a", "firm-s"], side_firm_id="firm-a"))
+    notices = [e for e in world.mail.sent.values() if e.subject == "Pre-mediation call will not take place"]
+    assert sorted(e.to for e in notices) == sorted([PAT, ANN])
+    assert {e.to for e in world.mail.sent.values() if e.calendar_method == "CANCEL"} == {PAT, ANN, ADA}
+    assert outbound(world, "firm-a")[-1] == "mednet.CallWaived.v1"
+    assert "mednet.CallWaived.v1" not in outbound(world, "firm-s") + outbound(world, "firm-b")
+
+
+async def test_the_submitting_firms_webhook_gets_nothing_of_another_sides_call(world):
+    async with world.client(Role.FIRM, firm_id="firm-b") as firm:
+        await firm.post("/v1/webhooks", json={"url": "https://hooks.firm-b.example/in"})
+    await opened_and_scheduled(world)
+    bodies = [payload for _, _, payload in world.hooks.posts]
+    assert len(bodies) == 1 and "mednet.CaseOpened.v1" in bodies[0]
+    assert PAT not in bodies[0] and ANN not in bodies[0] and "case-1:p1" not in bodies[0]
+
+
+async def test_a_rejected_command_goes_to_its_sender_only_and_emails_nobody(world):
+    await world.deliver(CommandRejected(firm_id="firm-a", command_id="cmd-9", command_type="mednet.MoveSession.v1",
+                                        case_id="case-1", reasons=[{"field": "", "message": "not the submitter"}],
+                                        rejected_at=NOW))
+    assert outbound(world, "firm-a") == ["mednet.CommandRejected.v1"]
+    assert outbound(world, "firm-s") == outbound(world, "firm-b") == [] and world.mail.sent == {}
+
+
+async def test_an_offer_emails_the_party_and_the_attorney_and_reaches_the_sides_firm(world):
+    await world.deliver(CaseOpened.model_validate(case_opened()))
+    await world.deliver(CallSlotsOffered.model_validate({
+        **{k: v for k, v in call(0).items() if k not in ("start", "end")}, "offer_id": "offer-1",
+        "expires_at": NOW + timedelta(hours=48), "side_firm_id": "firm-a",
+        "slots": [{"slot_id": f"s{k}", "start": START + timedelta(hours=k), "end": START + timedelta(hours=k, minutes=45)}
+                  for k in range(3)]}))
+    assert sorted(e.to for e in world.mail.sent.values()) == sorted([PAT, ANN])
+    assert outbound(world, "firm-a")[-1] == "mednet.CallSlotsOffered.v1"
+    assert "mednet.CallSlotsOffered.v1" not in outbound(world, "firm-s") + outbound(world, "firm-b")

@@ -8,7 +8,7 @@ from icalendar import Calendar, Event
 
 from mednet_notify.invites import attendee_of_kind, cancellation, invite
 from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled
-from mednet_shared.contracts.values import Attendee, AttendeeKind
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Place, PlaceKind
 
 START = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 END = START + timedelta(minutes=45)
@@ -124,13 +124,79 @@ def test_the_invite_names_the_mediator_as_organizer_and_only_this_calls_attendee
         "mailto:alex@example.org",
         "mailto:mia@example.org",
     ]
-    for attendee, expected in zip(event.attendees, [PARTY, ATTORNEY, MEDIATOR], strict=True):
+    for attendee, expected in zip(event.attendees, [PARTY, ATTORNEY], strict=False):
         assert dict(attendee.params) == {
             "CN": expected.name,
             "ROLE": "REQ-PARTICIPANT",
             "PARTSTAT": "NEEDS-ACTION",
             "RSVP": "TRUE",
         }
+    assert dict(event.attendees[2].params) == {"CN": "Mia Mediator", "ROLE": "CHAIR", "PARTSTAT": "ACCEPTED",
+                                               "RSVP": "FALSE"}, "the organizer is not asked to reply"
+
+
+def test_the_mediators_own_copy_asks_the_mediator_nothing():
+    ics = invite(a_call(), MEDIATOR, MEDIATOR, summary=SUMMARY)
+    _, event = parsed(ics)
+    [own] = [a for a in event.attendees if str(a) == "mailto:mia@example.org"]
+    assert own.params["RSVP"] == "FALSE" and own.params["PARTSTAT"] == "ACCEPTED"
+    unfolded = ics.replace(b"\r\n ", b"")
+    assert not [line for line in unfolded.split(b"\r\n") if b"mia@example.org" in line and b"RSVP=TRUE" in line]
+
+
+def conferences_of(event) -> list:
+    found = event.get("CONFERENCE")
+    return [] if found is None else found if isinstance(found, list) else [found]
+
+
+def test_an_invite_says_where_the_call_takes_place():
+    video = Place(kind=PlaceKind.VIDEO, url="https://meet.example/r/7f3a9c",
+                  text="Video call: https://meet.example/r/7f3a9c")
+    _, event = parsed(invite(a_call().model_copy(update={"place": video}), PARTY, MEDIATOR, summary=SUMMARY))
+    assert event["LOCATION"] == video.text and event["URL"] == video.url
+    [conference] = conferences_of(event)
+    assert str(conference) == video.url and conference.params["FEATURE"] == "VIDEO"
+    assert conference.params["VALUE"] == "URI"
+
+    bridge = Place(kind=PlaceKind.PHONE, phone="+44 20 7946 0000", pin="482913",
+                   text="Phone bridge +44 20 7946 0000, PIN 482913")
+    ics = cancellation(a_cancellation().model_copy(update={"place": bridge}), PARTY, MEDIATOR, summary=SUMMARY,
+                       start=START, end=END)
+    _, event = parsed(ics)
+    assert event["LOCATION"] == bridge.text and "URL" not in event
+    assert [(str(c), c.params["FEATURE"]) for c in conferences_of(event)] == [("tel:+442079460000,,482913", "PHONE")]
+
+    callback = Place(kind=PlaceKind.CALLBACK, phone="+1 312 555 0100",
+                     text="The mediator will call you on +1 312 555 0100")
+    _, event = parsed(invite(a_call().model_copy(update={"place": callback}), PARTY, MEDIATOR, summary=SUMMARY))
+    assert event["LOCATION"] == callback.text and conferences_of(event) == []
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
+                                  "Asia/Kolkata", "America/St_Johns", "Europe/Berlin", "America/Santiago"])
+def test_every_invitation_reads_the_same_in_vobject_and_icalendar_across_dst_changes(zone):
+    """Calls all through a year, on both sides of each DST change: both parsers give the same UTC instants; and
+    vobject's reading of the VTIMEZONE gives the zone's offset over the whole span the invitation declares."""
+    import vobject
+
+    zone_info = ZoneInfo(zone)
+    starts = [datetime(2027, 1, 1, 9, tzinfo=UTC) + timedelta(days=day, hours=hour)
+              for day in range(0, 365, 13) for hour in (0, 7)]
+    for start in starts:
+        ics = invite(a_call(start, start + timedelta(minutes=45)), recipient_in(zone), MEDIATOR, summary=SUMMARY)
+        _, event = parsed(ics)
+        [vevent] = [c for c in vobject.readOne(ics.decode()).getChildren() if c.name == "VEVENT"]
+        assert vevent.dtstart.value.astimezone(UTC) == event.start.astimezone(UTC) == start, (zone, start)
+        assert vevent.dtend.value.astimezone(UTC) == event.end.astimezone(UTC) == start + timedelta(minutes=45)
+    ics = invite(a_call(starts[0], starts[0] + timedelta(minutes=45)), recipient_in(zone), MEDIATOR, summary=SUMMARY)
+    tz = vobject.readOne(ics.decode()).vtimezone.gettzinfo()
+    moment = datetime(2026, 1, 1, 12, tzinfo=UTC)  # the span declared: the year before the call to the year after
+    while moment < datetime(2028, 12, 31, tzinfo=UTC):
+        expected = moment.astimezone(zone_info)
+        local = expected.replace(tzinfo=None)
+        assert expected.utcoffset() in (local.replace(tzinfo=tz).utcoffset(),
+                                        local.replace(tzinfo=tz, fold=1).utcoffset()), (zone, moment)
+        moment += timedelta(hours=61)
 
 
 def test_the_description_speaks_of_one_side_only():

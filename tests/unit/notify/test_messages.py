@@ -185,8 +185,16 @@ def test_an_email_becomes_a_parsable_message_with_the_calendar_part():
     [calendar] = calendar_parts(message)
     assert calendar.get_param("method") == "REQUEST"
     assert calendar.get_param("charset") == "utf-8"
-    assert calendar.get_filename() == "invite.ics"
     assert calendar.get_payload(decode=True) == invitation_email.calendar
+
+
+def test_the_invitation_is_an_alternative_of_the_text_as_mail_clients_expect():
+    message = received(invitation(a_call(), PARTY).to_message("notify@mednet.example"))
+
+    assert message.get_content_type() == "multipart/alternative"
+    text, calendar = message.get_payload()
+    assert text.get_content_type() == "text/plain" and calendar.get_content_type() == "text/calendar"
+    assert calendar.get_param("method") == "REQUEST" and calendar.get_content_disposition() is None
 
 
 def test_a_cancellation_travels_with_the_cancel_method():

@@ -34,13 +34,14 @@ def test_the_brief_and_notification_outcomes_reach_no_firm():
     assert firms_for(sent, FACTS) == set()
 
 
-def test_a_call_reaches_its_own_sides_firms_and_the_submitting_firm_not_the_other_side():
+def test_a_call_reaches_its_own_sides_firm_only_not_the_submitting_firm():
     call = CallScheduled(call_id="c:p1", case_id="c", party_id="p1", mediator_id="m", sequence=0, start=NOW,
                          end=NOW + timedelta(minutes=45), attendees=PEOPLE, participant_firms=["firm-a", "firm-b"])
-    assert firms_for(call, FACTS) == {"firm-a", "firm-s"}
+    assert firms_for(call, FACTS) == {"firm-a"}
+    assert firms_for(call.model_copy(update={"side_firm_id": "firm-a"}), FACTS) == {"firm-a"}
     completed = CallCompleted(call_id="c:p2", case_id="c", party_id="p2", mediator_id="m", sequence=0,
                               completed_at=NOW, participant_firms=["firm-a", "firm-b"])
-    assert firms_for(completed, FACTS) == {"firm-b", "firm-s"}
+    assert firms_for(completed, FACTS) == {"firm-b"}
 
 
 def test_rejections_and_failures_reach_the_right_firms():
@@ -48,7 +49,8 @@ def test_rejections_and_failures_reach_the_right_firms():
     assert firms_for(rejected, FACTS) == {"firm-s"}
     failed = SchedulingFailed(case_id="c", firm_id="firm-s", mediator_id="m", party_id="p2", reason="r",
                               participant_firms=["firm-a", "firm-b"])
-    assert firms_for(failed, FACTS) == {"firm-s", "firm-b"}
+    assert firms_for(failed, FACTS) == {"firm-b"}, "a side's failure is that side's"
+    assert firms_for(failed.model_copy(update={"party_id": None}), FACTS) == {"firm-s"}
 
 
 def test_the_projection_is_a_new_event_for_that_firm_caused_by_the_original():
