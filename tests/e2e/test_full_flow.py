@@ -1,5 +1,6 @@
 """The whole story on the real broker and database, a real SMTP server and a real webhook receiver: a three-party
-case is submitted, every call scheduled and completed, objectives recorded; every email, webhook, firm stream
+case is submitted, each party's firm accepts its side on its Kafka inbound topic (AcceptRepresentation), every call
+scheduled and completed, objectives recorded; every email, webhook, firm stream
 event and the brief are checked, no private observation leaks anywhere, and every metric the operations issue names
 is on each service's /metrics, grown by what the flow did."""
 
@@ -10,12 +11,12 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from standardwebhooks import Webhook
 
-from kafka_helpers import events_of, new_topic, produce, read, wait_for
+from kafka_helpers import as_record, events_of, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
 from receivers import SmtpServer, WebhookReceiver
-from sample_cases import submission
+from sample_cases import accept_representation, submission
 from metrics_text import increase, matching, parse
 from services_harness import client, running, settings_for
 
@@ -58,6 +59,8 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
         party["attorney"]["time_zone"] = "Australia/Lord_Howe" if party["party_id"] == "p3" else None
 
     inbound = await new_topic(kafka, Topics.firm_inbound(submitter))
+    for firm in firms.values():
+        await new_topic(kafka, Topics.firm_inbound(firm))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
         settings = {name: settings_for(name, infrastructure, unique) for name in ("intake", "scheduling", "notes")}
         settings["notify"] = settings_for("notify", infrastructure, unique, smtp_port=smtp.port,
@@ -79,6 +82,8 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                 created = await firm_client.post("/v1/cases", json=document)
                 assert created.status_code == 201, created.text
                 case_id = created.json()["case_id"]
+            accepted = await accept_awaiting_sides(kafka, intake, case_id, submitter)
+            assert accepted in ([], sorted(firms.items())), "every party's firm is asked, and only the sides of others"
 
             scheduled = {e.payload().party_id: e.payload()
                          for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)}
@@ -97,6 +102,8 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                     local = call.start.astimezone(ZoneInfo(attendee.time_zone))
                     assert local.strftime("%H:%M") in body_text(mine[0])
 
+            held = max(call.end for call in scheduled.values())  # a call is completed once it has taken place
+            scheduling.state.scheduler.clock = lambda: held + timedelta(minutes=5)
             async with client(scheduling, Role.MEDIATOR, mediator_id=mediator_id) as the_mediator:
                 for call in scheduled.values():
                     done = await the_mediator.post(f"/v1/calls/{call.call_id}/complete")
@@ -169,10 +176,17 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
 
             outbound = await read(kafka, Topics.firm_outbound(firms["p2"]), 10**6, timeout=3)
             types = [CloudEvent.from_bytes(r.value).type for r in outbound]
-            assert "mednet.CaseOpened.v1" in types and "mednet.CallScheduled.v1" in types
+            assert {"mednet.CaseOpened.v1", "mednet.CaseUpdated.v1"} & set(types) and "mednet.CallScheduled.v1" in types
             objectives = [CloudEvent.from_bytes(r.value).data for r in outbound
                           if CloudEvent.from_bytes(r.value).type == "mednet.ObjectivesRecorded.v1"]
             assert [o["party_id"] for o in objectives] == ["p2"]
+            calls_of = {CloudEvent.from_bytes(r.value).data["party_id"] for r in outbound
+                        if CloudEvent.from_bytes(r.value).type.startswith("mednet.Call")}
+            assert calls_of == {"p2"}, f"{firms['p2']} received the calls of {calls_of}: only its own side's"
+            submitters = [CloudEvent.from_bytes(r.value) for r in
+                          await read(kafka, Topics.firm_outbound(submitter), 10**6, timeout=3)]
+            assert [e.type for e in submitters if e.type.startswith("mednet.Call")] == [], \
+                "the submitting firm represents no party here: no side's call reaches it"
             assert "mednet.BriefReady.v1" not in types
 
             redelivered = [r for r in await read(kafka, Topics.SCHEDULING, 10**6, timeout=2)
@@ -204,6 +218,25 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                 if path.is_file():
                     content = path.read_bytes()
                     assert all(m.encode() not in content for m in MARKERS.values()), f"a marker is in {path}"
+
+
+async def accept_awaiting_sides(kafka: str, intake, case_id: str, submitter: str) -> list[tuple[str, str]]:
+    """Each side awaiting its firm is accepted by that firm on its own inbound topic; returns (party, firm) sorted.
+    None awaits where intake confirms every side at once (before issue 17)."""
+    async with client(intake, Role.FIRM, firm_id=submitter) as firm_client:
+        sides = (await firm_client.get(f"/v1/cases/{case_id}")).json().get("sides", [])
+    awaiting = sorted((side["party_id"], side["firm_id"]) for side in sides
+                      if side["status"] == "awaiting_confirmation" and side.get("firm_id"))
+    for party_id, firm in awaiting:
+        await produce(kafka, Topics.firm_inbound(firm), [as_record(accept_representation(firm, case_id, party_id))])
+    if awaiting:
+        async def confirmed() -> bool:
+            async with client(intake, Role.FIRM, firm_id=submitter) as firm_client:
+                view = (await firm_client.get(f"/v1/cases/{case_id}")).json()
+            return all(side["status"] == "confirmed" for side in view.get("sides", []))
+
+        await wait_for(confirmed, timeout=30)
+    return awaiting
 
 
 async def metrics_of(app) -> dict:
