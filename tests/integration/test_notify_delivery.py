@@ -2,12 +2,13 @@
 the call through reschedule and cancel, reminders move with it, preferences are honoured, and a failing webhook
 endpoint is retried with backoff, every attempt recorded, then disabled."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
-from kafka_helpers import as_record, events_of, produce, wait_for
-from mednet_shared.contracts.envelope import new_event
+from kafka_helpers import as_record, events_of, produce, read, wait_for
+from mednet_shared.contracts.envelope import CloudEvent, new_event
 from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseRejected
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
@@ -93,3 +94,83 @@ async def test_a_failing_webhook_is_retried_with_backoff_recorded_and_disabled(i
             assert listed[0]["enabled"] is False and listed[0]["consecutive_failures"] >= 3
         assert len(hooks.to("/fail/")) == 3
         assert all(d.headers.get("webhook-signature", "").startswith("v1,") for d in hooks.to("/fail/"))
+
+
+async def test_three_firms_four_parties_each_firm_and_person_gets_its_own_side_only(infrastructure, kafka, unique):
+    """The real broker, database, SMTP server and webhook receiver: every record on each firm's outbound topic,
+    every webhook body and every email carries nothing of another side (names, emails, phones, call ids, times,
+    places, objectives); each side's own records do carry its own."""
+    from unit.notify import test_visibility as case
+
+    case_id = f"case-{unique}"
+
+    def here(message):  # the unit test's case, under this run's case id
+        return type(message).model_validate_json(message.model_dump_json().replace("case-1", case_id))
+
+    def markers(party_id: str) -> list[str]:
+        return [m.replace("case-1", case_id) for m in case.markers(party_id)]
+
+    rejected = case.CommandRejected(firm_id="firm-a", command_id=f"cmd-{unique}", case_id=case_id,
+                                    command_type="mednet.RequestReschedule.v1", rejected_at=case.NOW,
+                                    reasons=[{"field": "party_id", "message": "not your side"}])
+    request = case.RepresentationRequested(case_id=case_id, firm_id="firm-b", party_id="p4", role="other",
+                                           party_name="Partyname4 Zed", mediator_name="Ada Mediator",
+                                           session=case.CASE_OPENED.session, requested_at=case.NOW)
+    scheduling = [here(case.scheduled(p)) for p in ("p1", "p2", "p3")]
+    offer, cancelled = here(case.per_side_events("p2")[0]), here(case.per_side_events("p2")[3])
+    completed = here(case.per_side_events("p1")[4])
+    objectives = here(case.per_side_events("p3")[8])
+    expected_hooks = {"firm-s": 3, "firm-a": 5, "firm-b": 4}
+    with SmtpServer() as smtp, WebhookReceiver() as hooks:
+        settings = settings_for("notify", infrastructure, unique, smtp_port=smtp.port,
+                                webhook_allow_loopback_http=True)
+        async with running("notify", settings) as notify:
+            for firm in case.FIRMS:
+                async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
+                    registered = await firm_client.post("/v1/webhooks", json={"url": f"{hooks.url}/ok/{firm}"})
+                    assert registered.status_code == 201
+            produced: set[str] = set()
+
+            def records(*messages):
+                events = [new_event(m, source="/tests") for m in messages]
+                produced.update(e.id for e in events)
+                return [as_record(e) for e in events]
+
+            await produce(kafka, Topics.INTAKE, records(here(case.CASE_OPENED)))
+            await wait_for(lambda: len(hooks.to("/ok/")) >= 3, timeout=30)
+            await produce(kafka, Topics.SCHEDULING, records(offer, *scheduling, completed, cancelled))
+            await produce(kafka, Topics.NOTES, records(objectives))
+            await produce(kafka, Topics.INTAKE, records(rejected, request))
+            await wait_for(lambda: all(len(hooks.to(f"/ok/{f}")) >= count
+                                       for f, count in expected_hooks.items()), timeout=40)
+            await wait_for(lambda: len(smtp.mailbox.to("ada.mediator@mediators.example.org")) >= 5, timeout=30)
+            await asyncio.sleep(2)
+        outbound = {}  # this test's events' records, once each (other services on the shared stack may add theirs)
+        for firm in case.FIRMS:
+            records = {(event := CloudEvent.from_bytes(r.value)).id: r.value.decode()
+                       for r in await read(kafka, Topics.firm_outbound(firm), 10**6, timeout=3)
+                       if CloudEvent.from_bytes(r.value).causationid in produced}
+            outbound[firm] = list(records.values())
+    assert {firm: len(records) for firm, records in outbound.items()} == expected_hooks
+    for firm, own_parties in {"firm-s": {"p1"}, "firm-a": {"p2"}, "firm-b": {"p3"}}.items():
+        every_body = [d.body.decode() for d in hooks.to(f"/ok/{firm}")]
+        bodies = [b for b in every_body if CloudEvent.model_validate_json(b).causationid in produced]
+        assert len(bodies) == expected_hooks[firm]
+        everything = "".join(every_body + outbound[firm])
+        others = [m for p in ("p1", "p2", "p3", "p4") if p not in own_parties for m in markers(p)]
+        if firm == "firm-b":  # asked to represent p4, it is told p4's name and role (RepresentationRequested) only
+            others.remove(markers("p4")[0])
+        assert [m for m in others if m in everything] == [], f"{firm} received another side's data"
+        [own] = own_parties
+        assert markers(own)[0] in everything and f"{case_id}:{own}" in everything
+    for party_id in ("p1", "p2", "p3"):
+        for person in case.attendees(party_id)[:2]:
+            mails = smtp.mailbox.to(person.email)
+            assert mails, person.email
+            text = "".join(m.as_string() for m in mails).replace("=\n", "")
+            others = [m for p in ("p1", "p2", "p3", "p4") if p != party_id for m in markers(p)]
+            assert [m for m in others if m in text] == [], f"{person.email} was told of another side"
+    for mail in smtp.mailbox.to(case.attendees("p2")[0].email):
+        if mail.get_content_type() == "multipart/alternative":
+            parts = [p.get_content_type() for p in mail.get_payload()]
+            assert parts == ["text/plain", "text/calendar"]

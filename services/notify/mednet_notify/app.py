@@ -13,6 +13,7 @@ from .handlers import Notifier
 from .store import JOBS, STREAMS, MongoStore
 
 PUBLISHES = [Topics.NOTIFY]
+PUBLISHES_TO_FIRMS = True  # every firm's outbound topic (mednet.firm.<firm_id>.outbound), projected for that firm
 CONSUMES = [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]
 EVENTS = list(ROUTES)  # every event type the routing table knows, each to the one handler
 

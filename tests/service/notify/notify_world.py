@@ -29,6 +29,7 @@ NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 START = NOW + timedelta(days=3)
 TLS = ssl.create_default_context()  # made once: loading the CA bundle for every test's sender is slow
 HOSTS = {"hooks.firm-a.example": "93.184.216.34", "hooks.firm-b.example": "93.184.216.35",
+         "hooks.firm-s.example": "93.184.216.36",
          "internal.firm-a.example": "10.0.0.7"}
 
 

@@ -379,8 +379,8 @@ async def test_a_waived_call_tells_its_side_and_cancels_the_booking(world):
 
 
 async def test_the_submitting_firms_webhook_gets_nothing_of_another_sides_call(world):
-    async with world.client(Role.FIRM, firm_id="firm-b") as firm:
-        await firm.post("/v1/webhooks", json={"url": "https://hooks.firm-b.example/in"})
+    async with world.client(Role.FIRM, firm_id="firm-s") as firm:
+        await firm.post("/v1/webhooks", json={"url": "https://hooks.firm-s.example/in"})
     await opened_and_scheduled(world)
     bodies = [payload for _, _, payload in world.hooks.posts]
     assert len(bodies) == 1 and "mednet.CaseOpened.v1" in bodies[0]
