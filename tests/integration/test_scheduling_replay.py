@@ -13,10 +13,14 @@ async def test_a_replayed_placement_does_not_reopen_a_completed_call(infrastruct
     inbound = await new_topic(kafka, Topics.firm_inbound(firm))
     async with services(infrastructure, unique, "intake", "scheduling") as apps:
         scheduling = apps["scheduling"][0]
-        await produce(kafka, inbound, [as_record(command(submission(f"ref-{unique}", mediator_id=mediator_id)))])
+        document = submission(f"ref-{unique}", mediator_id=mediator_id)
+        for party in document["parties"]:
+            party["attorney"]["firm_id"] = firm  # every side the submitter's own: confirmed at once
+        await produce(kafka, inbound, [as_record(command(document))])
         opened = await _opened(kafka, firm)
         calls = {e.payload().party_id: e.payload()
                  for e in await events_of(kafka, Topics.SCHEDULING, opened.subject, "CallScheduled", 2)}
+        scheduling.state.scheduler.clock = lambda: max(c.end for c in calls.values())  # the calls took place
         async with client(scheduling, Role.MEDIATOR, mediator_id=mediator_id) as mediator:
             assert (await mediator.post(f"/v1/calls/{calls['p1'].call_id}/complete")).status_code == 200
 
