@@ -560,3 +560,58 @@ def test_an_attack_the_mediator_s_own_bookings_and_another_mediator_s_hours_are_
     case, change = offered(a_case(mediator=mediator))
     for slot in the_offer(change).slots:
         assert 13 <= slot.start.hour and slot.end.hour * 60 + slot.end.minute <= 15 * 60
+
+
+# -- case changes and links ---------------------------------------------------------------------------------------
+
+
+def test_an_offer_that_still_fits_after_a_change_stays():
+    case, change = offered()
+    assert not model.revalidate(change.calendar, change.offers, case, case.parties[0], NOW, "upd-1").changed
+
+
+def test_an_offer_that_no_longer_fits_is_replaced_by_a_new_one():
+    case, change = offered()
+    old = the_offer(change)
+    mornings = case.parties[0].model_copy(update={"availability": weekly("09:00", "12:00")})
+    changed = a_case(parties=[mornings, case.parties[1]])
+    replaced = model.revalidate(change.calendar, change.offers, changed, changed.parties[0], NOW, "upd-1")
+    (new,) = replaced.messages
+    assert isinstance(new, CallSlotsOffered) and new.offer_id == "case-1:p1:offer-2"
+    assert all(slot.end.hour < 12 or slot.end == slot.start.replace(hour=12, minute=0) for slot in new.slots)
+    assert replaced.offers.of("case-1:p1").past[-1].status is OfferStatus.WITHDRAWN
+    with pytest.raises(OfferNotCurrent):
+        model.choose(replaced.calendar, replaced.offers, changed, changed.parties[0], old.offer_id,
+                     old.slots[0].slot_id, NOW, "cmd", sender="firm-a")
+    assert not model.revalidate(replaced.calendar, replaced.offers, changed, changed.parties[0], NOW, "upd-1").changed
+
+
+def test_a_moved_session_replaces_an_offer_outside_the_new_window():
+    case, change = offered()
+    moved = a_case(session_start=SESSION_START + timedelta(days=14))
+    replaced = model.revalidate(change.calendar, change.offers, moved, moved.parties[0], NOW, "upd-1")
+    assert the_offer(replaced).slots[0].start == MON + timedelta(days=14)
+
+
+def test_an_offer_of_a_side_no_longer_confirmed_is_withdrawn_on_revalidation():
+    case, change = offered()
+    gone = a_case(statuses={"p1": SideStatus.AWAITING_CONFIRMATION})
+    withdrawn = model.revalidate(change.calendar, change.offers, gone, gone.parties[0], NOW, "upd-1")
+    assert withdrawn.changed and withdrawn.messages == () and withdrawn.offers.holds() == []
+
+
+def test_the_deadline_books_the_first_slot_that_still_fits_the_case_as_it_is_now():
+    case, change = offered()
+    offer = the_offer(change)
+    not_monday = case.parties[0].model_copy(update={"availability": weekly("09:00", "17:00")[1:]})
+    changed = a_case(parties=[not_monday, case.parties[1]])
+    expired = model.expire(change.calendar, change.offers, changed, changed.parties[0], offer.expires_at)
+    assert expired.messages[0].start == TUE
+
+
+def test_links_are_signed_by_the_caller_for_this_offer_only():
+    _, change = offered()
+    message = model.linked(the_offer(change), lambda offer_id, slot_id: f"https://x.example/c/{offer_id}/{slot_id}",
+                           lambda offer_id: f"https://x.example/d/{offer_id}")
+    assert message.slots[1].choose_url == "https://x.example/c/case-1:p1:offer-1/case-1:p1:offer-1:2"
+    assert message.decline_url == "https://x.example/d/case-1:p1:offer-1"

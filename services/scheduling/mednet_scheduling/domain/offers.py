@@ -6,6 +6,7 @@ calendar, new offers and the messages they cause (issue 17, item 4).
     offered --decline (proposals or none)--> offered again (a new offer; declined slots are never offered again)
     offered --deadline passed--> booked: CallScheduled booked_by "deadline" (the first offered slot still ahead)
     offered --withdraw (case withdrawn, side declined, call cancelled)--> nothing held
+    offered --revalidate after a case change, a slot no longer fits--> offered again (or failed)
     booked --iTIP REPLY DECLINED or COUNTER--> CallCancelled, then offered again (COUNTER: inside its proposals)
 
 Offer ids and slot ids derive from (call id, offer number), the deadline's cause from the offer id: a redelivery
@@ -22,7 +23,7 @@ later than its first slot minus the minimum notice (so the deadline can still bo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -57,7 +58,7 @@ from .holds import (
     offer_id_of,
     slot_id_of,
 )
-from .slots import Calendar, NoSlot, Slot, SlotRequest, find_slots
+from .slots import Calendar, NoSlot, Slot, SlotRequest, find_slots, violations
 from .state import Booked, CalendarState, CaseFacts
 
 DEFAULT_WINDOW_START_DAYS = 14
@@ -275,8 +276,9 @@ def decline(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: 
 
 def expire(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, now: datetime,
            place: Place | None = None) -> OfferChange:
-    """The party's open offer past its deadline: its first slot still at least the minimum notice ahead is booked
-    (booked_by "deadline"); none left: SchedulingFailed, nothing held. Not due, or no open offer: nothing."""
+    """The party's open offer past its deadline: its first slot that still fits every rule (at least the minimum
+    notice ahead, inside the window and everyone's hours as the case has them now) is booked (booked_by
+    "deadline"); none left: SchedulingFailed, nothing held. Not due, or no open offer: nothing."""
     call_id = call_id_of(case.case_id, party.party_id)
     record = offers.of(call_id)
     current = record.current if record else None
@@ -285,10 +287,7 @@ def expire(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: P
     cause = f"{current.offer_id}:deadline"
     if side_status(case, party.party_id) is not SideStatus.CONFIRMED:
         return withdraw(calendar, offers, call_id, now, cause)
-    earliest = now + timedelta(hours=case.policy.minimum_notice_hours)
-    others = blocking(calendar, offers, except_call=call_id)
-    slot = next((slot for slot in current.slots if slot.start >= earliest
-                 and not others.conflicts(slot.start, slot.end, _buffer(case))), None)
+    slot = next((slot for slot in current.slots if _still_fits(calendar, offers, case, party, slot, now)), None)
     if slot is None:
         closed = current.closed(OfferStatus.EXPIRED, now)
         record = _ended(record, closed).model_copy(update={"causes": record.with_cause(cause)})
@@ -357,6 +356,36 @@ def withdraw(calendar: CalendarState, offers: OfferBook, call_id: str, now: date
     return OfferChange(calendar, offers.with_call(record), (), True)
 
 
+def revalidate(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, now: datetime,
+               cause: str) -> OfferChange:
+    """After the case changed (session moved, availability or attorney corrected, mediator's hours changed): an
+    open offer whose slots all still fit the rules and the window stays; otherwise it is replaced by a new offer
+    (CallSlotsOffered; the old offer's links stop working), or SchedulingFailed when nothing fits any more. A side
+    no longer confirmed: the offer is withdrawn."""
+    call_id = call_id_of(case.case_id, party.party_id)
+    record = offers.of(call_id)
+    if record is None or record.seen(cause) or record.current is None or not record.current.is_open:
+        return _same(calendar, offers)
+    if side_status(case, party.party_id) is not SideStatus.CONFIRMED:
+        return withdraw(calendar, offers, call_id, now, cause)
+    current = record.current
+    if now >= current.expires_at:
+        return _same(calendar, offers)   # due: expire decides, against the rules of now
+    if all(_still_fits(calendar, offers, case, party, slot, now) for slot in current.slots):
+        return _same(calendar, offers)
+    record = _ended(record, current.closed(OfferStatus.WITHDRAWN, now))
+    return _offered(calendar, offers, case, party, record, now, cause, proposals=None)
+
+
+def linked(message: CallSlotsOffered, choose_url: Callable[[str, str], str],
+           decline_url: Callable[[str], str]) -> CallSlotsOffered:
+    """The offer with its signed one-click links (the signing, which needs a secret, is the caller's):
+    choose_url(offer_id, slot_id) and decline_url(offer_id), each valid for this side and this offer only."""
+    slots = [slot.model_copy(update={"choose_url": choose_url(message.offer_id, slot.slot_id)})
+             for slot in message.slots]
+    return message.model_copy(update={"slots": slots, "decline_url": decline_url(message.offer_id)})
+
+
 def booked_by(offers: OfferBook, call_id: str) -> BookedBy | None:
     """How the call's booking came about, when this model made it."""
     record = offers.of(call_id)
@@ -373,8 +402,16 @@ def _first(*values: int | None) -> int:
     return next(value for value in values if value is not None)
 
 
-def _buffer(case: CaseFacts) -> timedelta:
-    return timedelta(minutes=case.mediator.buffer_minutes)
+def _still_fits(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, slot: HeldSlot,
+               now: datetime) -> bool:
+    """Whether a held slot still satisfies every rule now: notice from now, the window, everyone's hours and
+    availability as the case has them now, and no booking or other offer's hold (buffers included)."""
+    call_id = call_id_of(case.case_id, party.party_id)
+    start, end = offer_window(case, offers, now)
+    request = SlotRequest(call_id=call_id, mediator=case.mediator, party=party, session=case.session,
+                          policy=case.policy, now=now, not_before=start, not_after=end,
+                          availability=calendar.availability)
+    return not violations(request, blocking(calendar, offers, except_call=call_id), Slot(slot.start, slot.end))
 
 
 def _place_of(booked: Booked) -> Place | None:
@@ -510,4 +547,4 @@ def _failed(case: CaseFacts, party: Party, reason: str) -> SchedulingFailed:
 __all__ = ["MEDIATOR", "SIGNED_LINK", "ForeignOffer", "NoSlotInProposals", "OfferChange", "OfferExpired",
            "OfferNotCurrent", "OfferRefused", "ProposalOutsideWindow", "SideNotConfirmed", "SlotNotOffered",
            "UnknownAttendee", "UnknownCall", "UnknownOffer", "UnknownSequence", "blocking", "booked_by", "choose",
-           "decline", "expire", "offer", "offer_window", "reply", "withdraw"]
+           "decline", "expire", "linked", "offer", "offer_window", "reply", "revalidate", "withdraw"]
