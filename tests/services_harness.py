@@ -127,3 +127,25 @@ def client(app: FastAPI, role: Role, **claims) -> httpx.AsyncClient:
     token = token_for(app, role, **claims)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
                              headers={"Authorization": f"Bearer {token}"})
+
+
+@asynccontextmanager
+async def all_four(infrastructure, unique: str, smtp_port: int) -> AsyncIterator[dict[str, FastAPI]]:
+    """intake, scheduling, notes and notify in this process, notify sending to the given SMTP port and allowed to
+    call a loopback webhook receiver."""
+    notify = {"smtp_port": smtp_port, "webhook_allow_loopback_http": True}
+    async with AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(running(name, settings_for(
+            name, infrastructure, unique, **(notify if name == "notify" else {}))))
+               for name in ("intake", "scheduling", "notes", "notify")}
+
+
+async def register_webhooks(notify: FastAPI, url: str, firms) -> dict[str, str]:
+    """Each firm registers `<url>/ok/<firm>`; returns each firm's signing secret."""
+    secrets_of = {}
+    for firm in firms:
+        async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
+            registered = await firm_client.post("/v1/webhooks", json={"url": f"{url}/ok/{firm}"})
+            assert registered.status_code == 201, registered.text
+            secrets_of[firm] = registered.json()["secret"]
+    return secrets_of

@@ -18,7 +18,7 @@ from mednet_shared.platform.auth import Role
 from receivers import SmtpServer, WebhookReceiver
 from sample_cases import accept_representation, submission
 from metrics_text import increase, matching, parse
-from services_harness import client, running, settings_for
+from services_harness import all_four, client, register_webhooks
 
 MARKERS = {field: f"PRIVATE-{field.upper()}-7f3a" for field in (
     "concerns", "interests", "underlying_issues", "dynamics", "rapport", "settlement_authority",
@@ -62,21 +62,10 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
     for firm in firms.values():
         await new_topic(kafka, Topics.firm_inbound(firm))
     with SmtpServer() as smtp, WebhookReceiver() as hooks:
-        settings = {name: settings_for(name, infrastructure, unique) for name in ("intake", "scheduling", "notes")}
-        settings["notify"] = settings_for("notify", infrastructure, unique, smtp_port=smtp.port,
-                                          webhook_allow_loopback_http=True)
-        async with running("intake", settings["intake"]) as intake, \
-                running("scheduling", settings["scheduling"]) as scheduling, \
-                running("notes", settings["notes"]) as notes, \
-                running("notify", settings["notify"]) as notify:
-            apps = {"intake": intake, "scheduling": scheduling, "notes": notes, "notify": notify}
+        async with all_four(infrastructure, unique, smtp.port) as apps:
+            intake, scheduling, notes, notify = (apps[name] for name in ("intake", "scheduling", "notes", "notify"))
             before = await metrics_of(notify)
-            secrets = {}
-            for firm in (submitter, *firms.values()):
-                async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
-                    registered = await firm_client.post("/v1/webhooks", json={"url": f"{hooks.url}/ok/{firm}"})
-                    assert registered.status_code == 201, registered.text
-                    secrets[firm] = registered.json()["secret"]
+            secrets = await register_webhooks(notify, hooks.url, (submitter, *firms.values()))
 
             async with client(intake, Role.FIRM, firm_id=submitter) as firm_client:
                 created = await firm_client.post("/v1/cases", json=document)
@@ -177,9 +166,9 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
             outbound = await read(kafka, Topics.firm_outbound(firms["p2"]), 10**6, timeout=3)
             types = [CloudEvent.from_bytes(r.value).type for r in outbound]
             assert {"mednet.CaseOpened.v1", "mednet.CaseUpdated.v1"} & set(types) and "mednet.CallScheduled.v1" in types
-            objectives = [CloudEvent.from_bytes(r.value).data for r in outbound
-                          if CloudEvent.from_bytes(r.value).type == "mednet.ObjectivesRecorded.v1"]
-            assert [o["party_id"] for o in objectives] == ["p2"]
+            objectives = {e.id: e.data for e in map(CloudEvent.from_bytes, (r.value for r in outbound))
+                          if e.type == "mednet.ObjectivesRecorded.v1"}  # at least once: a firm dedupes by event id
+            assert [o["party_id"] for o in objectives.values()] == ["p2"]
             calls_of = {CloudEvent.from_bytes(r.value).data["party_id"] for r in outbound
                         if CloudEvent.from_bytes(r.value).type.startswith("mednet.Call")}
             assert calls_of == {"p2"}, f"{firms['p2']} received the calls of {calls_of}: only its own side's"

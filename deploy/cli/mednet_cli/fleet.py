@@ -26,6 +26,8 @@ SMTP_SINK_PORT = 2525
 # what a service started here verifies is the local issuer's JWKS, never an HS256 key set the caller's
 # environment holds (a service refuses to start with both)
 NO_INHERITED_KEY_SET = {"MEDNET_JWT_KEYS": "", "MEDNET_JWT_ACTIVE_KID": ""}
+# the local runs (demo, chaos) play a mediator who completes each call at once, before the time it was booked for
+PLAYED_MEDIATOR = {"MEDNET_SCHEDULING_COMPLETE_BEFORE_START": "true"}
 
 
 def _new_key() -> str:
@@ -75,8 +77,8 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
-    environment = {**NO_INHERITED_KEY_SET, **stack_environment, **local_secrets(data_dir), "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT),
-                   "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
+    environment = {**NO_INHERITED_KEY_SET, **PLAYED_MEDIATOR, **stack_environment, **local_secrets(data_dir),
+                   "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT), "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
     if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
         passwords = credentials(data_dir)
         for name in SERVICES:

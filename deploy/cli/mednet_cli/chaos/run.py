@@ -21,7 +21,7 @@ from rich.table import Table
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 
-from ..fleet import NO_INHERITED_KEY_SET, local_secrets
+from ..fleet import NO_INHERITED_KEY_SET, PLAYED_MEDIATOR, local_secrets
 from ..tokens import Issuer
 from ..processes import free_port
 from ..stack import Stack
@@ -123,7 +123,7 @@ class ChaosRun:
         return figures
 
     def _environment(self, smtp_port: int) -> dict[str, str]:
-        return {**NO_INHERITED_KEY_SET, **self.stack.environment, **local_secrets(self.data_dir),
+        return {**NO_INHERITED_KEY_SET, **PLAYED_MEDIATOR, **self.stack.environment, **local_secrets(self.data_dir),
                 "MEDNET_NOTIFY_SMTP_PORT": str(smtp_port),
                 "MEDNET_LOG_LEVEL": "INFO"}
 
