@@ -14,6 +14,7 @@ from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
 from mednet_shared.contracts.events import CaseOpened, CaseUpdated, CaseWithdrawn, CommandRejected, Message
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import Party, Reason, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
@@ -35,10 +36,12 @@ class Cause:
     def __init__(self, event: CloudEvent | None = None, firm_topic: str | None = None) -> None:
         self.event = event
         self.id = (event.sender_key(firm_topic) if firm_topic else event.id) if event else f"http-{uuid.uuid4()}"
+        # a firm's command: the firm its topic names (never the firmid the command's envelope claims)
+        self.firm = Topics.firm_of_inbound(firm_topic) if firm_topic else event.firmid if event else None
 
     def emit(self, message: Message, *parts: str) -> CloudEvent:
-        firm = self.event.firmid if self.event else None
-        return new_event(message, SOURCE, firm_id=firm, caused_by=self.event, event_id=derived_id(self.id, *parts))
+        return new_event(message, SOURCE, firm_id=self.firm, caused_by=self.event,
+                         event_id=derived_id(self.id, *parts))
 
 
 def drawn_secrets() -> Secrets:

@@ -1,6 +1,7 @@
 """Issue 17 on the in-memory store: calls only for confirmed sides, each side's data to its own firm only, powers,
 refusals as CommandRejected, places, and the lifecycle holes (withdraw, early completion, waive, place again)."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from scheduling_kit import FIRM, MEDIATOR, a_case, delivered, sides, types, with_sides
@@ -80,9 +81,12 @@ async def test_a_reschedule_command_moves_only_the_side_firm_s_own_call(handlers
     await handlers.request_reschedule(by_submitter)
     assert len(store.events("CommandRejected")) == 2, "a redelivery is answered once"
 
-    await handlers.request_reschedule(from_firm(command, FIRM_A))
+    claiming = from_firm(command, FIRM_A)
+    claiming = replace(claiming, event=claiming.event.model_copy(update={"firmid": FIRM}))
+    await handlers.request_reschedule(claiming)
     (moved,) = payloads(store, "CallRescheduled")
     assert moved.party_id == "p1" and moved.start >= later and moved.side_firm_id == FIRM_A
+    assert store.events("CallRescheduled")[0].firmid == FIRM_A, "the inbound topic's firm, not the claimed firmid"
 
 
 async def test_an_invalid_scheduling_command_is_answered_with_every_reason(handlers, store):
