@@ -615,3 +615,41 @@ def test_links_are_signed_by_the_caller_for_this_offer_only():
                            lambda offer_id: f"https://x.example/d/{offer_id}")
     assert message.slots[1].choose_url == "https://x.example/c/case-1:p1:offer-1/case-1:p1:offer-1:2"
     assert message.decline_url == "https://x.example/d/case-1:p1:offer-1"
+
+
+def test_a_finished_case_s_records_are_forgotten_but_not_while_something_is_open_or_booked():
+    case, chosen = booked()
+    second = model.offer(chosen.calendar, chosen.offers, case, case.parties[1], NOW, "evt-2")
+    assert not model.forget(second.calendar, second.offers, "case-1").changed
+    calls = {}
+    withdrawn = model.withdraw(second.calendar.model_copy(update={"calls": calls}), second.offers, "case-1:p2", NOW,
+                               "w")
+    gone = model.forget(withdrawn.calendar, withdrawn.offers, "case-1")
+    assert gone.changed and gone.offers.calls == {}
+
+
+def test_every_problem_of_a_choice_is_named_at_once():
+    case, change = offered()
+    offer = the_offer(change)
+    with pytest.raises(OfferExpired) as refused:
+        model.choose(change.calendar, change.offers, case, case.parties[0], offer.offer_id, "nope",
+                     offer.expires_at, "cmd", sender="firm-a")
+    assert [reason.field for reason in refused.value.reasons] == ["offer_id", "slot_id"]
+
+
+def test_every_problem_of_a_reply_is_named_at_once():
+    case, chosen = booked()
+    bad = replied("COUNTER", sequence=4, email="who@else.example",
+                  proposed=[window(utc(2026, 3, 9, 9), utc(2026, 3, 9, 10))])
+    with pytest.raises(UnknownSequence) as refused:
+        model.reply(chosen.calendar, chosen.offers, case, case.parties[0], bad, NOW, "r")
+    assert [reason.field for reason in refused.value.reasons] == ["sequence", "attendee_email", "proposed.0"]
+
+
+def test_a_decline_names_an_expired_offer_and_its_bad_proposals_together():
+    case, change = offered()
+    offer = the_offer(change)
+    with pytest.raises(OfferExpired) as refused:
+        model.decline(change.calendar, change.offers, case, case.parties[0], offer.offer_id,
+                      [window(utc(2026, 1, 20, 9), utc(2026, 1, 20, 10))], offer.expires_at, "cmd", sender="firm-a")
+    assert [reason.field for reason in refused.value.reasons] == ["offer_id", "proposals.0"]

@@ -141,6 +141,15 @@ def _refuse(kind: type[OfferRefused], reasons: list[Reason]) -> None:
         raise kind(reasons)
 
 
+Problems = list[tuple[type[OfferRefused], Reason]]
+
+
+def _refuse_all(problems: Problems) -> None:
+    """Every problem's reason at once, as the kind of the first (the most fundamental)."""
+    if problems:
+        raise problems[0][0]([reason for _, reason in problems])
+
+
 # -- the result -------------------------------------------------------------------------------------------
 
 
@@ -241,16 +250,18 @@ def offer(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Pa
 def choose(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, offer_id: str, slot_id: str,
            now: datetime, cause: str, sender: str | None = MEDIATOR, place: Place | None = None) -> OfferChange:
     """Book the chosen slot of the side's current offer and release the others. sender: the firm that chose
-    (MEDIATOR: the case's mediator; SIGNED_LINK: the link of the offer's email). place: where the call happens (made by the wiring for a first booking;
-    a call booked before keeps its place)."""
+    (MEDIATOR: the case's mediator; SIGNED_LINK: the link of the offer's email). place: where the call happens
+    (made by the wiring for a first booking; a call booked before keeps its place)."""
     call_id = call_id_of(case.case_id, party.party_id)
     record = offers.of(call_id)
     if record is not None and record.seen(cause):
         return _same(calendar, offers)
-    current = _current_offer(offers, case, party, offer_id, now, sender)
+    current, problems = _current_offer(offers, case, party, offer_id, now, sender)
     if current.slot(slot_id) is None:
-        _refuse(SlotNotOffered, [Reason(field="slot_id", message=f"slot {slot_id} is not one of offer {offer_id}'s "
-                                        f"slots ({', '.join(slot.slot_id for slot in current.slots)})")])
+        problems.append((SlotNotOffered, Reason(field="slot_id", message=(
+            f"slot {slot_id} is not one of offer {offer_id}'s slots "
+            f"({', '.join(slot.slot_id for slot in current.slots)})"))))
+    _refuse_all(problems)
     return _book(calendar, offers, case, party, current, current.slot(slot_id),
                  "mediator" if sender is MEDIATOR else "choice", now, cause, place)
 
@@ -264,8 +275,8 @@ def decline(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: 
     record = offers.of(call_id)
     if record is not None and record.seen(cause):
         return _same(calendar, offers)
-    current = _current_offer(offers, case, party, offer_id, now, sender)
-    _check_proposals(case, offers, now, proposals)
+    current, problems = _current_offer(offers, case, party, offer_id, now, sender)
+    _refuse_all(problems + _proposal_problems(case, offers, now, proposals))
     record = offers.of(call_id)
     assert record is not None
     closed = current.closed(OfferStatus.DECLINED, now)
@@ -307,26 +318,29 @@ def reply(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Pa
     if record is not None and record.seen(cause):
         return _same(calendar, offers)
     booked = calendar.calls.get(call_id)
-    reasons = []
+    problems: Problems = []
     if replied.call_id != call_id or replied.case_id != case.case_id or replied.party_id != party.party_id:
-        reasons.append(Reason(field="call_id", message=f"the reply is about call {replied.call_id} of case "
-                              f"{replied.case_id}, not call {call_id}"))
+        problems.append((UnknownCall, Reason(field="call_id", message=(
+            f"the reply is about call {replied.call_id} of case {replied.case_id}, not call {call_id}"))))
     if booked is None:
-        reasons.append(Reason(field="call_id", message=f"call {replied.call_id} has no booking to reply to"))
-    _refuse(UnknownCall, reasons)
-    assert booked is not None
-    if replied.sequence != booked.sequence:
-        _refuse(UnknownSequence, [Reason(field="sequence", message=f"the reply is to sequence {replied.sequence}; "
-                                         f"the invitation of call {call_id} is at sequence {booked.sequence}")])
+        problems.append((UnknownCall, Reason(field="call_id", message=(
+            f"call {replied.call_id} has no booking to reply to"))))
+    elif replied.sequence != booked.sequence:
+        problems.append((UnknownSequence, Reason(field="sequence", message=(
+            f"the reply is to sequence {replied.sequence}; the invitation of call {call_id} is at sequence "
+            f"{booked.sequence}"))))
     invited = {person.email.lower() for person in attendees(case, party) if person.kind is not AttendeeKind.MEDIATOR}
     if replied.attendee_email.lower() not in invited:
-        _refuse(UnknownAttendee, [Reason(field="attendee_email",
-                                         message=f"{replied.attendee_email} is not invited to call {call_id}")])
+        problems.append((UnknownAttendee, Reason(field="attendee_email", message=(
+            f"{replied.attendee_email} is not invited to call {call_id}"))))
+    proposals = list(replied.proposed) if replied.partstat == "COUNTER" else []
+    if replied.partstat in ("DECLINED", "COUNTER"):
+        problems += _proposal_problems(case, offers, now, proposals, field="proposed")
+    _refuse_all(problems)
+    assert booked is not None
     if replied.partstat not in ("DECLINED", "COUNTER"):
         return _same(calendar, offers)
     _ensure_confirmed(case, party)
-    proposals = list(replied.proposed) if replied.partstat == "COUNTER" else []
-    _check_proposals(case, offers, now, proposals, field="proposed")
     what = "proposed another time" if replied.partstat == "COUNTER" else "declined the invitation"
     calls = {key: value for key, value in calendar.calls.items() if key != call_id}
     cancelled = CallCancelled(
@@ -386,6 +400,18 @@ def linked(message: CallSlotsOffered, choose_url: Callable[[str, str], str],
     return message.model_copy(update={"slots": slots, "decline_url": decline_url(message.offer_id)})
 
 
+def forget(calendar: CalendarState, offers: OfferBook, case_id: str) -> OfferChange:
+    """Drop a finished case's offer records (withdrawn, or completed and past its session) so the mediator's
+    document does not grow forever. Only records with nothing open and no booking go; a command about them
+    afterwards is refused as about an unknown offer."""
+    kept = {call_id: record for call_id, record in offers.calls.items()
+            if record.case_id != case_id or call_id in calendar.calls
+            or (record.current is not None and record.current.is_open)}
+    if len(kept) == len(offers.calls):
+        return _same(calendar, offers)
+    return OfferChange(calendar, offers.model_copy(update={"calls": kept}), (), True)
+
+
 def booked_by(offers: OfferBook, call_id: str) -> BookedBy | None:
     """How the call's booking came about, when this model made it."""
     record = offers.of(call_id)
@@ -427,8 +453,9 @@ def _ensure_confirmed(case: CaseFacts, party: Party) -> None:
 
 
 def _current_offer(offers: OfferBook, case: CaseFacts, party: Party, offer_id: str, now: datetime,
-                   sender: str | None) -> Offer:
-    """The side's current open offer named offer_id, or the refusal that names every problem."""
+                   sender: str | None) -> tuple[Offer, Problems]:
+    """The side's offer named offer_id and every reason it cannot be answered now (none: it is the current open
+    one). An offer that is not the side's, or not the sender's to answer, is refused at once."""
     call_id = call_id_of(case.case_id, party.party_id)
     record = offers.of(call_id)
     found = record.offer(offer_id) if record else None
@@ -440,39 +467,40 @@ def _current_offer(offers: OfferBook, case: CaseFacts, party: Party, offer_id: s
         _refuse(UnknownOffer, [Reason(field="offer_id", message=f"no offer {offer_id} for party {party.party_id} of "
                                       f"case {case.case_id}")])
     assert found is not None and record is not None
-    reasons = []
+    problems: Problems = []
     if sender is not MEDIATOR and sender != SIGNED_LINK and (sender is None or sender != side_firm(case, party)
                                                              or sender != found.side_firm_id):
         _refuse(ForeignOffer, [Reason(field="", message=f"firm {sender} is not the firm of party {party.party_id}'s "
                                       f"side: offer {offer_id} is not its to answer")])
-    status = side_status(case, party.party_id)
-    if status is not SideStatus.CONFIRMED:
-        reasons.append(Reason(field="party_id", message=f"the side of party {party.party_id} is no longer confirmed"))
+    if side_status(case, party.party_id) is not SideStatus.CONFIRMED:
+        problems.append((SideNotConfirmed, Reason(field="party_id", message=(
+            f"the side of party {party.party_id} is no longer confirmed"))))
     if record.current is not found:
         current = record.current.offer_id if record.current else "none"
-        reasons.append(Reason(field="offer_id", message=f"offer {offer_id} is not the current offer (the current "
-                              f"one is {current})"))
+        problems.append((OfferNotCurrent, Reason(field="offer_id", message=(
+            f"offer {offer_id} is not the current offer (the current one is {current})"))))
     elif not found.is_open:
-        reasons.append(Reason(field="offer_id", message=f"offer {offer_id} has ended ({found.status.value})"))
-    _refuse(SideNotConfirmed if status is not SideStatus.CONFIRMED else OfferNotCurrent, reasons)
-    if now >= found.expires_at:
-        _refuse(OfferExpired, [Reason(field="offer_id", message=f"offer {offer_id} expired at "
-                                      f"{found.expires_at.isoformat()}")])
-    return found
+        problems.append((OfferNotCurrent, Reason(field="offer_id", message=(
+            f"offer {offer_id} has ended ({found.status.value})"))))
+    elif now >= found.expires_at:
+        problems.append((OfferExpired, Reason(field="offer_id", message=(
+            f"offer {offer_id} expired at {found.expires_at.isoformat()}"))))
+    return found, problems
 
 
-def _check_proposals(case: CaseFacts, offers: OfferBook, now: datetime, proposals: Sequence[DateWindow],
-                     field: str = "proposals") -> None:
+def _proposal_problems(case: CaseFacts, offers: OfferBook, now: datetime, proposals: Sequence[DateWindow],
+                       field: str = "proposals") -> Problems:
     start, end = offer_window(case, offers, now)
-    reasons = []
+    problems: Problems = []
     for index, proposal in enumerate(proposals):
         if proposal.end <= proposal.start:
-            reasons.append(Reason(field=f"{field}.{index}", message=f"proposal {index + 1} ends before it starts"))
+            problems.append((ProposalOutsideWindow, Reason(field=f"{field}.{index}", message=(
+                f"proposal {index + 1} ends before it starts"))))
         elif proposal.start < start or proposal.end > end:
-            reasons.append(Reason(field=f"{field}.{index}", message=(
+            problems.append((ProposalOutsideWindow, Reason(field=f"{field}.{index}", message=(
                 f"proposal {index + 1} ({proposal.start.isoformat()} - {proposal.end.isoformat()}) is outside the "
-                f"offer window {start.isoformat()} - {end.isoformat()}")))
-    _refuse(ProposalOutsideWindow, reasons)
+                f"offer window {start.isoformat()} - {end.isoformat()}"))))
+    return problems
 
 
 def _offered(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, record: CallOffers,
@@ -547,4 +575,4 @@ def _failed(case: CaseFacts, party: Party, reason: str) -> SchedulingFailed:
 __all__ = ["MEDIATOR", "SIGNED_LINK", "ForeignOffer", "NoSlotInProposals", "OfferChange", "OfferExpired",
            "OfferNotCurrent", "OfferRefused", "ProposalOutsideWindow", "SideNotConfirmed", "SlotNotOffered",
            "UnknownAttendee", "UnknownCall", "UnknownOffer", "UnknownSequence", "blocking", "booked_by", "choose",
-           "decline", "expire", "linked", "offer", "offer_window", "reply", "revalidate", "withdraw"]
+           "decline", "expire", "forget", "linked", "offer", "offer_window", "reply", "revalidate", "withdraw"]
