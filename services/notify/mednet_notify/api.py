@@ -12,6 +12,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.http import answers, errors
 
+from .domain import RefusedReply
+from .replies import MAX_REPLY_BYTES
 from .store import Store, TooManyEndpoints
 from .webhooks import RefusedWebhook
 
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 firm = require(Role.FIRM)
 operator = require(Role.OPERATOR)
 anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
+mediator_or_operator = require(Role.MEDIATOR, Role.OPERATOR)
 
 
 class EndpointRegistration(BaseModel):
@@ -130,3 +133,34 @@ async def set_preference(recipient: EmailStr, body: Preference, request: Request
     choices = {k: v for k, v in body.model_dump().items() if v is not None}
     saved = await store_of(request).set_preference(recipient, choices)
     return {"recipient": recipient.lower(), "email": saved.email, "reminders": saved.reminders}
+
+
+class ReplyRecorded(BaseModel):
+    call_id: str
+    attendee_email: str
+    partstat: str
+    sequence: int
+
+
+@router.post("/replies", status_code=status.HTTP_202_ACCEPTED, max_body_size=MAX_REPLY_BYTES,
+             **answers(ReplyRecorded, 404, 413, 415, 422, status=202),
+             openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {
+                 "schema": {"type": "string", "description": "An iTIP REPLY (RFC 5546)"}}}}})
+async def upload_reply(request: Request, caller: Principal = Depends(mediator_or_operator)) -> dict:
+    """An attendee's iTIP reply to a call's invitation (METHOD:REPLY with PARTSTAT, or COUNTER), uploaded by an
+    operator or the call's mediator: published as InvitationReplied. 422 with the reason for an unknown UID or
+    attendee (nothing published); 404 for a mediator's upload about a call that is not theirs."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/calendar":
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the body is a text/calendar iTIP reply")
+    body = await request.body()
+    if len(body) > MAX_REPLY_BYTES:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_REPLY_BYTES} bytes")
+    try:
+        reply = await request.app.state.replies.receive(
+            body, mediator_id=caller.mediator_id if caller.role is Role.MEDIATOR else None)
+    except RefusedReply as refused:
+        code = status.HTTP_404_NOT_FOUND if caller.role is Role.MEDIATOR and str(refused).startswith("no call") \
+            else status.HTTP_422_UNPROCESSABLE_CONTENT
+        raise HTTPException(code, f"reply refused: {refused}") from None
+    return {"call_id": reply.call_id, "attendee_email": reply.attendee_email, "partstat": reply.partstat,
+            "sequence": reply.sequence}

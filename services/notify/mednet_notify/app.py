@@ -10,6 +10,7 @@ from .config import Settings
 from .dispatch import Dispatcher, Mailer, WebhookSender
 from .domain import ROUTES
 from .handlers import Notifier
+from .replies import InboundSmtp, Replies
 from .store import JOBS, STREAMS, MongoStore
 
 PUBLISHES = [Topics.NOTIFY]
@@ -24,6 +25,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     async def connected(_: ServiceRuntime) -> None:
         await store.ensure_indexes()
         await dispatcher.start()
+        if inbound is not None:
+            await inbound.start()
 
     runtime = ServiceRuntime(settings, outbox_collections=[JOBS, STREAMS], topics=PUBLISHES + CONSUMES,
                              on_connected=connected)
@@ -43,11 +46,18 @@ def build(settings: Settings | None = None) -> FastAPI:
         webhook_concurrency_per_firm=settings.webhook_concurrency_per_firm,
     )
     notifier = Notifier(store, dispatcher, settings.brief_url)
+    replies = Replies(store)
+    inbound = (InboundSmtp(replies, settings.inbound_smtp_host, settings.inbound_smtp_port)
+               if settings.inbound_smtp_host and settings.inbound_smtp_port is not None else None)
     runtime.consumer.subscribe(CONSUMES, group_id=settings.consumer_group,
                                handlers={event: notifier.handle for event in EVENTS})
+    if inbound is not None:
+        runtime.on_stopping.append(inbound.stop)
     runtime.on_stopping.append(dispatcher.stop)
     runtime.on_stopping.append(webhooks.aclose)
     runtime.on_stopping.append(mailer.close)
     app = runtime.http_app([api.router])
     app.state.notifier = notifier
+    app.state.replies = replies
+    app.state.inbound_smtp = inbound
     return app

@@ -36,6 +36,9 @@ class Settings(ServiceSettings):
     webhook_allow_loopback_http: bool = Field(
         default=False, description="local stack and tests only: accept http:// and https:// to loopback")
     webhook_disable_after: int = 10
+    inbound_smtp_host: str = Field(default="", description="where the iTIP reply listener binds; unset: off")
+    inbound_smtp_port: int | None = Field(default=None, ge=0, le=65535,
+                                          description="its port (0: any free one); unset: off")
     brief_url: str = "http://127.0.0.1:8103/v1/cases/{case_id}/brief"
     secret_keys: SecretStr = Field(
         default=SecretStr(""),

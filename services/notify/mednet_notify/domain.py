@@ -36,6 +36,7 @@ from mednet_shared.contracts.events import (
     CaseUpdated,
     CaseWithdrawn,
     CommandRejected,
+    InvitationReplied,
     Message,
     ObjectivesRecorded,
     PreMediationCompleted,
@@ -562,6 +563,49 @@ def route_of(message: Message) -> Route:
 
 def firms_for(message: Message, case: CaseState | None) -> set[str]:
     return route_of(message).firms(message, case)
+
+
+# -- iTIP replies ---------------------------------------------------------------------------------
+
+
+class RefusedReply(ValueError):
+    """A reply that changes nothing, with the reason (the SMTP 550 text, the HTTP 422 detail)."""
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    uid: str
+    sequence: int
+    attendee_email: str
+    partstat: str
+    proposed: list[tuple[datetime, datetime]] = field(default_factory=list)
+    comment: str = ""
+    stamp: str = ""
+
+
+REPLY_PARTSTATS = ("ACCEPTED", "TENTATIVE", "DECLINED", "COUNTER")
+
+
+def reply_to_call(reply: ParsedReply, call: CallState | None, now: datetime,
+                  sender: str | None = None) -> InvitationReplied:
+    """A reply to a call notify invited people to, from one of that call's own attendees (not the organizer):
+    InvitationReplied; anything else RefusedReply with the reason. `sender` (the email's From, when the reply came
+    by mail) must be the attendee."""
+    if call is None:
+        raise RefusedReply(f"no call has UID {reply.uid}")
+    invited = {a.email.lower(): a for a in call.attendees if a.kind != AttendeeKind.MEDIATOR}
+    if reply.attendee_email not in invited:
+        raise RefusedReply(f"{reply.attendee_email} is not an attendee of call {reply.uid}")
+    if sender is not None and sender.lower() != reply.attendee_email:
+        raise RefusedReply(f"the reply for {reply.attendee_email} was sent by {sender or 'nobody named'}")
+    if reply.partstat not in REPLY_PARTSTATS:
+        raise RefusedReply(f"PARTSTAT {reply.partstat or 'missing'} is not one of {', '.join(REPLY_PARTSTATS)}")
+    if call.status != "booked":
+        raise RefusedReply(f"call {reply.uid} is {call.status}, no longer booked")
+    return InvitationReplied(case_id=call.case_id, call_id=call.call_id, party_id=call.party_id,
+                             sequence=reply.sequence, attendee_email=reply.attendee_email,
+                             partstat=reply.partstat, comment=reply.comment, received_at=now,
+                             proposed=[{"start": start, "end": end} for start, end in reply.proposed])
 
 
 # -- webhooks -------------------------------------------------------------------------------------

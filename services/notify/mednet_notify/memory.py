@@ -114,6 +114,11 @@ class MemoryStore(Endpoints):
             for firm, event in projected.items():
                 self.outbox.add(Topics.firm_outbound(firm), [event])
 
+    async def publish(self, record_id: str, topic: str, event: CloudEvent) -> None:
+        if record_id not in self.streams:
+            self.streams[record_id] = []
+            self.outbox.add(topic, [event])
+
     async def register_endpoint(self, firm_id: str, url: str) -> dict[str, Any]:
         if len(await self.endpoints_of(firm_id, enabled_only=False)) >= self.max_endpoints_per_firm:
             raise self._too_many(firm_id)

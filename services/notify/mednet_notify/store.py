@@ -62,6 +62,7 @@ class Store(Protocol):
                      events: Sequence[CloudEvent]) -> None: ...
     async def notifications(self, case_id: str, firm_id: str | None = None) -> list[Notification]: ...
     async def stream(self, stream_id: str, projected: dict[str, CloudEvent]) -> None: ...
+    async def publish(self, record_id: str, topic: str, event: CloudEvent) -> None: ...
     async def register_endpoint(self, firm_id: str, url: str) -> dict[str, Any]: ...
     def signing_secret(self, endpoint: dict[str, Any]) -> str: ...
     async def endpoints_of(self, firm_ids: str | list[str], enabled_only: bool = True) -> list[dict[str, Any]]: ...
@@ -242,6 +243,15 @@ class MongoStore(Endpoints):
         except DuplicateKeyError:
             return
         self.relay.wake(STREAMS, stream_id, pending)
+
+    async def publish(self, record_id: str, topic: str, event: CloudEvent) -> None:
+        """One event of notify's own (an InvitationReplied) through the outbox of `streams`, written once."""
+        pending = outbox.entries([(topic, event)])
+        try:
+            await self.streams.insert_one({"_id": record_id, "firm_ids": [], "at": utc_now(), outbox.FIELD: pending})
+        except DuplicateKeyError:
+            return
+        self.relay.wake(STREAMS, record_id, pending)
 
     # -- webhook endpoints -------------------------------------------------------------------------
 

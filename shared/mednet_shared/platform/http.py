@@ -203,6 +203,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _flat(routes):
+    """The routes themselves, also those of included routers (FastAPI 0.13x wraps each in an _IncludedRouter,
+    which carries no max_body_size of its own)."""
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        yield from _flat(original.routes) if original is not None else (route,)
+
+
 class BoundedBody:
     """413 as soon as a body passes its route's limit: at once for a Content-Length over it, else as the bytes
     arrive; 415 for a body that is not JSON (except on routes with a limit of their own)."""
@@ -214,7 +222,7 @@ class BoundedBody:
 
     def limit_of(self, scope: Scope) -> tuple[int, bool]:
         """(the byte limit, whether the route set it itself)."""
-        for route in getattr(getattr(scope.get("app"), "router", None), "routes", ()):
+        for route in _flat(getattr(getattr(scope.get("app"), "router", None), "routes", ())):
             if route.matches(scope)[0] is Match.FULL:
                 own = getattr(route, "max_body_size", None)
                 return (own, True) if own is not None else (self.default_limit, False)

@@ -15,6 +15,7 @@ from mednet_notify.dispatch import Dispatcher
 from mednet_notify.errors import DeliveryError
 from mednet_notify.handlers import Notifier
 from mednet_notify.memory import MemoryStore
+from mednet_notify.replies import Replies
 from mednet_notify.webhooks import WebhookSender
 from mednet_shared.contracts.envelope import CloudEvent, new_event
 from mednet_shared.contracts.events import Message
@@ -92,6 +93,8 @@ class World:
         self.notifier = Notifier(self.store, self.dispatcher, self.settings.brief_url, clock=self.clock)
         self.app = api_app(self.settings, [api.router])
         self.app.state.notifier = self.notifier
+        self.replies = Replies(self.store, clock=self.clock)
+        self.app.state.replies = self.replies
 
     async def deliver(self, message: Message, event_id: str | None = None) -> CloudEvent:
         """The event through the handler, then every job due sent (as the poll would)."""

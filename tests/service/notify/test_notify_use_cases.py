@@ -405,3 +405,38 @@ async def test_an_offer_emails_the_party_and_the_attorney_and_reaches_the_sides_
     assert sorted(e.to for e in world.mail.sent.values()) == sorted([PAT, ANN])
     assert outbound(world, "firm-a")[-1] == "mednet.CallSlotsOffered.v1"
     assert "mednet.CallSlotsOffered.v1" not in outbound(world, "firm-s") + outbound(world, "firm-b")
+
+
+# -- iTIP replies uploaded over HTTP ---------------------------------------------------------------
+
+
+async def test_an_uploaded_decline_is_published_once_and_unknown_replies_change_nothing(world):
+    from mednet_shared.contracts.events import InvitationReplied
+    from unit.notify.test_replies import reply_ics
+
+    await opened_and_scheduled(world)
+    calendar = {"content-type": "text/calendar; charset=utf-8"}
+    async with world.client(Role.MEDIATOR, mediator_id="med-ada") as mediator:
+        for _ in range(2):
+            answer = await mediator.post("/v1/replies", content=reply_ics(sequence=0), headers=calendar)
+            assert answer.status_code == 202, answer.text
+        assert answer.json() == {"call_id": "case-1:p1", "attendee_email": PAT, "partstat": "DECLINED",
+                                 "sequence": 0}
+        unknown = await mediator.post("/v1/replies", content=reply_ics(uid="case-1:p7"), headers=calendar)
+        assert unknown.status_code == 404
+        stranger = await mediator.post("/v1/replies", content=reply_ics(attendee="eve@elsewhere.example"),
+                                       headers=calendar)
+        assert stranger.status_code == 422 and "eve@elsewhere.example is not an attendee" in stranger.text
+        assert (await mediator.post("/v1/replies", content=reply_ics(), headers={
+            "content-type": "application/json"})).status_code == 415
+    async with world.client(Role.MEDIATOR, mediator_id="med-bob") as other_mediator:
+        assert (await other_mediator.post("/v1/replies", content=reply_ics(), headers=calendar)).status_code == 404
+    async with world.client(Role.OPERATOR) as operator:
+        missing = await operator.post("/v1/replies", content=reply_ics(uid="case-1:p7"), headers=calendar)
+        assert missing.status_code == 422 and "no call has UID case-1:p7" in missing.text
+    async with world.client(Role.FIRM, firm_id="firm-a") as firm:
+        assert (await firm.post("/v1/replies", content=reply_ics(), headers=calendar)).status_code == 403
+    [replied] = world.store.outbox.messages(InvitationReplied)
+    assert (replied.call_id, replied.attendee_email, replied.partstat) == ("case-1:p1", PAT, "DECLINED")
+    assert [topic for topic, event in world.store.outbox.records if event.type == replied.type_name()] == [
+        Topics.NOTIFY]
