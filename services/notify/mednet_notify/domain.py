@@ -259,6 +259,8 @@ def invitations_and_reminders(call: CallScheduled | CallRescheduled, known: Know
     A reschedule to the same time sends nothing and drops nothing."""
     if unchanged(call, known):
         return Alerts()
+    if call.place is None and known.call is not None and known.call.place is not None:
+        call = call.model_copy(update={"place": known.call.place})  # a call keeps its place through reschedules
     jobs = []
     for attendee in call.attendees:
         jobs.append(email_job(known, call.case_id, "invitation", letters.invitation(call, attendee),
@@ -273,8 +275,8 @@ def invitations_and_reminders(call: CallScheduled | CallRescheduled, known: Know
 def cancellations(call: CallCancelled, known: Known, letters: Letters) -> Alerts:
     """A cancellation for each attendee (when the call's time is known) and none of its reminders; never for a
     call that took place."""
-    if known.call is not None and known.call.status == "completed":
-        return Alerts(drop_reminders=(call.call_id, EVERY_SEQUENCE))
+    if known.call is not None and known.call.status not in ("booked", "missed"):
+        return Alerts(drop_reminders=(call.call_id, EVERY_SEQUENCE))  # completed, or already out of the calendars
     start = call.start or (known.call.start if known.call else None)
     end = call.end or (known.call.end if known.call else None)
     if call.place is None and known.call is not None and known.call.place is not None:

@@ -440,3 +440,16 @@ async def test_an_uploaded_decline_is_published_once_and_unknown_replies_change_
     assert (replied.call_id, replied.attendee_email, replied.partstat) == ("case-1:p1", PAT, "DECLINED")
     assert [topic for topic, event in world.store.outbox.records if event.type == replied.type_name()] == [
         Topics.NOTIFY]
+
+
+async def test_a_reschedule_keeps_the_calls_place_and_a_second_cancellation_sends_nothing(world):
+    await world.deliver(CaseOpened.model_validate(case_opened()))
+    place = {"kind": "video", "url": "https://meet.example/r/q7", "text": "Video room q7"}
+    await world.deliver(CallScheduled.model_validate(call(place=place)))
+    later = START + timedelta(days=1)
+    await world.deliver(CallRescheduled.model_validate({**call(1, later), "previous_start": START}))
+    moved = [e for e in world.mail.to(PAT) if e.subject.startswith("Rescheduled:")]
+    assert moved and "Where: Video room q7" in moved[0].text and b"LOCATION:Video room q7" in moved[0].calendar
+    await world.deliver(CallCancelled.model_validate({**call(2, later), "reason": "mediator ill"}))
+    await world.deliver(CallCancelled.model_validate({**call(3, later), "reason": "case withdrawn"}))
+    assert len([e for e in world.mail.to(PAT) if e.calendar_method == "CANCEL"]) == 1
