@@ -44,7 +44,7 @@ async def test_poison_records_are_dead_lettered_at_once_and_another_firms_case_s
     inbound_b = await new_topic(kafka, Topics.firm_inbound(firm_b))
     async with services(infrastructure, unique, "intake", "scheduling"):
         await produce(kafka, inbound_a, [(b"k", value, headers) for value, headers, *_ in POISON.values()])
-        valid = submission(f"valid-{unique}", mediator_id=f"med-{unique}")
+        valid = submission(f"valid-{unique}", mediator_id=f"med-{unique}", represented_by=firm_b)
         await produce(kafka, inbound_b, [as_record(command(valid))])
 
         case_id = case_id_for(firm_b, valid["external_ref"])

@@ -14,7 +14,7 @@ async def test_commands_of_two_firms_with_the_same_id_both_take_effect(infrastru
     topics = [await new_topic(kafka, Topics.firm_inbound(firm)) for firm in firms]
     async with services(infrastructure, unique, "intake", "scheduling"):
         for n, (firm, topic) in enumerate(zip(firms, topics, strict=True)):
-            valid = submission(f"same-{unique}-{n}", mediator_id=f"med-{unique}-{n}")
+            valid = submission(f"same-{unique}-{n}", mediator_id=f"med-{unique}-{n}", represented_by=firm)
             invalid = variant(valid, "parties", valid["parties"][:1])
             await produce(kafka, topic, [as_record(command(valid, event_id=f"shared-{unique}")),
                                          as_record(command(invalid, event_id=f"shared-invalid-{unique}"))])
@@ -36,7 +36,7 @@ async def test_a_command_with_the_id_of_another_firms_future_case_pre_empts_noth
     attacker_topic = await new_topic(kafka, Topics.firm_inbound(attacker))
     victim_topic = await new_topic(kafka, Topics.firm_inbound(victim))
     async with services(infrastructure, unique, "intake", "scheduling"):
-        own = submission(f"own-{unique}", mediator_id=f"med-a-{unique}")
+        own = submission(f"own-{unique}", mediator_id=f"med-a-{unique}", represented_by=attacker)
         await produce(kafka, attacker_topic, [as_record(command(own))])
         own_case = case_id_for(attacker, own["external_ref"])
         await events_of(kafka, Topics.SCHEDULING, own_case, "CallScheduled", 2, timeout=20)
@@ -48,8 +48,8 @@ async def test_a_command_with_the_id_of_another_firms_future_case_pre_empts_noth
         await produce(kafka, attacker_topic, [as_record(reschedule)])
         await events_of(kafka, Topics.SCHEDULING, own_case, "CallRescheduled", 1, timeout=20)
 
-        await produce(kafka, victim_topic, [as_record(command(submission(f"victim-{unique}",
-                                                                         mediator_id=f"med-v-{unique}")))])
+        await produce(kafka, victim_topic, [as_record(command(submission(
+            f"victim-{unique}", mediator_id=f"med-v-{unique}", represented_by=victim)))])
         opened = await events_of(kafka, Topics.INTAKE, victim_case, "CaseOpened", 1, timeout=20)
         assert opened[0].id == planted, "the attacker guessed the very id the network derived"
         await events_of(kafka, Topics.SCHEDULING, victim_case, "CallScheduled", 2, timeout=20)

@@ -68,7 +68,7 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
             running("scheduling", others["scheduling"], from_now=False), \
             running("notes", others["notes"], from_now=False) as notes, \
             running("notify", others["notify"], from_now=False):
-        document = submission(f"sec-{unique}", mediator_id=f"med-{unique}")
+        document = submission(f"sec-{unique}", mediator_id=f"med-{unique}", represented_by=a.firm_id)
         forged = command(document)
         forged = CloudEvent.model_validate({**forged.model_dump(), "firmid": b.firm_id})
         record = forged.to_record(Topics.firm_inbound(a.firm_id))
