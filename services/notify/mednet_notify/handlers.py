@@ -36,10 +36,10 @@ class Notifier:
         route = domain.route_of(message)
         case = (asyncio.ensure_future(self.store.case(message.case_id))
                 if route.case_for_alerts or route.case_for_firms else None)
-        # the call as earlier events left it, read before this event's own change of it is written
+        # the call as earlier events left it: read before this event's own change of it is written
         call_id = getattr(message, "call_id", None) if route.needs_call else None
-        call = await self.store.call(call_id) if call_id else None
-        outcomes = await asyncio.gather(self._remember(message, route.remember(message)),
+        call = asyncio.ensure_future(self.store.call(call_id)) if call_id else None
+        outcomes = await asyncio.gather(self._remember(message, route.remember(message), after=call),
                                         self._alert(route, event, message, case, call),
                                         self._feed(route, event, message, case), return_exceptions=True)
         if failure := next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None):
@@ -49,7 +49,10 @@ class Notifier:
                      call: CallState | None = None) -> Known:
         return Known(event, self.clock(), await case if case is not None else None, call, self.brief_url)
 
-    async def _remember(self, message: Message, state: CaseState | CallState | CallEnded | None) -> None:
+    async def _remember(self, message: Message, state: CaseState | CallState | CallEnded | None,
+                        after: Awaitable[CallState | None] | None = None) -> None:
+        if after is not None and state is not None:
+            await asyncio.shield(after)
         if isinstance(state, CaseState):
             await self.store.save_case(message.case_id, state)
         elif isinstance(state, CallState):
@@ -58,8 +61,9 @@ class Notifier:
             await self.store.end_call(state.call_id, state.status)
 
     async def _alert(self, route: domain.Route, event: CloudEvent, message: Message,
-                     case: Awaitable[CaseState | None] | None, call: CallState | None) -> None:
-        known = await self._known(event, case if route.case_for_alerts else None, call)
+                     case: Awaitable[CaseState | None] | None, call: Awaitable[CallState | None] | None) -> None:
+        known = await self._known(event, case if route.case_for_alerts else None,
+                                  await call if call is not None else None)
         alerts: Alerts = route.alerts(message, known, self.letters)
         if alerts.drop_reminders is not None:
             await self.store.drop_reminders(*alerts.drop_reminders)
