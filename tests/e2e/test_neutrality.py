@@ -111,10 +111,11 @@ async def test_no_side_sees_another_sides_data(infrastructure, kafka, unique):
                          for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 4, timeout=60)}
             assert set(scheduled) == {"p1", "p2", "p3", "p4"}
 
+            await _quiet(kafka, Topics.SCHEDULING, case_id)
             scheduler = scheduling.state.scheduler
-            scheduler.clock = lambda: datetime.now(UTC) + timedelta(days=40)
             async with client(scheduling, Role.MEDIATOR, mediator_id=mediator_id) as the_mediator:
                 for call in scheduled.values():
+                    scheduler.clock = lambda end=call.end: end + timedelta(minutes=1)
                     done = await the_mediator.post(f"/v1/calls/{call.call_id}/complete")
                     assert done.status_code == 200, done.text
             async with client(notes, Role.MEDIATOR, mediator_id=mediator_id) as the_mediator:
@@ -177,7 +178,7 @@ async def test_no_side_sees_another_sides_data(infrastructure, kafka, unique):
             if found := hits(blob, forbidden):
                 leaks[f"{firm} {channel}"] = found
         types = {CloudEvent.from_bytes(r.value).type for r in own_outbound[firm]}
-        assert {"mednet.CaseOpened.v1", "mednet.CallScheduled.v1"} <= types | {"mednet.CaseUpdated.v1"}, types
+        assert "mednet.CallScheduled.v1" in types and types & {"mednet.CaseOpened.v1", "mednet.CaseUpdated.v1"}, types
 
     people = {email: p for p in parties for email in (parties[p]["contact"]["email"],
                                                       parties[p].get("attorney", {}).get("email"))}
@@ -188,6 +189,17 @@ async def test_no_side_sees_another_sides_data(infrastructure, kafka, unique):
         if found := hits(mail.raw, forbidden_for({p})):
             leaks[f"email to {mail.recipient} ({mail.subject})"] = found
     assert leaks == {}, leaks
+
+
+async def _quiet(kafka: str, topic: str, case_id: str) -> None:
+    """Until the case's records on the topic stop growing (2 s without a new one)."""
+    seen = -1
+    while True:
+        count = sum(r.key == case_id.encode() for r in await read(kafka, topic, 10**6, timeout=1))
+        if count == seen:
+            return
+        seen = count
+        await asyncio.sleep(2)
 
 
 def _verified(delivery, secret: str) -> bytes:
