@@ -247,3 +247,11 @@ def test_any_zone_round_trips_the_instant(zone, start):
 
     assert event.start.astimezone(UTC) == start
     assert event.end.astimezone(UTC) == start + timedelta(minutes=45)
+    import vobject
+
+    [vevent] = [c for c in vobject.readOne(ics.decode()).getChildren() if c.name == "VEVENT"]
+    assert vevent.dtstart.value.astimezone(UTC) == start, "vobject reads the same instant"
+    cancelled = cancellation(a_cancellation(), recipient_in(zone), MEDIATOR, summary=SUMMARY, start=start,
+                             end=start + timedelta(minutes=45))
+    [vevent] = [c for c in vobject.readOne(cancelled.decode()).getChildren() if c.name == "VEVENT"]
+    assert vevent.dtend.value.astimezone(UTC) == start + timedelta(minutes=45)
