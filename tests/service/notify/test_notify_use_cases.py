@@ -400,8 +400,8 @@ async def test_an_offer_emails_the_party_and_the_attorney_and_reaches_the_sides_
     await world.deliver(CallSlotsOffered.model_validate({
         **{k: v for k, v in call(0).items() if k not in ("start", "end")}, "offer_id": "offer-1",
         "expires_at": NOW + timedelta(hours=48), "side_firm_id": "firm-a",
-        "slots": [{"slot_id": f"s{k}", "start": START + timedelta(hours=k), "end": START + timedelta(hours=k, minutes=45)}
-                  for k in range(3)]}))
+        "slots": [{"slot_id": f"s{k}", "start": START + timedelta(hours=k),
+                   "end": START + timedelta(hours=k, minutes=45)} for k in range(3)]}))
     assert sorted(e.to for e in world.mail.sent.values()) == sorted([PAT, ANN])
     assert outbound(world, "firm-a")[-1] == "mednet.CallSlotsOffered.v1"
     assert "mednet.CallSlotsOffered.v1" not in outbound(world, "firm-s") + outbound(world, "firm-b")

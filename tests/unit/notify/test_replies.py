@@ -57,7 +57,8 @@ def test_a_decline_is_read_and_becomes_the_calls_reply():
 
 def test_a_counter_carries_the_proposed_time():
     later = START + timedelta(days=1)
-    parsed = read_reply(reply_ics(method="COUNTER", partstat="NEEDS-ACTION", proposed=(later, later + timedelta(hours=1))))
+    parsed = read_reply(reply_ics(method="COUNTER", partstat="NEEDS-ACTION",
+                                  proposed=(later, later + timedelta(hours=1))))
     reply = reply_to_call(parsed, CALL, NOW)
     assert reply.partstat == "COUNTER" and [(w.start, w.end) for w in reply.proposed] == [
         (later, later + timedelta(hours=1))]

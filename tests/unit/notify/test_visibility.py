@@ -39,7 +39,7 @@ from mednet_shared.contracts.events import (
     SchedulingFailed,
     SideConfirmationOverdue,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Place, PlaceKind
+from mednet_shared.contracts.values import Attendee, AttendeeKind, Place, PlaceKind, SideStatus
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 SESSION = NOW + timedelta(days=30)
@@ -68,7 +68,8 @@ def place_of(party: str) -> Place:
                         text="Bridge +44 20 7946 0222 PIN 222917"),
             "p3": Place(kind=PlaceKind.CALLBACK, phone="+81 3 5555 0333",
                         text="The mediator will call you on +81 3 5555 0333"),
-            "p4": Place(kind=PlaceKind.VIDEO, url="https://meet.example/room-p4-k3q8", text="Video room-p4-k3q8")}[party]
+            "p4": Place(kind=PlaceKind.VIDEO, url="https://meet.example/room-p4-k3q8",
+                        text="Video room-p4-k3q8")}[party]
 
 
 def party(party_id: str) -> dict:
@@ -274,7 +275,7 @@ def test_each_firm_sees_its_own_confirmed_parties_and_the_submitter_every_side_e
 
 def test_an_unconfirmed_side_is_nobodys_until_confirmed():
     pending = CASE_OPENED.model_copy(update={"sides": [
-        s.model_copy(update={"status": "awaiting_confirmation"}) if s.party_id == "p2" else s
+        s.model_copy(update={"status": SideStatus.AWAITING_CONFIRMATION}) if s.party_id == "p2" else s
         for s in CASE_OPENED.sides]})
     event = new_event(pending, source="/tests")
     assert project(event, pending, "firm-a").data["parties"] == []
