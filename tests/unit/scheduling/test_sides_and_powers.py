@@ -163,6 +163,8 @@ def test_a_declined_side_call_is_cancelled_and_completion_counts_completed_and_w
         calls.waive(one, "p3", "unreachable", LATER)
     p3_gone = calls.cancel(cancelled.calendar, case, case.parties[2], "c3", "x")
     one = calls.with_call(one, calls.mirror(one.calls["p3"], case, "p3", p3_gone))
+    assert calls.waive(calls.withdrawn(one), "p3", "unreachable", LATER)[1][-1].__class__ is CallWaived, \
+        "a withdrawn case completes nothing"
     done, messages = calls.waive(one, "p3", "unreachable", LATER)
     waived, completed = messages
     assert isinstance(waived, CallWaived) and waived.sequence == one.calls["p3"].sequence and waived.side_firm_id is None

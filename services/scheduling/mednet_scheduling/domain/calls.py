@@ -356,13 +356,13 @@ def waive(state: CaseState, party_id: str, reason: str, now: datetime) -> tuple[
 
 def _completion(state: CaseState, messages: list[Message], now: datetime) -> tuple[CaseState, list[Message]]:
     """PreMediationCompleted once every call (a declined side's aside) is completed or waived, one at least
-    completed."""
+    completed, in a case still open (a withdrawn case completes nothing)."""
     facts = state.facts
     due = [p.party_id for p in facts.parties if not facts.declined(p.party_id)]
     statuses = {p: state.calls[p].status if p in state.calls else None for p in due}
     done = [p for p in due if statuses[p] is CallStatus.COMPLETED]
     waived = [p for p in due if statuses[p] is CallStatus.WAIVED]
-    if state.completed or not done or len(done) + len(waived) != len(due):
+    if state.completed or state.status != "open" or not done or len(done) + len(waived) != len(due):
         return state, messages
     state = state.model_copy(update={"completed": True})
     return state, [*messages, PreMediationCompleted(
