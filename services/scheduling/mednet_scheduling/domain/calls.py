@@ -318,8 +318,8 @@ def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState,
     if CallStatus.COMPLETED not in NEXT[call.status]:
         raise CallStateError(f"call {call.call_id} is {call.status}")
     if call.start is not None and now < call.start:
-        raise CallStateError(f"call {call.call_id} starts at {call.start.isoformat()}: it cannot be completed "
-                             "before it starts")
+        raise CallStateError(f"call {call.call_id} starts at {call.start.isoformat()}: its completion before it "
+                             "starts is refused")
     state = with_call(state, call.model_copy(update={"status": CallStatus.COMPLETED, "completed_at": now}))
     messages: list[Message] = [CallCompleted(
         call_id=call.call_id, case_id=facts.case_id, party_id=party_id, mediator_id=facts.mediator.mediator_id,
