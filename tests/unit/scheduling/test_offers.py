@@ -653,3 +653,17 @@ def test_a_decline_names_an_expired_offer_and_its_bad_proposals_together():
         model.decline(change.calendar, change.offers, case, case.parties[0], offer.offer_id,
                       [window(utc(2026, 1, 20, 9), utc(2026, 1, 20, 10))], offer.expires_at, "cmd", sender="firm-a")
     assert [reason.field for reason in refused.value.reasons] == ["offer_id", "proposals.0"]
+
+
+def test_two_instances_deciding_on_the_same_stale_calendar_would_overlap_so_the_wiring_must_compare_and_set():
+    """What the compare-and-set on the mediator's calendar is for: two decisions computed from the same version
+    hold the same slots; the one that loses the race must be recomputed from the winner's state, and then it
+    never overlaps (the functions are deterministic, so recomputing is safe)."""
+    one, two = a_case("case-1"), a_case("case-2", parties=[a_party_of("q1", "firm-c"), a_party_of("q2", "firm-d")])
+    calendar, offers = empty()
+    first = model.offer(calendar, offers, one, one.parties[0], NOW, "evt-a")
+    stale = model.offer(calendar, offers, two, two.parties[0], NOW, "evt-b")
+    assert [s.start for s in the_offer(first).slots] == [s.start for s in the_offer(stale).slots]
+    retried = model.offer(first.calendar, first.offers, two, two.parties[0], NOW, "evt-b")
+    held = sorted((h.start, h.end) for h in retried.offers.holds())
+    assert all(end + timedelta(minutes=15) <= start for (_, end), (start, _) in zip(held, held[1:]))

@@ -18,6 +18,7 @@ from mednet_scheduling.domain import (
     holiday_country_of_zone,
     violations,
 )
+from mednet_scheduling.domain.slots import find_slots
 from mednet_shared.contracts.values import SchedulingPolicy, Session, Weekday, WeeklyWindow
 
 from .factories import a_mediator, a_party
@@ -304,3 +305,48 @@ def touches_a_day_off(slot: Slot, zone_name: str, country: str | None, policy: S
 @lru_cache(maxsize=None)
 def public_holidays(country: str | None, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, years=year)) if country else frozenset()
+
+
+def mediator_day(request: SlotRequest, slot: Slot) -> date:
+    return slot.start.astimezone(ZoneInfo(request.mediator.time_zone)).date()
+
+
+def clash(one: Slot, other: Slot, buffer: timedelta) -> bool:
+    return one.start < other.end + buffer and other.start < one.end + buffer
+
+
+@given(slot_requests(), st.integers(0, 4), st.integers(1, 5),
+       st.one_of(st.none(), st.none(), st.lists(st.tuples(st.integers(0, 120 * 4), st.integers(4, 24 * 4)),
+                                                min_size=1, max_size=3)))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_several_slots_are_each_valid_apart_spread_over_days_and_as_many_as_fit(drawn, longer, count, proposals):
+    request, bookings = drawn
+    session = request.session.model_copy(update={"start": request.session.start + timedelta(days=longer),
+                                                 "end": request.session.end + timedelta(days=longer)})
+    request = replace(request, session=session)
+    calendar = Calendar(bookings)
+    buffer = timedelta(minutes=request.mediator.buffer_minutes)
+    base = request.now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    within = None if proposals is None else [(base + GRID * start, base + GRID * (start + length))
+                                             for start, length in proposals]
+    result = find_slots(request, calendar, count, within=within)
+    valid = [slot for slot in valid_by_brute_force(request, calendar)
+             if within is None or any(start <= slot.start and slot.end <= end for start, end in within)]
+    if isinstance(result, NoSlot):
+        event("no slot")
+        assert result.reason and valid == []
+        return
+    event(f"slots found: {len(result)} of {count}")
+    assert 1 <= len(result) <= count and result == sorted(result, key=lambda slot: slot.start)
+    for slot in result:
+        assert slot in valid
+    for one, other in zip(result, result[1:]):
+        assert not clash(one, other, buffer)
+    if len(result) < count:
+        assert all(any(clash(slot, chosen, buffer) for chosen in result) for slot in valid), "as many as fit"
+    days = {mediator_day(request, slot) for slot in result}
+    if len(days) < len(result):
+        event("a day holds two slots")
+        for slot in valid:
+            if mediator_day(request, slot) not in days:
+                assert any(clash(slot, chosen, buffer) for chosen in result), "one per day first"
