@@ -279,7 +279,8 @@ def rejection(firm_id: str, document: object, problems: list[Reason]) -> CaseRej
 def command_rejected(firm_id: str, command_id: str, command_type: str, case_id: object, problems: list[Reason],
                      now: datetime, dead_letter_topic: str | None = None) -> CommandRejected:
     case = case_id if isinstance(case_id, str) and len(case_id) <= 128 else ""
-    return CommandRejected(firm_id=firm_id, command_id=text_of(command_id, 200), command_type=text_of(command_type, 200),
+    return CommandRejected(firm_id=firm_id, command_id=text_of(command_id, 200),
+                           command_type=text_of(command_type, 200),
                            case_id=case, reasons=problems or [Reason(field="", message="refused")],
                            dead_letter_topic=dead_letter_topic, rejected_at=now)
 

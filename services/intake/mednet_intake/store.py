@@ -1,6 +1,6 @@
-"""Intake's collections: cases (intake's own Case state, with their outbox) and rejections (CaseRejected or
-CommandRejected, written once per cause). `CaseStore` is what the use cases need; `MongoCaseStore` runs, `MemoryCaseStore` (memory.py) has the
-same semantics for the service tests."""
+"""Intake's collections: cases (intake's own Case state, with their outbox; `due` indexed for the overdue sweeper)
+and rejections (CaseRejected or CommandRejected, written once per cause). `CaseStore` is what the use cases need;
+`MongoCaseStore` runs, `MemoryCaseStore` (memory.py) has the same semantics for the service tests."""
 
 from __future__ import annotations
 
