@@ -62,7 +62,8 @@ def world(draw):
                             call_minutes=draw(st.sampled_from([30, 45, 60])),
                             minimum_notice_hours=draw(st.sampled_from([0, 24, 48])),
                             allow_weekends=draw(st.booleans()),
-                            offer_slots=draw(st.integers(1, 4)), offer_response_hours=draw(st.sampled_from([6, 48, 96]))))
+                            offer_slots=draw(st.integers(1, 4)),
+                            offer_response_hours=draw(st.sampled_from([6, 48, 96]))))
     return cases
 
 
@@ -75,10 +76,12 @@ op = st.one_of(
     choice,
     choice,
     choice,
-    st.tuples(st.just("decline"), party_ref, st.lists(proposal, max_size=3), st.sampled_from([True, True, True, False])),
+    st.tuples(st.just("decline"), party_ref, st.lists(proposal, max_size=3),
+              st.sampled_from([True, True, True, False])),
     st.tuples(st.just("expire")),
     st.tuples(st.just("reply"), party_ref, st.sampled_from(["DECLINED", "COUNTER", "ACCEPTED"]),
-              st.sampled_from([0, 0, 0, -1, 1]), st.sampled_from(["party", "attorney", "party", "mediator", "stranger"]),
+              st.sampled_from([0, 0, 0, -1, 1]),
+              st.sampled_from(["party", "attorney", "party", "mediator", "stranger"]),
               st.lists(proposal, max_size=2)),
     st.tuples(st.just("cancel"), party_ref),
     st.tuples(st.just("advance"), st.integers(1, 72)),

@@ -49,7 +49,8 @@ def test_an_attorney_without_availability_adds_no_constraint():
 
 
 def test_an_attorney_without_a_zone_uses_the_party_s_zone():
-    party = with_attorney(a_party("America/New_York", weekly("00:00", "23:45")), attorney(None, weekly("10:00", "11:00")))
+    party = with_attorney(a_party("America/New_York", weekly("00:00", "23:45")),
+                          attorney(None, weekly("10:00", "11:00")))
     found = find_slot(a_request(MONDAY, SESSION, party=party), Calendar())
     assert found == Slot(utc(2026, 1, 12, 15), utc(2026, 1, 12, 15, 45))   # 10:00 New York
 
@@ -90,8 +91,8 @@ def test_a_scottish_mediator_does_not_work_on_the_scottish_summer_bank_holiday()
 def test_a_californian_party_s_state_holiday_is_skipped():
     tuesday = utc(2026, 3, 31)  # Cesar Chavez Day in California
     party = a_party("America/Los_Angeles", holiday_country="US").model_copy(update={"holiday_subdivision": "CA"})
-    found = find_slot(a_request(tuesday, utc(2026, 4, 20), party=party, mediator=a_mediator("UTC", weekly("00:00", "23:45"))),
-                      Calendar())
+    anytime = a_mediator("UTC", weekly("00:00", "23:45"))
+    found = find_slot(a_request(tuesday, utc(2026, 4, 20), party=party, mediator=anytime), Calendar())
     assert found.start.date() == date(2026, 4, 1)
     broken = violations(a_request(tuesday, utc(2026, 4, 20), party=party,
                                   mediator=a_mediator("UTC", weekly("00:00", "23:45"))),
