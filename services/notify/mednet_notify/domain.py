@@ -406,6 +406,19 @@ def participants(message: CaseOpened | CaseUpdated | CaseWithdrawn | PreMediatio
     return set(message.participant_firms)
 
 
+PER_SIDE_CHANGES = frozenset({"availability_changed", "side_confirmed", "side_declined", "side_corrected"})
+
+
+def case_update_firms(message: CaseUpdated, case: CaseState | None) -> set[str]:
+    """Every participant firm, except that a change about some sides only (their availability, confirmation,
+    correction) reaches the submitting firm and those sides' own firms, not the others."""
+    firms = set(message.participant_firms)
+    if message.party_ids and set(message.changes) <= PER_SIDE_CHANGES:
+        confirmed = confirmed_side_firms(message.parties, message.sides)
+        firms &= {message.firm_id} | {confirmed.get(party) for party in message.party_ids} - {None}
+    return firms
+
+
 def submitter(message: CaseRejected, case: CaseState | None) -> set[str]:
     return {message.firm_id}
 
@@ -537,7 +550,7 @@ class Route:
 
 ROUTES: dict[type[Message], Route] = {
     CaseOpened: Route(firms=participants, remember=opened),
-    CaseUpdated: Route(firms=participants, remember=updated),
+    CaseUpdated: Route(firms=case_update_firms, remember=updated),
     CaseRejected: Route(firms=submitter),
     CaseWithdrawn: Route(firms=participants, case_for_firms=True),
     RepresentationRequested: Route(firms=addressed_firm),

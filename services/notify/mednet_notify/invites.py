@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,10 @@ from mednet_shared.contracts.values import Attendee, AttendeeKind, Place, PlaceK
 
 PRODID = "-//mednet//pre-mediation calls//EN"
 TIME_ZONE_MARGIN = timedelta(days=366)
+# Every invitation of a zone carries the same VTIMEZONE, over these years at least: readers that keep the first
+# definition of a TZID they meet (vobject, and so the CalDAV servers built on it, register it process-wide) would
+# otherwise read a later invitation with an earlier one's years, in the wrong offset.
+TIME_ZONE_YEARS = (2020, 2045)
 
 
 def invite(call: CallScheduled | CallRescheduled, recipient: Attendee, organizer: Attendee, *, summary: str) -> bytes:
@@ -53,11 +57,14 @@ def call_event(
     status: str,
 ) -> Event:
     zone = ZoneInfo(recipient.time_zone)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    if ambiguous(local_start) or ambiguous(local_end):
+        local_start, local_end = start.astimezone(UTC), end.astimezone(UTC)
     event = Event.new(
         uid=call.call_id,
         sequence=call.sequence,
-        start=start.astimezone(zone),
-        end=end.astimezone(zone),
+        start=local_start,
+        end=local_end,
         summary=summary,
         description=private_call_description(call.attendees),
         organizer=vCalAddress.new(organizer.email, cn=organizer.name),
@@ -67,6 +74,12 @@ def call_event(
     if call.place is not None:
         add_place(event, call.place)
     return event
+
+
+def ambiguous(local: datetime) -> bool:
+    """A wall time the zone shows twice (the hour repeated when clocks go back): written with its TZID a reader
+    takes the first of the two (RFC 5545 3.3.5), so such a moment is written in UTC instead."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
 def invited(attendee: Attendee, organizer: Attendee) -> vCalAddress:
@@ -97,8 +110,8 @@ def calendar_of(method: str, event: Event) -> bytes:
     calendar.version = "2.0"
     calendar.method = method
     calendar.add_component(event)
-    first_year = (event.start.date() - TIME_ZONE_MARGIN).year
-    last_year = (event.end.date() + TIME_ZONE_MARGIN).year
+    first_year = min(TIME_ZONE_YEARS[0], (event.start.date() - TIME_ZONE_MARGIN).year)
+    last_year = max(TIME_ZONE_YEARS[1], (event.end.date() + TIME_ZONE_MARGIN).year)
     for tzid in sorted(calendar.get_missing_tzids()):
         if (timezone := time_zone(tzid, first_year, last_year)) is not None:
             calendar.subcomponents.insert(len(calendar.timezones), timezone)

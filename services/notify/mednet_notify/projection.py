@@ -34,7 +34,7 @@ from mednet_shared.contracts.events import (
     SchedulingFailed,
 )
 
-from .domain import CaseState, confirmed_side_firms
+from .domain import PER_SIDE_CHANGES, CaseState, confirmed_side_firms
 
 SOURCE = "/mednet/notify"
 MEDIATOR_FIELDS = ("mediator_id", "name", "time_zone")
@@ -87,9 +87,12 @@ def case_view(message: CaseOpened | CaseUpdated, firm_id: str, case: CaseState |
         if submits:
             data["title"] = message.title
     else:
-        data.update(picked(message, "revision", "changes"))
+        data["revision"] = message.revision
         known = {s["party_id"] for s in data["sides"]} | own
         data["party_ids"] = [party for party in message.party_ids if party in known]
+        about_others = bool(message.party_ids) and not data["party_ids"]
+        data["changes"] = [change for change in message.changes
+                           if not (about_others and change in PER_SIDE_CHANGES)]  # another side's news is its own
     return data
 
 

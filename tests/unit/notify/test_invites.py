@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -175,13 +176,19 @@ def test_an_invite_says_where_the_call_takes_place():
 @pytest.mark.parametrize("zone", ["Europe/London", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe",
                                   "Asia/Kolkata", "America/St_Johns", "Europe/Berlin", "America/Santiago"])
 def test_every_invitation_reads_the_same_in_vobject_and_icalendar_across_dst_changes(zone):
+    another_year = datetime(2031, 6, 2, 9, tzinfo=UTC)
+    invitation_of_another_year = invite(a_call(another_year, another_year + timedelta(hours=1)), recipient_in(zone),
+                                        MEDIATOR, summary=SUMMARY)
+    import vobject
+
+    vobject.readOne(invitation_of_another_year.decode())  # vobject keeps the first VTIMEZONE of a TZID it reads
     """Calls all through a year, on both sides of each DST change: both parsers give the same UTC instants; and
     vobject's reading of the VTIMEZONE gives the zone's offset over the whole span the invitation declares."""
     import vobject
 
     zone_info = ZoneInfo(zone)
     starts = [datetime(2027, 1, 1, 9, tzinfo=UTC) + timedelta(days=day, hours=hour)
-              for day in range(0, 365, 13) for hour in (0, 7)]
+              for day in range(0, 365, 23) for hour in (0, 7)]
     for start in starts:
         ics = invite(a_call(start, start + timedelta(minutes=45)), recipient_in(zone), MEDIATOR, summary=SUMMARY)
         _, event = parsed(ics)
@@ -190,13 +197,16 @@ def test_every_invitation_reads_the_same_in_vobject_and_icalendar_across_dst_cha
         assert vevent.dtend.value.astimezone(UTC) == event.end.astimezone(UTC) == start + timedelta(minutes=45)
     ics = invite(a_call(starts[0], starts[0] + timedelta(minutes=45)), recipient_in(zone), MEDIATOR, summary=SUMMARY)
     tz = vobject.readOne(ics.decode()).vtimezone.gettzinfo()
-    moment = datetime(2026, 1, 1, 12, tzinfo=UTC)  # the span declared: the year before the call to the year after
-    while moment < datetime(2028, 12, 31, tzinfo=UTC):
+    span = re.search(rb"works from (\d{4})-01-01 to (\d{4})-12-31", ics.replace(b"\r\n ", b""))
+    first, last = int(span[1]), int(span[2])
+    assert first <= 2026 and last >= 2028, "at least the year before the call to the year after"
+    moment = datetime(first, 1, 1, 12, tzinfo=UTC)  # every instant of the span the invitation declares
+    while moment < datetime(last, 12, 31, tzinfo=UTC):
         expected = moment.astimezone(zone_info)
         local = expected.replace(tzinfo=None)
         assert expected.utcoffset() in (local.replace(tzinfo=tz).utcoffset(),
                                         local.replace(tzinfo=tz, fold=1).utcoffset()), (zone, moment)
-        moment += timedelta(hours=61)
+        moment += timedelta(hours=97)
 
 
 def test_the_description_speaks_of_one_side_only():
@@ -255,3 +265,19 @@ def test_any_zone_round_trips_the_instant(zone, start):
                              end=start + timedelta(minutes=45))
     [vevent] = [c for c in vobject.readOne(cancelled.decode()).getChildren() if c.name == "VEVENT"]
     assert vevent.dtend.value.astimezone(UTC) == start + timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(("zone", "start"), [
+    ("Australia/Sydney", datetime(2027, 4, 3, 16, 0, tzinfo=UTC)),   # 02:00 AEST, the second 02:00 of that night
+    ("America/New_York", datetime(2026, 11, 1, 6, 15, tzinfo=UTC)),  # 01:15 EST, the second 01:15
+    ("Europe/London", datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),    # 01:30 GMT, the second 01:30
+])
+def test_a_call_in_the_repeated_hour_is_read_at_its_own_instant(zone, start):
+    """Written with its TZID, a wall time shown twice is read as the first of the two: it is written in UTC."""
+    import vobject
+
+    ics = invite(a_call(start, start + timedelta(minutes=30)), recipient_in(zone), MEDIATOR, summary=SUMMARY)
+    _, event = parsed(ics)
+    [vevent] = [c for c in vobject.readOne(ics.decode()).getChildren() if c.name == "VEVENT"]
+    assert event.start.astimezone(UTC) == vevent.dtstart.value.astimezone(UTC) == start
+    assert event.end.astimezone(UTC) == start + timedelta(minutes=30)

@@ -363,3 +363,19 @@ def test_every_event_type_has_a_rule_for_firms():
 
     reaching = [t for t, route in ROUTES.items() if route.firms is not domain.no_firms]
     assert set(reaching) <= set(VIEWS)
+
+
+def test_a_change_about_one_side_reaches_the_submitter_and_that_side_only():
+    """p3's availability changed: firm-a (p2) learns nothing of it; a session move reaches everyone, and a firm
+    whose side it is not does not see the other side's change kinds."""
+    p3_changed = CaseUpdated(case_id="case-1", firm_id=SUBMITTER, revision=3, changes=["availability_changed"],
+                             session=CASE_OPENED.session, parties=CASE_OPENED.parties,
+                             participant_firms=list(FIRMS), sides=sides(), party_ids=["p3"])
+    assert firms_for(p3_changed, CASE) == {"firm-s", "firm-b"}
+    mixed = p3_changed.model_copy(update={"changes": ["session_moved", "availability_changed"]})
+    assert firms_for(mixed, CASE) == set(FIRMS)
+    event = new_event(mixed, source="/tests")
+    assert project(event, mixed, "firm-a", CASE).data["changes"] == ["session_moved"]
+    assert project(event, mixed, "firm-b", CASE).data["changes"] == ["session_moved", "availability_changed"]
+    newly = p3_changed.model_copy(update={"changes": ["side_confirmed"], "party_ids": ["p2"]})
+    assert firms_for(newly, CASE) == {"firm-s", "firm-a"}, "the newly confirmed firm hears of its own side"
