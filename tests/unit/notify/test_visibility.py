@@ -167,9 +167,9 @@ def per_side_events(party_id: str, side_firm: bool = True) -> list:
 
 CASE_EVENTS = [
     CASE_OPENED,
-    CaseUpdated(case_id="case-1", firm_id=SUBMITTER, revision=2, changes=["side_confirmed"],
+    CaseUpdated(case_id="case-1", firm_id=SUBMITTER, revision=2, changes=["session_moved"],
                 session=CASE_OPENED.session, parties=CASE_OPENED.parties, participant_firms=list(FIRMS),
-                sides=sides(), party_ids=["p2"]),
+                sides=sides()),
     CaseWithdrawn(case_id="case-1", firm_id=SUBMITTER, reason="reason-of-p1", participant_firms=list(FIRMS)),
     PreMediationCompleted(case_id="case-1", mediator_id="med-ada", call_ids=["case-1:p1", "case-1:p2", "case-1:p3"],
                           waived_call_ids=["case-1:p4"], completed_at=NOW, participant_firms=list(FIRMS)),
@@ -379,3 +379,6 @@ def test_a_change_about_one_side_reaches_the_submitter_and_that_side_only():
     assert project(event, mixed, "firm-b", CASE).data["changes"] == ["session_moved", "availability_changed"]
     newly = p3_changed.model_copy(update={"changes": ["side_confirmed"], "party_ids": ["p2"]})
     assert firms_for(newly, CASE) == {"firm-s", "firm-a"}, "the newly confirmed firm hears of its own side"
+    for message in (p3_changed, mixed, newly):
+        for firm, text in received_by(message).items():
+            assert_no_leak(firm, text)
