@@ -138,8 +138,12 @@ class Scheduler:
             calendar, facts, party, cause.id, reason))
 
     async def missed(self, facts: CaseFacts, party: Party, cause: Cause) -> None:
+        state = await self.store.case(facts.case_id)
+        view = state.calls.get(party.party_id) if state else None
+        if view is None:
+            raise CallStateError(f"call {calls.call_id_of(facts.case_id, party.party_id)} is not scheduled")
         await self._on_calendar_then_mirror(facts, cause, lambda calendar: calls.miss(
-            calendar, facts, party, self.clock(), cause.id))
+            calendar, facts, party, self.clock(), cause.id, view))
 
     async def complete(self, case_id: str, party_id: str, cause: Cause) -> None:
         def decide(state: CaseState | None) -> tuple[CaseState | None, list[Message]]:

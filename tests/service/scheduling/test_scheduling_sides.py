@@ -266,3 +266,17 @@ async def test_a_side_never_confirmed_can_be_waived(handlers, store, as_mediator
     await handlers.case_updated(delivered(update(case, 2, ["side_confirmed"], ["p2"])))
     assert types(store).count("CallScheduled") == 1, "a waived call is not placed when its side confirms later"
 
+
+
+async def test_a_completed_call_is_not_marked_missed(handlers, store, as_mediator, clock):
+    """Attack (found by the lifecycle property test): a completed call keeps its booking on the calendar, and
+    marking it missed moved it (CallMissed, CallRescheduled) while the calls API still said completed."""
+    case = with_sides(a_case())
+    await handlers.case_opened(delivered(case))
+    call = payloads(store, "CallScheduled")[0]
+    clock.now = call.end
+    async with as_mediator() as mediator:
+        assert (await mediator.post(f"/v1/calls/{call.call_id}/complete")).status_code == 200
+        refused = await mediator.post(f"/v1/calls/{call.call_id}/missed")
+        assert refused.status_code == 409 and "completed" in refused.json()["detail"]
+    assert "CallMissed" not in types(store) and "CallRescheduled" not in types(store)

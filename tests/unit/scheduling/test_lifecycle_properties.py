@@ -72,7 +72,7 @@ class Run:
                 self.on_calendar(calls.place(self.calendar, self.case, [party], self.now, cause, draw=self.draw,
                                              after={party.party_id: after}))
             elif action == "miss":
-                self.on_calendar(calls.miss(self.calendar, self.case, party, self.now, cause))
+                self.on_calendar(calls.miss(self.calendar, self.case, party, self.now, cause, call))
             elif action == "complete":
                 self.on_case(calls.complete(self.state, party.party_id, self.now))
             elif action == "waive":
@@ -106,7 +106,7 @@ class Run:
         assert sum(isinstance(m, PreMediationCompleted) for m in self.events) <= 1
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 2), st.integers(1, 72)), max_size=25))
 def test_every_sequence_of_actions_keeps_the_view_and_the_events_in_agreement(steps):
     run = Run()

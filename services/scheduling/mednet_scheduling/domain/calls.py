@@ -155,10 +155,15 @@ def _booking_firm(case: CaseFacts, party: Party) -> str | None:
     return case.side_firm(party.party_id) or (side.firm_id if side is not None else None)
 
 
-def miss(calendar: CalendarState, case: CaseFacts, party: Party, now: datetime, cause: str) -> Change:
-    """A missed call is rescheduled once (after its end); missed again, or with no slot left, it fails."""
+def miss(calendar: CalendarState, case: CaseFacts, party: Party, now: datetime, cause: str,
+         view: CallState | None = None) -> Change:
+    """A missed call is rescheduled once (after its end); missed again, or with no slot left, it fails. view: the
+    case's view of the call, when known: a call completed (or waived) there is not missed, though its booking
+    stays on the calendar."""
     calls, call_id = dict(calendar.calls), call_id_of(case.case_id, party.party_id)
     current = calls.get(call_id)
+    if view is not None and view.status is not CallStatus.SCHEDULED:
+        raise CallStateError(f"call {call_id} is {view.status.value}, not scheduled")
     if current is None:
         raise CallStateError(f"call {call_id} is not scheduled")
     if current.cause == cause:
