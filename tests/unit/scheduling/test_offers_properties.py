@@ -148,7 +148,8 @@ class Run:
         record = self.offers.of(model.call_id_of(case.case_id, party.party_id))
         offers = [] if record is None else [*record.past, *([record.current] if record.current else [])]
         if not offers:
-            return model.choose(self.calendar, self.offers, case, party, "nothing", "nothing", self.now, self.cause())
+            return model.choose(self.calendar, self.offers, case, party, "nothing", "nothing", self.now, self.cause(),
+                                sender=MEDIATOR)
         chosen = offers[0] if old else offers[-1]
         slot_id = chosen.slots[index].slot_id if index < len(chosen.slots) else f"{chosen.offer_id}:99"
         firm = model.side_firm(case, party)

@@ -248,7 +248,7 @@ def offer(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Pa
 
 
 def choose(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, offer_id: str, slot_id: str,
-           now: datetime, cause: str, sender: str | None = MEDIATOR, place: Place | None = None) -> OfferChange:
+           now: datetime, cause: str, *, sender: str | None, place: Place | None = None) -> OfferChange:
     """Book the chosen slot of the side's current offer and release the others. sender: the firm that chose
     (MEDIATOR: the case's mediator; SIGNED_LINK: the link of the offer's email). place: where the call happens
     (made by the wiring for a first booking; a call booked before keeps its place)."""
@@ -267,7 +267,7 @@ def choose(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: P
 
 
 def decline(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Party, offer_id: str,
-            proposals: Sequence[DateWindow], now: datetime, cause: str, sender: str | None = MEDIATOR) -> OfferChange:
+            proposals: Sequence[DateWindow], now: datetime, cause: str, *, sender: str | None) -> OfferChange:
     """None of the offered slots: a new offer, inside the proposals when there are any (each must lie inside the
     window), else anywhere in the window but the declined slots. Proposals where nothing fits: refused, the
     current offer stays. No proposals and nothing else fits: SchedulingFailed (the mediator acts), nothing held."""
