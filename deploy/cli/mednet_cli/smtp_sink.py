@@ -118,8 +118,9 @@ class Mailbox:
     def invited(self, call_id: str, address: str) -> bool:
         return (call_id, address) in self._invited
 
-    def invitations(self) -> int:
-        return len(self._invited)
+    def invitations(self, call_ids: set[str] | None = None) -> int:
+        """Distinct (call, address) invitations; of these calls only, if given (a shared broker carries others')."""
+        return sum(1 for uid, _ in list(self._invited) if call_ids is None or uid in call_ids)
 
     def redeliveries(self) -> int:
         """The same message (same Message-ID) received again: a resend after a crash between send and record."""
