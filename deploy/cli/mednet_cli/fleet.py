@@ -42,10 +42,13 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
     path = secrets_file(data_dir)
     values = read_json(path)
     made = {"MEDNET_NOTES_MASTER_KEYS": lambda: json.dumps({"m1": _new_key()}), "MEDNET_NOTES_MASTER_KEY_ID": "m1",
-            "MEDNET_NOTIFY_SECRET_KEYS": lambda: json.dumps({"s1": _new_key()}), "MEDNET_NOTIFY_SECRET_KEY_ID": "s1"}
+            "MEDNET_NOTIFY_SECRET_KEYS": lambda: json.dumps({"s1": _new_key()}), "MEDNET_NOTIFY_SECRET_KEY_ID": "s1",
+            "MEDNET_SCHEDULING_LINK_KEYS": lambda: json.dumps({"l1": _new_key()}),
+            "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1"}
     changed = False
-    if not any(key.startswith("MEDNET_") for key in values):
-        values |= {key: value() if callable(value) else value for key, value in made.items()}
+    missing = {key: value for key, value in made.items() if key not in values}
+    if missing:   # a file from before a key existed gets that key (the ones it has are kept)
+        values |= {key: value() if callable(value) else value for key, value in missing.items()}
         changed = True
     for retired in ("MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", "MEDNET_JWT_SECRET"):
         changed = values.pop(retired, None) is not None or changed
@@ -53,7 +56,9 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
         write_private(path, values)
     policy = Issuer(data_dir).verifier()
     service = {key: value for key, value in values.items() if key.startswith("MEDNET_")}
-    return service | {"MEDNET_JWT_JWKS_URL": policy.jwks_url}
+    return service | {"MEDNET_JWT_JWKS_URL": policy.jwks_url,
+                      "MEDNET_SCHEDULING_PUBLIC_URL": os.environ.get("MEDNET_SCHEDULING_PUBLIC_URL",
+                                                                     "http://127.0.0.1:8102")}
 
 
 def mail_dir(data_dir: Path) -> Path:

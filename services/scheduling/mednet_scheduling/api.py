@@ -6,16 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from html import escape
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mednet_shared.contracts.values import LongText, Place, Weekday, WeeklyWindow
+from mednet_shared.contracts.values import DateWindow, Identifier, LongText, Place, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, answers
 
-from .domain import MediatorAvailability, access
-from .domain.calls import CallNotFound, CallStateError, Placement, ensure_scheduled
+from .domain import MediatorAvailability, access, offers
+from .domain.calls import OPEN, CallNotFound, CallStateError, Placement, ensure_scheduled, ids_of_call
+from .domain.offers import OfferRefused
+from .links import DECLINE, LinkRefused
 from .domain.places import Conferencing, PlaceUnavailable
 from .domain.state import CaseState, availability_document
 from .usecases import Cause, Scheduler
@@ -196,7 +201,9 @@ async def reschedule(call_id: str, body: Reschedule, request: Request, caller: P
 async def cancel(call_id: str, body: Cancellation, request: Request, caller: Principal = Depends(mediator)) -> dict:
     """Only a booked call is cancelled (a completed call stays completed)."""
     state, party = await _case_and_party(request, call_id, caller)
-    _scheduled(state, party.party_id)
+    call = state.calls.get(party.party_id)
+    if call is None or call.status not in OPEN:
+        _scheduled(state, party.party_id)
     return await _run(request, call_id, scheduler_of(request).cancel(state.facts, party, Cause(),
                                                                       body.reason or "cancelled by the mediator"))
 
@@ -267,3 +274,128 @@ async def put_availability(mediator_id: str, body: Availability, request: Reques
     _own_calendar(mediator_id, caller)
     await scheduler_of(request).set_availability(mediator_id, body.domain())
     return await get_availability(mediator_id, request, caller)
+
+
+# -- offers: the side's consent to a booking ----------------------------------------------------------------
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slot_id: Identifier
+
+
+class Decline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: LongText = ""
+    proposals: list[DateWindow] = Field(default_factory=list, max_length=10)
+
+
+def _refused(error: OfferRefused) -> HTTPException:
+    return HTTPException(error.status, {"reasons": [reason.model_dump(mode="json") for reason in error.reasons]})
+
+
+async def _offer_side(request: Request, offer_id: str, caller: Principal) -> tuple[CaseState, str, str | None]:
+    """The case and party an offer id names, and who answers it: the side's own firm (its id) or the case's
+    mediator (offers.MEDIATOR). Another firm, or an offer nobody can name: 404 (nothing about it is told)."""
+    call_id = offer_id.rpartition(":offer-")[0]
+    case_id, party_id = ids_of_call(call_id)
+    found = await scheduler_of(request).case_of_call(call_id) if case_id and party_id else None
+    if found is None or found[1].party_id not in (visible(found[0], caller) or ()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no offer {offer_id}")
+    state, party = found
+    if caller.role == Role.FIRM:
+        return state, party.party_id, caller.firm_id
+    if not access.may_run(state.facts, caller.role, mediator_id=caller.mediator_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the side's own firm or the case's mediator answers an "
+                                                       "offer")
+    return state, party.party_id, offers.MEDIATOR
+
+
+async def _answered(request: Request, use_case, party_id: str) -> dict:
+    try:
+        state = await use_case
+    except OfferRefused as error:
+        raise _refused(error) from None
+    except (ConflictsExhausted, PlaceUnavailable) as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return state.calls[party_id].view()
+
+
+@router.post("/offers/{offer_id}/choose", **answers(CallView, 403, 404, 409, 410, 422))
+async def choose_slot(offer_id: str, body: Choice, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    """The side's own confirmed firm (or the case's mediator) chooses one slot of its current offer: it is
+    booked (CallScheduled, booked_by "choice" or "mediator")."""
+    state, party_id, sender = await _offer_side(request, offer_id, caller)
+    return await _answered(request, scheduler_of(request).choose(
+        state.case_id, party_id, offer_id, body.slot_id, Cause(), sender=sender), party_id)
+
+
+@router.post("/offers/{offer_id}/decline", **answers(CallView, 403, 404, 409, 410, 422))
+async def decline_slots(offer_id: str, body: Decline, request: Request, caller: Principal = Depends(anyone)) -> dict:
+    """None of the slots: a new offer, inside the proposals when there are any (each inside the offer window)."""
+    state, party_id, sender = await _offer_side(request, offer_id, caller)
+    return await _answered(request, scheduler_of(request).decline(
+        state.case_id, party_id, offer_id, body.proposals, Cause(), sender=sender), party_id)
+
+
+def _page(title: str, text: str, status_code: int = 200, form: str = "") -> HTMLResponse:
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
+            f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p>{form}"
+            "</body></html>")
+    return HTMLResponse(body, status_code, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _claims(request: Request, token: str, purpose: str):
+    links = scheduler_of(request).links
+    if links is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "links are not enabled")
+    try:
+        claims = links.verify(token)
+    except LinkRefused as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN if "expired" not in str(error) else status.HTTP_410_GONE,
+                            str(error)) from None
+    if (claims.slot_id == DECLINE) != (purpose == DECLINE):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the link is not valid")
+    return claims
+
+
+def _confirmation(action: str, token: str, question: str) -> HTMLResponse:
+    form = (f"<form method='post' action='/v1/offers/{action}?token={escape(token, quote=True)}'>"
+            f"<button type='submit'>Confirm</button></form>")
+    return _page("Please confirm", question, form=form)
+
+
+@router.get("/offers/choose", response_class=HTMLResponse, include_in_schema=True)
+async def choose_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+    """The one-click link of an offer email: a small confirmation page (a mail scanner that follows links books
+    nothing); its button books on POST."""
+    _claims(request, token, "choose")
+    return _confirmation("choose", token, "Book this time for your pre-mediation call?")
+
+
+@router.post("/offers/choose", response_class=HTMLResponse)
+async def choose_by_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+    claims = _claims(request, token, "choose")
+    try:
+        await scheduler_of(request).choose(claims.case_id, claims.party_id, claims.offer_id, claims.slot_id, Cause(),
+                                           sender=offers.SIGNED_LINK)
+    except OfferRefused as error:
+        return _page("This time could not be booked", "; ".join(r.message for r in error.reasons), error.status)
+    return _page("Booked", "Your call is booked; an invitation is on its way.")
+
+
+@router.get("/offers/decline", response_class=HTMLResponse)
+async def decline_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+    _claims(request, token, DECLINE)
+    return _confirmation("decline", token, "None of these times suits you? You will get new options.")
+
+
+@router.post("/offers/decline", response_class=HTMLResponse)
+async def decline_by_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+    claims = _claims(request, token, DECLINE)
+    try:
+        await scheduler_of(request).decline(claims.case_id, claims.party_id, claims.offer_id, [], Cause(),
+                                            sender=offers.SIGNED_LINK)
+    except OfferRefused as error:
+        return _page("The times could not be declined", "; ".join(r.message for r in error.reasons), error.status)
+    return _page("Declined", "You will receive new options.")

@@ -1,5 +1,9 @@
 """Wiring of the scheduling service: its topics, its outbox collections and every subscription, in one place."""
 
+import asyncio
+import contextlib
+import logging
+
 from fastapi import FastAPI
 
 from mednet_shared.contracts.events import (
@@ -8,6 +12,7 @@ from mednet_shared.contracts.events import (
     CaseWithdrawn,
     ChooseCallSlot,
     DeclineCallSlots,
+    InvitationReplied,
     RequestReschedule,
 )
 from mednet_shared.contracts.topics import Topics
@@ -16,17 +21,46 @@ from mednet_shared.platform.service import ServiceRuntime
 from . import api
 from .config import Settings
 from .handlers import SchedulingHandlers
+from .links import Links
 from .store import CALENDARS, CASES, REJECTIONS, MongoSchedulingStore
 from .usecases import Scheduler
 
 PUBLISHES = [Topics.SCHEDULING]
-CONSUMES = [Topics.INTAKE]
+CONSUMES = [Topics.INTAKE, Topics.NOTIFY]
+log = logging.getLogger("mednet.scheduling")
+
+
+async def sweep_forever(scheduler: Scheduler, every_seconds: float) -> None:
+    """Offers past their deadline are booked (every instance sweeps; each decision is made once)."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await scheduler.sweep()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:   # the next sweep tries again
+            log.warning("offer sweep failed: %s: %s", type(error).__name__, error)
 
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES, REJECTIONS], topics=PUBLISHES + CONSUMES)
-    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay))
+    links = Links(settings.link_keyset(), settings.public_url)   # fail closed: no service without its link keys
+
+    async def start_sweeping(_: ServiceRuntime) -> None:
+        if any(task.get_name() == "scheduling-offer-sweep" for task in asyncio.all_tasks()):
+            return   # a connection retried: one sweep
+        task = asyncio.create_task(sweep_forever(scheduler, settings.sweep_seconds), name="scheduling-offer-sweep")
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        runtime.on_stopping.append(stop)
+
+    runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES, REJECTIONS], topics=PUBLISHES + CONSUMES,
+                             on_connected=start_sweeping)
+    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay), links=links)
     handlers = SchedulingHandlers(scheduler)
     runtime.consumer.subscribe(
         [Topics.INTAKE],
@@ -36,6 +70,11 @@ def build(settings: Settings | None = None) -> FastAPI:
             CaseUpdated: handlers.case_updated,
             CaseWithdrawn: handlers.case_withdrawn,
         },
+    )
+    runtime.consumer.subscribe(
+        [Topics.NOTIFY],
+        group_id=f"{settings.consumer_group}-replies",
+        handlers={InvitationReplied: handlers.invitation_replied},
     )
     runtime.consumer.subscribe(
         pattern=settings.inbound_topic_pattern,

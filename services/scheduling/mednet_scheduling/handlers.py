@@ -16,6 +16,7 @@ from mednet_shared.contracts.events import (
     CaseWithdrawn,
     ChooseCallSlot,
     DeclineCallSlots,
+    InvitationReplied,
     RequestReschedule,
 )
 from mednet_shared.contracts.topics import Topics
@@ -24,7 +25,8 @@ from mednet_shared.platform.consumer import Incoming, PoisonMessage
 
 from .domain import access
 from .domain.calls import Placement
-from .usecases import Cause, Scheduler
+from .domain.offers import OfferRefused
+from .usecases import Cause, Scheduler, log
 
 
 class SchedulingHandlers:
@@ -52,15 +54,32 @@ class SchedulingHandlers:
                                    not_before=command.not_before, reason=command.reason or "requested by the firm")
 
     async def choose_or_decline_slots(self, incoming: Incoming[ChooseCallSlot | DeclineCallSlots]) -> None:
-        """Scheduling books directly (no offer is open yet): a choice or a decline names an offer that does not
-        exist, and is answered so, after the power check (only the side's own confirmed firm)."""
+        """The side's own confirmed firm (the inbound topic's, never the envelope's claim) chooses a slot of its
+        current offer, or declines them all (with proposals: a new offer inside them). Refused: CommandRejected
+        with every reason, not dead-lettered."""
         command, firm = incoming.message, _firm(incoming.topic)
+        cause = Cause(incoming.event, incoming.topic)
         state = await self.scheduler.store.case(command.case_id)
         refused = access.side_command_refusals(state, firm, command.case_id, command.party_id)
-        if not refused:
-            refused = [Reason(field="offer_id", message=f"no open offer {command.offer_id} for party "
-                                                        f"{command.party_id}")]
-        await self.scheduler.reject(Cause(incoming.event, incoming.topic), firm, command.case_id, refused)
+        if refused:
+            return await self.scheduler.reject(cause, firm, command.case_id, refused)
+        try:
+            if isinstance(command, ChooseCallSlot):
+                await self.scheduler.choose(command.case_id, command.party_id, command.offer_id, command.slot_id,
+                                            cause, sender=firm)
+            else:
+                await self.scheduler.decline(command.case_id, command.party_id, command.offer_id,
+                                             command.proposals, cause, sender=firm)
+        except OfferRefused as error:
+            await self.scheduler.reject(cause, firm, command.case_id, error.reasons)
+
+    async def invitation_replied(self, incoming: Incoming[InvitationReplied]) -> None:
+        """notify's iTIP REPLY: DECLINED or COUNTER makes a new offer. A reply about an unknown call, sequence or
+        attendee changes nothing (logged; nobody's command to answer)."""
+        try:
+            await self.scheduler.reply(incoming.message, Cause(incoming.event))
+        except OfferRefused as error:
+            log.warning("reply %s to call %s ignored: %s", incoming.event.id, incoming.message.call_id, error)
 
     async def invalid_command(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
         """A scheduling command whose data is invalid: every reason, back to the firm."""

@@ -45,6 +45,10 @@ class MemorySchedulingStore:
         for legacy in LEGACY_CASE_FIELDS:
             self.documents[CASES][case.case_id].pop(legacy, None)
 
+    async def due_calendars(self, now) -> list[str]:
+        return [key for key, document in self.documents[CALENDARS].items()
+                if document.get("next_deadline") is not None and document["next_deadline"] <= now]
+
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         if rejection_id in self.documents[REJECTIONS]:
             return

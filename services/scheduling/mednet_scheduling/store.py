@@ -11,6 +11,7 @@ A conditional write that lost the race raises the platform's `Conflict`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -47,6 +48,9 @@ class SchedulingStore(Protocol):
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         """A CommandRejected, written once (a second write of the same id changes nothing)."""
+
+    async def due_calendars(self, now: datetime) -> list[str]:
+        """The mediators whose calendar has an open offer past its deadline at now."""
 
 
 class MongoSchedulingStore:
@@ -85,6 +89,10 @@ class MongoSchedulingStore:
     async def save_case(self, case: CaseState, events: Sequence[CloudEvent] = ()) -> None:
         await self._save(self.cases, CASES, case.case_id, case.version, case.document(), events,
                          unset=LEGACY_CASE_FIELDS)
+
+    async def due_calendars(self, now: datetime) -> list[str]:
+        cursor = self.calendars.find({"next_deadline": {"$lte": now}}, {"_id": 1})
+        return [document["_id"] async for document in cursor]
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         pending = outbox.entries([(Topics.SCHEDULING, event)])

@@ -6,24 +6,39 @@ of its calls is mirrored after it. The events' ids derive from their cause, so a
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
-from mednet_shared.contracts.events import CaseOpened, CaseUpdated, CaseWithdrawn, CommandRejected, Message
+from mednet_shared.contracts.events import (
+    CallSlotsOffered,
+    CaseOpened,
+    CaseUpdated,
+    CaseWithdrawn,
+    CommandRejected,
+    InvitationReplied,
+    Message,
+)
 from mednet_shared.contracts.topics import Topics
-from mednet_shared.contracts.values import Party, Reason, utc_now
+from mednet_shared.contracts.values import DateWindow, Party, Reason, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
 from . import metrics
-from .domain import MediatorAvailability, calls
+from .domain import MediatorAvailability, calls, offers
 from .domain.calls import CallNotFound, CallStateError, Change, Placement
-from .domain.places import Conferencing, Secrets
-from .domain.state import CalendarState, CaseFacts, CaseState
+from .domain.offers import OfferChange, OfferRefused, UnknownOffer
+from .domain.places import Conferencing, Secrets, new_place
+from .domain.state import CalendarState, CallStatus, CaseFacts, CaseState
+from .links import Links
 from .store import SchedulingStore
+
+log = logging.getLogger("mednet.scheduling")
+Step = tuple[CalendarState, list[Message], bool]
+"""A calendar decision's result: the calendar (bookings and offers) after it, its messages, whether it changed."""
 
 SOURCE = "/mednet/scheduling"
 SERVICE = "scheduling"
@@ -33,15 +48,31 @@ class Cause:
     """Why something happens: an incoming event, or an HTTP request (with a fresh id). A firm's command is known by
     its sender key (its topic names the firm), so the ids derived from it are the firm's own."""
 
-    def __init__(self, event: CloudEvent | None = None, firm_topic: str | None = None) -> None:
+    def __init__(self, event: CloudEvent | None = None, firm_topic: str | None = None, named: str | None = None) -> None:
         self.event = event
-        self.id = (event.sender_key(firm_topic) if firm_topic else event.id) if event else f"http-{uuid.uuid4()}"
+        self.id = named or ((event.sender_key(firm_topic) if firm_topic else event.id) if event
+                            else f"http-{uuid.uuid4()}")
         # a firm's command: the firm its topic names (never the firmid the command's envelope claims)
         self.firm = Topics.firm_of_inbound(firm_topic) if firm_topic else event.firmid if event else None
 
     def emit(self, message: Message, *parts: str) -> CloudEvent:
         return new_event(message, SOURCE, firm_id=self.firm, caused_by=self.event,
                          event_id=derived_id(self.id, *parts))
+
+
+def _offered(change: OfferChange) -> Step:
+    """An offer decision as a step: its offers go into the calendar (one document, one compare-and-set)."""
+    return change.calendar.model_copy(update={"offers": change.offers}), list(change.messages), change.changed
+
+
+def _placed(change: Change) -> Step:
+    return change.calendar, list(change.messages), bool(change.messages)
+
+
+def _then(first: Step, decide: Callable[[CalendarState], Step]) -> Step:
+    calendar, messages, changed = first
+    after, more, more_changed = decide(calendar)
+    return after, messages + more, changed or more_changed
 
 
 def drawn_secrets() -> Secrets:
@@ -55,6 +86,8 @@ class Scheduler:
     clock: Callable[[], datetime] = utc_now
     policy: CasPolicy = DEFAULT_POLICY
     draw: Callable[[], Secrets] = drawn_secrets
+    links: Links | None = None
+    """Signs the one-click links of offers (the service always has it; None: offers carry no links)."""
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -67,11 +100,25 @@ class Scheduler:
     # -- intake's events ---------------------------------------------------------------------------
 
     async def open_case(self, case: CaseOpened, cause: Cause) -> None:
+        """Each confirmed side gets an offer (slots held on the mediator's calendar), not a booking."""
         facts = CaseFacts.of(case)
-        change = await self._on_calendar(facts, cause, lambda calendar: calls.place(
-            calendar, facts, facts.parties, self.clock(), cause.id, draw=self.draw))
-        if not await self.store.add_case(calls.opened(facts, change)):
-            await self._mirror(facts, change)
+        now = self.clock()
+
+        def decide(calendar: CalendarState) -> Step:
+            step: Step = (calendar, [], False)
+            for party in facts.confirmed_parties():
+                step = _then(step, lambda current, party=party: _offered(offers.offer(
+                    current, current.offers, facts, party, now, cause.id)))
+            return step
+
+        calendar, messages = await self._decide(facts, cause, decide)
+        views = {}
+        for party in facts.parties:
+            view = calls.view_after(None, facts, party.party_id, calendar, messages)
+            if view is not None:
+                views[party.party_id] = view
+        if not await self.store.add_case(CaseState(case_id=facts.case_id, facts=facts, calls=views)):
+            await self._mirror_views(facts, calendar, messages)
 
     async def case_updated(self, update: CaseUpdated, cause: Cause) -> None:
         async def attempt() -> CaseState:
@@ -88,8 +135,13 @@ class Scheduler:
             await self.cancel(state.facts, party, cause, reason="the side declined" if side and side.status ==
                               "declined" else "the side is not confirmed")
         for party, mode in calls.placements_after_change(state):
-            await self.place(state.facts, party, cause, mode=mode, reason="the case changed",
-                             after=calls.last_sequence(state, party.party_id))
+            status = state.calls[party.party_id].status if party.party_id in state.calls else None
+            if status is CallStatus.SCHEDULED:
+                await self.place(state.facts, party, cause, mode=mode, reason="the case changed")
+            elif status is CallStatus.OFFERED:
+                await self.revalidate_offer(state.facts, party, cause)
+            else:
+                await self.offer(state.facts, party, cause, after=calls.last_sequence(state, party.party_id))
 
     async def withdraw(self, withdrawn: CaseWithdrawn, cause: Cause) -> None:
         state = await self.store.case(withdrawn.case_id)
@@ -97,6 +149,8 @@ class Scheduler:
             return
         for party in calls.open_calls(state):
             await self.cancel(state.facts, party, cause, reason=withdrawn.reason or "the case was withdrawn")
+        await self._decide(state.facts, cause, lambda calendar: _offered(offers.forget(
+            calendar, calendar.offers, withdrawn.case_id)), mirror=False)
         await self._change_case(withdrawn.case_id, lambda current: (calls.withdrawn(current) if current else None, []))
 
     # -- the calls' lifecycle ------------------------------------------------------------------------
@@ -113,7 +167,7 @@ class Scheduler:
         if state is None or state.facts.party(party_id) is None:
             raise CallNotFound(calls.call_id_of(case_id, party_id))
         after = calls.ensure_placeable_again(state, party_id)
-        await self.place(state.facts, state.facts.party(party_id), cause, after=after)
+        await self.offer(state.facts, state.facts.party(party_id), cause, after=after)
 
     async def waive(self, case_id: str, party_id: str, reason: str, cause: Cause) -> None:
         """The mediator waives a call: a booked one is released from the calendar (CallCancelled) first."""
@@ -123,7 +177,7 @@ class Scheduler:
         if not reason.strip():
             raise CallStateError("a waiver needs a reason")
         call = state.calls.get(party_id)
-        if call is not None and call.status is calls.CallStatus.SCHEDULED:
+        if call is not None and call.status in calls.OPEN:
             await self.cancel(state.facts, state.facts.party(party_id), cause, reason=f"waived: {reason}")
 
         def decide(current: CaseState | None) -> tuple[CaseState | None, list[Message]]:
@@ -134,8 +188,101 @@ class Scheduler:
         await self._change_case(case_id, decide, cause, calls.call_id_of(case_id, party_id))
 
     async def cancel(self, facts: CaseFacts, party: Party, cause: Cause, reason: str) -> None:
-        await self._on_calendar_then_mirror(facts, cause, lambda calendar: calls.cancel(
-            calendar, facts, party, cause.id, reason))
+        """The call's open offer is withdrawn (the side told so) and its booking cancelled, in one decision."""
+        state = await self.store.case(facts.case_id)
+        previous = state.calls.get(party.party_id) if state else None
+        call_id = calls.call_id_of(facts.case_id, party.party_id)
+        now = self.clock()
+
+        def decide(calendar: CalendarState) -> Step:
+            calendar, messages, changed = _offered(offers.withdraw(calendar, calendar.offers, call_id, now, cause.id))
+            if changed:
+                told = calls.offer_withdrawn(calendar, facts, party, previous, reason)
+                messages += [told] if told else []
+            return _then((calendar, messages, changed), lambda current: _placed(calls.cancel(
+                current, facts, party, cause.id, reason)))
+
+        await self._decide(facts, cause, decide)
+
+    # -- offers: consent to a booking ------------------------------------------------------------------
+
+    async def offer(self, facts: CaseFacts, party: Party, cause: Cause, after: int | None = None) -> None:
+        now = self.clock()
+        await self._decide(facts, cause, lambda calendar: _offered(offers.offer(
+            calendar, calendar.offers, facts, party, now, cause.id, after=after)))
+
+    async def revalidate_offer(self, facts: CaseFacts, party: Party, cause: Cause) -> None:
+        now = self.clock()
+        await self._decide(facts, cause, lambda calendar: _offered(offers.revalidate(
+            calendar, calendar.offers, facts, party, now, cause.id)))
+
+    async def _side(self, case_id: str, party_id: str, offer_id: str) -> tuple[CaseState, Party]:
+        state = await self.store.case(case_id)
+        party = state.facts.party(party_id) if state else None
+        if party is None:
+            raise UnknownOffer([Reason(field="offer_id", message=f"no offer {offer_id} for party {party_id} of "
+                                                                 f"case {case_id}")])
+        return state, party
+
+    def _place_for(self, calendar: CalendarState, call_id: str):
+        """A new place for a first booking (None when the call has one already, or the mediator no profile)."""
+        record = calendar.offers.of(call_id)
+        if calendar.conferencing is None or (record is not None and record.place is not None):
+            return None
+        taken = [*(booked.place for booked in calendar.calls.values()),
+                 *(other.place for other in calendar.offers.calls.values())]
+        return new_place(calendar.conferencing, self.draw, taken)
+
+    async def choose(self, case_id: str, party_id: str, offer_id: str, slot_id: str, cause: Cause, *,
+                     sender: str | None) -> CaseState:
+        """The side (sender: its firm, offers.MEDIATOR or offers.SIGNED_LINK) chooses a slot: it is booked.
+        OfferRefused (every reason) when it cannot be."""
+        state, party = await self._side(case_id, party_id, offer_id)
+        call_id, now = calls.call_id_of(case_id, party_id), self.clock()
+        await self._decide(state.facts, cause, lambda calendar: _offered(offers.choose(
+            calendar, calendar.offers, state.facts, party, offer_id, slot_id, now, cause.id, sender=sender,
+            place=self._place_for(calendar, call_id))))
+        return await self.store.case(case_id)
+
+    async def decline(self, case_id: str, party_id: str, offer_id: str, proposals: Sequence[DateWindow],
+                      cause: Cause, *, sender: str | None) -> CaseState:
+        """None of the slots: a new offer (inside the proposals when there are any)."""
+        state, party = await self._side(case_id, party_id, offer_id)
+        now = self.clock()
+        await self._decide(state.facts, cause, lambda calendar: _offered(offers.decline(
+            calendar, calendar.offers, state.facts, party, offer_id, list(proposals), now, cause.id, sender=sender)))
+        return await self.store.case(case_id)
+
+    async def reply(self, replied: InvitationReplied, cause: Cause) -> None:
+        """An attendee's iTIP REPLY: DECLINED or COUNTER release the booking and make a new offer."""
+        state = await self.store.case(replied.case_id)
+        party = state.facts.party(replied.party_id) if state else None
+        if party is None:
+            raise offers.UnknownCall([Reason(field="call_id", message=f"no call {replied.call_id}")])
+        now = self.clock()
+        await self._decide(state.facts, cause, lambda calendar: _offered(offers.reply(
+            calendar, calendar.offers, state.facts, party, replied, now, cause.id)))
+
+    async def sweep(self) -> int:
+        """Every offer past its deadline: its first slot that still fits is booked (or the call failed). Returns how
+        many offers were decided. Each decision's cause is the offer's deadline: two instances sweeping at once
+        decide it once."""
+        now, decided = self.clock(), 0
+        for mediator_id in await self.store.due_calendars(now):
+            calendar = await self.store.calendar(mediator_id)
+            for due in calendar.offers.due(now):
+                cause = Cause(named=f"{due.offer_id}:deadline")
+                state = await self.store.case(due.case_id)
+                party = state.facts.party(due.party_id) if state else None
+                if party is None:   # a case scheduling no longer knows: the offer ends, nothing is booked
+                    await self._decide_calendar(mediator_id, cause, lambda current, due=due: _offered(offers.withdraw(
+                        current, current.offers, due.call_id, now, cause.id)))
+                    continue
+                await self._decide(state.facts, cause, lambda current, due=due, state=state, party=party: _offered(
+                    offers.expire(current, current.offers, state.facts, party, now,
+                                  place=self._place_for(current, due.call_id))))
+                decided += 1
+        return decided
 
     async def missed(self, facts: CaseFacts, party: Party, cause: Cause) -> None:
         state = await self.store.case(facts.case_id)
@@ -186,6 +333,52 @@ class Scheduler:
         await self.store.reject(emitted.id, emitted)
 
     # -- the compare-and-sets ----------------------------------------------------------------------
+
+    def _emitted(self, cause: Cause, messages: list[Message]) -> list[CloudEvent]:
+        events = []
+        for message in messages:
+            parts = [message.call_id, type(message).__name__]
+            if isinstance(message, CallSlotsOffered):
+                parts.append(message.offer_id)
+                if self.links is not None:
+                    message = self.links.linked(message)
+            events.append(cause.emit(message, *parts))
+        return events
+
+    async def _decide_calendar(self, mediator_id: str, cause: Cause,
+                               decide: Callable[[CalendarState], Step]) -> tuple[CalendarState, list[Message]]:
+        """One compare-and-set on the mediator's calendar (bookings and holds) with the events it causes."""
+        async def attempt() -> tuple[CalendarState, list[Message]]:
+            calendar, messages, changed = decide(await self.store.calendar(mediator_id))
+            if changed:
+                await self.store.save_calendar(calendar, self._emitted(cause, messages))
+            return calendar, messages
+
+        return await self._cas(attempt, "calendar", mediator_id)
+
+    async def _decide(self, facts: CaseFacts, cause: Cause, decide: Callable[[CalendarState], Step],
+                      mirror: bool = True) -> tuple[CalendarState, list[Message]]:
+        calendar, messages = await self._decide_calendar(facts.mediator.mediator_id, cause, decide)
+        for message in messages:
+            metrics.count(message, facts.session.start)
+        if mirror:
+            await self._mirror_views(facts, calendar, messages)
+        return calendar, messages
+
+    async def _mirror_views(self, facts: CaseFacts, calendar: CalendarState, messages: list[Message]) -> None:
+        """The case's view of its calls from the calendar after a decision (the calendar stays the source of
+        truth)."""
+        def decide(state: CaseState | None) -> tuple[CaseState | None, list[Message]]:
+            if state is None:
+                return None, []
+            changed = state
+            for party in state.facts.parties:
+                call = calls.view_after(changed.calls.get(party.party_id), changed.facts, party.party_id, calendar,
+                                        messages)
+                changed = calls.with_call(changed, call) if call else changed
+            return (changed if changed is not state else None), []
+
+        await self._change_case(facts.case_id, decide)
 
     async def _on_calendar(self, facts: CaseFacts, cause: Cause,
                            decide: Callable[[CalendarState], Change]) -> Change:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from mednet_scheduling.memory_store import MemorySchedulingStore
 from mednet_shared.contracts.envelope import new_event
-from mednet_shared.contracts.events import CaseOpened, Message
+from mednet_shared.contracts.events import CaseOpened, ChooseCallSlot, Message
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import Side
 from mednet_shared.platform.consumer import Incoming
@@ -51,3 +51,27 @@ def delivered(message: Message, topic: str = Topics.INTAKE, firm: str | None = F
 
 def types(store: MemorySchedulingStore) -> list[str]:
     return [event.type.split(".")[1] for event in store.events()]
+
+
+async def choose_first(handlers, case_id: str | None = None) -> int:
+    """Each open offer's side chooses its first slot, as a firm would: ChooseCallSlot on its own inbound topic (an
+    unrepresented side's by the case's mediator). Returns how many were chosen."""
+    from mednet_scheduling.domain.offers import MEDIATOR as BY_MEDIATOR
+    from mednet_scheduling.store import CALENDARS
+    from mednet_scheduling.usecases import Cause
+
+    store, chosen = handlers.scheduler.store, 0
+    for mediator_id in list(store.documents[CALENDARS]):
+        for offer in (await store.calendar(mediator_id)).offers.open_offers():
+            if case_id is not None and offer.case_id != case_id:
+                continue
+            command = ChooseCallSlot(case_id=offer.case_id, party_id=offer.party_id, offer_id=offer.offer_id,
+                                     slot_id=offer.slots[0].slot_id)
+            if offer.side_firm_id:
+                await handlers.choose_or_decline_slots(delivered(command, Topics.firm_inbound(offer.side_firm_id),
+                                                                 offer.side_firm_id))
+            else:
+                await handlers.scheduler.choose(offer.case_id, offer.party_id, offer.offer_id,
+                                                offer.slots[0].slot_id, Cause(), sender=BY_MEDIATOR)
+            chosen += 1
+    return chosen

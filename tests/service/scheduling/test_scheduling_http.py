@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from scheduling_kit import MEDIATOR, a_case, delivered, types
+from scheduling_kit import choose_first, MEDIATOR, a_case, delivered, types
 
 from mednet_shared.platform.auth import Role
 
@@ -10,6 +10,7 @@ from mednet_shared.platform.auth import Role
 async def opened(handlers, store, **kwargs):
     case = a_case(**kwargs)
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     return case, {c.payload().party_id: c.payload() for c in store.events("CallScheduled")}
 
 

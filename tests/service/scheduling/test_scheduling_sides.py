@@ -4,7 +4,7 @@ refusals as CommandRejected, places, and the lifecycle holes (withdraw, early co
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from scheduling_kit import FIRM, MEDIATOR, a_case, delivered, sides, types, with_sides
+from scheduling_kit import choose_first, FIRM, MEDIATOR, a_case, delivered, sides, types, with_sides
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id
 from mednet_shared.contracts.events import (
@@ -40,17 +40,20 @@ async def test_an_unconfirmed_side_gets_no_call_until_confirmed_and_a_declined_s
     contacts, its times) went out as for a confirmed side."""
     case = with_sides(a_case(), p2="awaiting_confirmation")
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     scheduled = payloads(store, "CallScheduled")
-    assert [(c.party_id, c.side_firm_id, c.booked_by) for c in scheduled] == [("p1", FIRM_A, "system")]
+    assert [(c.party_id, c.side_firm_id, c.booked_by) for c in scheduled] == [("p1", FIRM_A, "choice")]
     assert set((await store.case(case.case_id)).calls) == {"p1"}
     assert len((await store.calendar(MEDIATOR)).calls) == 1
 
     await handlers.case_updated(delivered(update(case, 2, ["side_confirmed"], ["p2"])))
+    await choose_first(handlers)
     scheduled = payloads(store, "CallScheduled")
     assert [(c.party_id, c.side_firm_id) for c in scheduled] == [("p1", FIRM_A), ("p2", FIRM_B)]
     assert types(store).count("CallRescheduled") == 0, "p1's call still fits: untouched"
 
     await handlers.case_updated(delivered(update(case, 3, ["side_declined"], ["p2"], p2="declined")))
+    await choose_first(handlers)
     (cancelled,) = payloads(store, "CallCancelled")
     assert cancelled.party_id == "p2" and cancelled.side_firm_id == FIRM_B and cancelled.reason == "the side declined"
     state = await store.case(case.case_id)
@@ -63,6 +66,7 @@ async def test_a_reschedule_command_moves_only_the_side_firm_s_own_call(handlers
     whose side is unconfirmed was dead-lettered, hearing nothing. Now each is a CommandRejected to the sender."""
     case = with_sides(a_case(), p2="awaiting_confirmation")
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     first = payloads(store, "CallScheduled")[0]
     later = first.end + timedelta(days=2)
     command = RequestReschedule(case_id=case.case_id, party_id="p1", reason="mine now", not_before=later)
@@ -104,6 +108,7 @@ async def test_an_invalid_scheduling_command_is_answered_with_every_reason(handl
 async def test_a_slot_choice_is_refused_to_another_side_and_answered_while_no_offer_is_open(handlers, store):
     case = with_sides(a_case())
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     choice = ChooseCallSlot(case_id=case.case_id, party_id="p1", offer_id="o1", slot_id="s1")
     await handlers.choose_or_decline_slots(from_firm(choice, FIRM_B))
     await handlers.choose_or_decline_slots(from_firm(choice, FIRM_A))
@@ -115,6 +120,7 @@ async def test_each_firm_reads_only_its_own_sides_calls(handlers, store, as_medi
     """Attack: the submitting firm (and any participant) listed every party's call, times and all."""
     case = with_sides(a_case(), p2="awaiting_confirmation")
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     async with as_mediator(role=Role.FIRM, firm_id=FIRM_A) as firm_a:
         listed = (await firm_a.get(f"/v1/cases/{case.case_id}/calls")).json()
         assert [c["party_id"] for c in listed["calls"]] == ["p1"]
@@ -132,6 +138,7 @@ async def test_each_firm_reads_only_its_own_sides_calls(handlers, store, as_medi
 async def test_the_side_firm_or_the_mediator_reschedules_over_http(handlers, store, as_mediator):
     case = with_sides(a_case())
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     calls = {c.party_id: c for c in payloads(store, "CallScheduled")}
     later = calls["p1"].end + timedelta(days=2)
     async with as_mediator(role=Role.FIRM, firm_id=FIRM_A) as firm_a:
@@ -162,6 +169,7 @@ async def test_a_mediator_s_profile_gives_each_call_its_own_place_kept_across_mo
 
     case = with_sides(a_case(parties=3))
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     scheduled = {c.party_id: c for c in payloads(store, "CallScheduled")}
     urls = [c.place.url for c in scheduled.values()]
     assert len(set(urls)) == 3 and all(u.startswith("https://meet.example.org/m/") for u in urls)
@@ -180,10 +188,12 @@ async def test_a_mediator_s_profile_gives_each_call_its_own_place_kept_across_mo
 async def test_no_profile_no_place_and_a_phone_bridge_gives_each_call_a_pin(handlers, store, as_mediator):
     case = with_sides(a_case("plain"))
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     assert {c.place for c in payloads(store, "CallScheduled")} == {None}
     async with as_mediator() as mediator:
         await mediator.put(f"/v1/mediators/{MEDIATOR}/conferencing", json={"kind": "phone", "phone": "+44 20 7946 0001"})
     await handlers.case_opened(delivered(with_sides(a_case("bridged"))))
+    await choose_first(handlers)
     pins = [c.place.pin for c in payloads(store, "CallScheduled")[2:]]
     assert len(set(pins)) == 2 and all(p.isdigit() and len(p) == 8 for p in pins)
 
@@ -193,6 +203,7 @@ async def test_a_withdrawal_cancels_only_open_calls(handlers, store, as_mediator
     call (and its invitation was cancelled after it took place)."""
     case = with_sides(a_case())
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     calls = {c.party_id: c for c in payloads(store, "CallScheduled")}
     clock.now = calls["p1"].end
     async with as_mediator() as mediator:
@@ -209,17 +220,19 @@ async def test_a_call_is_not_completed_or_missed_before_it_starts(handlers, stor
     """Attack: the mediator completes (or marks missed) a call booked for next week; before, it was accepted."""
     case = with_sides(a_case())
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     call = payloads(store, "CallScheduled")[0]
     async with as_mediator() as mediator:
         for action in ("complete", "missed"):
             refused = await mediator.post(f"/v1/calls/{call.call_id}/{action}")
             assert refused.status_code == 409 and "before it starts" in refused.json()["detail"]
-    assert types(store) == ["CallScheduled", "CallScheduled"]
+    assert types(store) == ["CallSlotsOffered", "CallSlotsOffered", "CallScheduled", "CallScheduled"]
 
 
 async def test_waiving_and_placing_again_and_the_api_agrees_with_the_events(handlers, store, as_mediator, clock):
     case = with_sides(a_case(parties=3))
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     calls = {c.party_id: c for c in payloads(store, "CallScheduled")}
     async with as_mediator() as mediator:
         assert (await mediator.post(f"/v1/calls/{calls['p1'].call_id}/waive", json={})).status_code == 422
@@ -229,13 +242,17 @@ async def test_waiving_and_placing_again_and_the_api_agrees_with_the_events(hand
         cancelled = await mediator.post(f"/v1/calls/{calls['p2'].call_id}/cancel", json={"reason": "ill"})
         assert cancelled.json()["status"] == "cancelled"
         again = await mediator.post(f"/v1/calls/{calls['p2'].call_id}/place")
-        assert again.status_code == 200 and again.json()["status"] == "scheduled" and again.json()["sequence"] == 2
-        clock.now = max(datetime_of(again.json()["end"]), calls["p3"].end)
+        assert again.status_code == 200 and again.json()["status"] == "offered" and again.json()["sequence"] == 1
+        assert await choose_first(handlers) == 1
+        again = (await mediator.get(f"/v1/cases/{case.case_id}/calls")).json()["calls"]
+        again = next(c for c in again if c["party_id"] == "p2")
+        assert again["status"] == "scheduled" and again["sequence"] == 2
+        clock.now = max(datetime_of(again["end"]), calls["p3"].end)
         for party in ("p2", "p3"):
             assert (await mediator.post(f"/v1/calls/{calls[party].call_id}/complete")).status_code == 200
         listed = (await mediator.get(f"/v1/cases/{case.case_id}/calls")).json()
-    assert types(store)[2:] == ["CallScheduled", "CallCancelled", "CallWaived", "CallCancelled", "CallScheduled",
-                                "CallCompleted", "CallCompleted", "PreMediationCompleted"]
+    assert types(store)[5:] == ["CallScheduled", "CallCancelled", "CallWaived", "CallCancelled", "CallSlotsOffered",
+                                "CallScheduled", "CallCompleted", "CallCompleted", "PreMediationCompleted"]
     (done,) = payloads(store, "PreMediationCompleted")
     assert done.call_ids == [calls["p2"].call_id, calls["p3"].call_id]
     assert done.waived_call_ids == [calls["p1"].call_id]
@@ -244,7 +261,7 @@ async def test_waiving_and_placing_again_and_the_api_agrees_with_the_events(hand
     for event in store.events():
         message = event.payload()
         if hasattr(message, "call_id") and hasattr(message, "sequence"):
-            status = {"CallScheduled": "scheduled", "CallRescheduled": "scheduled", "CallCancelled": "cancelled",
+            status = {"CallSlotsOffered": "offered", "CallScheduled": "scheduled", "CallRescheduled": "scheduled", "CallCancelled": "cancelled",
                       "CallCompleted": "completed", "CallWaived": "waived"}[type(message).__name__]
             last[message.party_id] = (status, message.sequence)
     assert {c["party_id"]: (c["status"], c["sequence"]) for c in listed["calls"]} == last
@@ -257,6 +274,7 @@ def datetime_of(text):
 async def test_a_side_never_confirmed_can_be_waived(handlers, store, as_mediator, clock):
     case = with_sides(a_case(), p2="awaiting_confirmation")
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     async with as_mediator() as mediator:
         assert (await mediator.post(f"/v1/calls/{case.case_id}:p2/waive", json={"reason": "no answer"})).status_code \
             == 200
@@ -264,6 +282,7 @@ async def test_a_side_never_confirmed_can_be_waived(handlers, store, as_mediator
         assert (await mediator.post(f"/v1/calls/{case.case_id}:p1/complete")).status_code == 200
     assert types(store)[-1] == "PreMediationCompleted"
     await handlers.case_updated(delivered(update(case, 2, ["side_confirmed"], ["p2"])))
+    await choose_first(handlers)
     assert types(store).count("CallScheduled") == 1, "a waived call is not placed when its side confirms later"
 
 
@@ -273,6 +292,7 @@ async def test_a_completed_call_is_not_marked_missed(handlers, store, as_mediato
     marking it missed moved it (CallMissed, CallRescheduled) while the calls API still said completed."""
     case = with_sides(a_case())
     await handlers.case_opened(delivered(case))
+    await choose_first(handlers)
     call = payloads(store, "CallScheduled")[0]
     clock.now = call.end
     async with as_mediator() as mediator:

@@ -50,16 +50,22 @@ from .state import Booked, CalendarState, CallState, CallStatus, CaseFacts, Case
 MISSES_BEFORE_FAILING = 2
 
 NEXT: dict[CallStatus | None, frozenset[CallStatus]] = {
-    None: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED, CallStatus.WAIVED}),
+    None: frozenset({CallStatus.OFFERED, CallStatus.SCHEDULED, CallStatus.FAILED, CallStatus.WAIVED}),
+    CallStatus.OFFERED: frozenset({CallStatus.OFFERED, CallStatus.SCHEDULED, CallStatus.FAILED,
+                                   CallStatus.CANCELLED}),
     CallStatus.SCHEDULED: frozenset({CallStatus.SCHEDULED, CallStatus.CANCELLED, CallStatus.FAILED,
-                                     CallStatus.COMPLETED}),
-    CallStatus.FAILED: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED, CallStatus.WAIVED}),
-    CallStatus.CANCELLED: frozenset({CallStatus.SCHEDULED, CallStatus.FAILED, CallStatus.WAIVED}),
+                                     CallStatus.COMPLETED, CallStatus.OFFERED}),
+    CallStatus.FAILED: frozenset({CallStatus.OFFERED, CallStatus.SCHEDULED, CallStatus.FAILED, CallStatus.WAIVED}),
+    CallStatus.CANCELLED: frozenset({CallStatus.OFFERED, CallStatus.SCHEDULED, CallStatus.FAILED,
+                                     CallStatus.WAIVED}),
     CallStatus.COMPLETED: frozenset(),
     CallStatus.WAIVED: frozenset(),
 }
-"""The statuses a call's case view may take next, by its current one (None: no call yet). A scheduled call is
-waived through cancelled (its booking is released first)."""
+"""The statuses a call's case view may take next, by its current one (None: no call yet). A scheduled or offered
+call is waived through cancelled (its booking or offer is released first)."""
+
+OPEN = frozenset({CallStatus.SCHEDULED, CallStatus.OFFERED})
+"""A call still open: booked, or offered and not answered yet."""
 
 Draw = Callable[[], Secrets]
 
@@ -179,7 +185,7 @@ def miss(calendar: CalendarState, case: CaseFacts, party: Party, now: datetime, 
     if count >= MISSES_BEFORE_FAILING:
         return _changed(calendar, calls, [missed, failed(case, party, f"the call was missed {count} times")],
                         {party.party_id: None})
-    found = find_slot(_request(case, party, now, current.end, calendar.availability), _calendar_of(calls))
+    found = find_slot(_request(case, party, now, current.end, calendar.availability), _calendar_of(calls, calendar))
     if isinstance(found, NoSlot):
         return _changed(calendar, calls, [missed, failed(case, party, f"missed, and no new slot: {found.reason}")],
                         {party.party_id: None})
@@ -202,7 +208,7 @@ def _placement(calls: dict[str, Booked], calendar: CalendarState, case: CaseFact
     if (current is None) != (mode is Placement.SCHEDULE):
         return []
     request = _request(case, party, now, not_before, calendar.availability)
-    calendar_now = _calendar_of(calls)
+    calendar_now = _calendar_of(calls, calendar)
     if mode is Placement.REVALIDATE and not violations(request, calendar_now, Slot(current.start, current.end)):
         return []
     found = find_slot(request, calendar_now)
@@ -237,8 +243,9 @@ def _changed(calendar: CalendarState, calls: dict[str, Booked], messages: list[M
     return Change(calendar.model_copy(update={"calls": calls}), tuple(messages), booked)
 
 
-def _calendar_of(calls: dict[str, Booked]) -> Calendar:
-    return Calendar(record.booking() for record in calls.values())
+def _calendar_of(calls: dict[str, Booked], calendar: CalendarState) -> Calendar:
+    """What blocks a slot: the bookings being decided and every open offer's holds."""
+    return Calendar([*(record.booking() for record in calls.values()), *calendar.offers.holds()])
 
 
 def _request(case: CaseFacts, party: Party, now: datetime, not_before: datetime | None,
@@ -418,7 +425,7 @@ def placements_after_change(state: CaseState) -> list[tuple[Party, Placement]]:
         return placements
     for party in state.facts.confirmed_parties():
         status = state.calls[party.party_id].status if party.party_id in state.calls else None
-        if status is CallStatus.SCHEDULED:
+        if status in (CallStatus.SCHEDULED, CallStatus.OFFERED):
             placements.append((party, Placement.REVALIDATE))
         elif status in (None, CallStatus.FAILED):
             placements.append((party, Placement.SCHEDULE))
@@ -428,13 +435,13 @@ def placements_after_change(state: CaseState) -> list[tuple[Party, Placement]]:
 def cancellations_after_change(state: CaseState) -> list[Party]:
     """After the case changed: the parties whose side is no longer confirmed (declined) and whose call is booked."""
     return [party for party in state.facts.parties if not state.facts.confirmed(party.party_id)
-            and party.party_id in state.calls and state.calls[party.party_id].status is CallStatus.SCHEDULED]
+            and party.party_id in state.calls and state.calls[party.party_id].status in OPEN]
 
 
 def open_calls(state: CaseState) -> list[Party]:
     """The parties whose call is still booked (what a withdrawal cancels; a completed call stays completed)."""
     return [party for party in state.facts.parties
-            if party.party_id in state.calls and state.calls[party.party_id].status is CallStatus.SCHEDULED]
+            if party.party_id in state.calls and state.calls[party.party_id].status in OPEN]
 
 
 def last_sequence(state: CaseState | None, party_id: str) -> int | None:
@@ -444,3 +451,52 @@ def last_sequence(state: CaseState | None, party_id: str) -> int | None:
 
 def withdrawn(state: CaseState) -> CaseState | None:
     return None if state.status == "withdrawn" else state.model_copy(update={"status": "withdrawn"})
+
+
+# -- the case's view after an offer decision ---------------------------------------------------------------
+
+
+def offer_withdrawn(calendar: CalendarState, case: CaseFacts, party: Party, previous: CallState | None,
+                    reason: str) -> CallCancelled | None:
+    """The side is told its open offer ended without a booking (its links stop working): a CallCancelled without a
+    time, at the call's sequence after its last event. None when the call had no open offer."""
+    if previous is None or previous.status is not CallStatus.OFFERED:
+        return None
+    return CallCancelled(call_id=call_id_of(case.case_id, party.party_id), case_id=case.case_id,
+                         party_id=party.party_id, mediator_id=case.mediator.mediator_id,
+                         sequence=(previous.sequence or 0) + 1, reason=reason, attendees=attendees(case, party),
+                         participant_firms=case.participant_firms, side_firm_id=case.side_firm(party.party_id))
+
+
+def view_after(previous: CallState | None, facts: CaseFacts, party_id: str, calendar: CalendarState,
+               messages: tuple[Message, ...] | list[Message]) -> CallState | None:
+    """The case's view of a party's call from the calendar after a decision (bookings and offers); None: the view
+    stays as it is. Booked: scheduled; an open offer: offered; else failed (a SchedulingFailed of the decision) or
+    cancelled (an open call gone). Its sequence is the one of the call's last event."""
+    call_id = call_id_of(facts.case_id, party_id)
+    booked, record = calendar.calls.get(call_id), calendar.offers.of(call_id)
+    current = record.current if record else None
+    own = [m for m in messages if getattr(m, "party_id", None) == party_id and getattr(m, "case_id", None) ==
+           facts.case_id]
+    if booked is not None:
+        call = CallState(party_id=party_id, call_id=call_id, status=CallStatus.SCHEDULED, start=booked.start,
+                         end=booked.end, sequence=booked.sequence, missed_count=booked.missed_count,
+                         place=booked.place)
+    elif current is not None and current.is_open:
+        call = CallState(party_id=party_id, call_id=call_id, status=CallStatus.OFFERED, sequence=current.sequence,
+                         offer_id=current.offer_id, expires_at=current.expires_at, place=record.place)
+    elif failure := next((m for m in own if isinstance(m, SchedulingFailed)), None):
+        call = CallState(party_id=party_id, call_id=call_id, status=CallStatus.FAILED, reason=failure.reason,
+                         sequence=previous.sequence if previous else None)
+    elif previous is not None and previous.status in OPEN:
+        cancelled = next((m for m in own if isinstance(m, CallCancelled)), None)
+        sequence = cancelled.sequence if cancelled else (previous.sequence or 0) + 1
+        call = CallState(party_id=party_id, call_id=call_id, status=CallStatus.CANCELLED, sequence=sequence,
+                         reason=cancelled.reason if cancelled else previous.reason, start=previous.start,
+                         end=previous.end, place=previous.place)
+    else:
+        return None
+    if previous is not None and previous.status is CallStatus.COMPLETED:
+        return None
+    allowed = NEXT[previous.status if previous else None]
+    return None if call == previous or call.status not in allowed else call

@@ -24,6 +24,7 @@ from mednet_shared.contracts.values import (
     WeeklyWindow,
 )
 
+from .holds import OfferBook
 from .places import Conferencing
 from .slots import Booking, Calendar, MediatorAvailability
 
@@ -31,6 +32,8 @@ SCHEMA = 2
 
 
 class CallStatus(StrEnum):
+    OFFERED = "offered"
+    """Slots are held and offered to the side; it has not chosen yet."""
     SCHEDULED = "scheduled"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
@@ -66,6 +69,13 @@ class CalendarState(BaseModel):
     calls: dict[str, Booked] = Field(default_factory=dict)
     availability: MediatorAvailability = Field(default_factory=MediatorAvailability)
     conferencing: Conferencing | None = None
+    offers: OfferBook = Field(default_factory=OfferBook)
+    """The open offers and their holds (block every booking and other offer), under the same compare-and-set."""
+
+    @field_validator("offers", mode="before")
+    @classmethod
+    def _offers_from_document(cls, value: Any) -> Any:
+        return OfferBook() if value is None else value
 
     @field_validator("calls", mode="before")
     @classmethod
@@ -78,12 +88,14 @@ class CalendarState(BaseModel):
         return availability_from(value or {}) if isinstance(value, dict) or value is None else value
 
     def calendar(self) -> Calendar:
-        return Calendar(record.booking() for record in self.calls.values())
+        """Everything that blocks a new slot: the bookings and every open offer's holds."""
+        return Calendar([*(record.booking() for record in self.calls.values()), *self.offers.holds()])
 
     def document(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "calls": [call.model_dump() for call in self.calls.values()],
                 "availability": availability_document(self.availability),
-                "conferencing": self.conferencing.model_dump(mode="json") if self.conferencing else None}
+                "conferencing": self.conferencing.model_dump(mode="json") if self.conferencing else None,
+                "offers": self.offers.document(), "next_deadline": self.offers.next_deadline()}
 
 
 class CaseFacts(BaseModel):
@@ -152,6 +164,9 @@ class CallState(BaseModel):
     completed_at: AwareDatetime | None = None
     waived_at: AwareDatetime | None = None
     place: Place | None = None
+    offer_id: str | None = None
+    """While offered: the open offer's id (its slots and deadline are in CallSlotsOffered)."""
+    expires_at: AwareDatetime | None = None
 
     def view(self) -> dict[str, Any]:
         """As the API shows it: instants in ISO 8601 with their offset (+00:00)."""
