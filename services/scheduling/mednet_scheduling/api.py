@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mednet_shared.contracts.values import DateWindow, Identifier, LongText, Place, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.cas import ConflictsExhausted
-from mednet_shared.platform.http import IsoDate, IsoDateTime, IsoTime, answers
+from mednet_shared.platform.http import PUBLIC_API_PATHS, FieldProblem, IsoDate, IsoDateTime, IsoTime, answers
 
 from .domain import MediatorAvailability, access, offers
 from .domain.calls import OPEN, CallNotFound, CallStateError, Placement, ensure_scheduled, ids_of_call
@@ -290,8 +290,14 @@ class Decline(BaseModel):
     proposals: list[DateWindow] = Field(default_factory=list, max_length=10)
 
 
+PUBLIC_API_PATHS.update({"/v1/offers/choose", "/v1/offers/decline"})   # the signed links: the token is the key
+
+
 def _refused(error: OfferRefused) -> HTTPException:
-    return HTTPException(error.status, {"reasons": [reason.model_dump(mode="json") for reason in error.reasons]})
+    """The refusal's status, every reason in `errors` (field, message)."""
+    refused = HTTPException(error.status, str(error)[:2000] or "refused")
+    refused.errors = [FieldProblem(field=reason.field, message=reason.message) for reason in error.reasons]
+    return refused
 
 
 async def _offer_side(request: Request, offer_id: str, caller: Principal) -> tuple[CaseState, str, str | None]:
@@ -346,11 +352,11 @@ def _page(title: str, text: str, status_code: int = 200, form: str = "") -> HTML
 
 
 def _claims(request: Request, token: str, purpose: str):
-    links = scheduler_of(request).links
-    if links is None:
+    scheduler = scheduler_of(request)
+    if scheduler.links is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "links are not enabled")
     try:
-        claims = links.verify(token)
+        claims = scheduler.links.verify(token, scheduler.clock())
     except LinkRefused as error:
         raise HTTPException(status.HTTP_403_FORBIDDEN if "expired" not in str(error) else status.HTTP_410_GONE,
                             str(error)) from None

@@ -9,6 +9,7 @@ current one and the slot one of its slots.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 import jwt
@@ -51,18 +52,20 @@ class Links:
             message, lambda offer_id, slot_id: f"{base}/v1/offers/choose?token={quote(self.token(message, slot_id))}",
             lambda offer_id: f"{base}/v1/offers/decline?token={quote(self.token(message, DECLINE))}")
 
-    def verify(self, token: str) -> LinkClaims:
+    def verify(self, token: str, now: datetime) -> LinkClaims:
+        """The link's claims, if signed by one of the keys and not expired at now (the scheduler's clock)."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self.keys.keys.get(kid) if isinstance(kid, str) else None
             if key is None:
                 raise LinkRefused("the link is not valid (unknown key)")
             claims = jwt.decode(token, key, algorithms=["HS256"], audience=AUDIENCE,
-                                options={"require": ["exp", "aud", "case", "party", "offer", "slot"]})
-        except jwt.ExpiredSignatureError:
-            raise LinkRefused("the link has expired (the offer's deadline passed)") from None
+                                options={"require": ["exp", "aud", "case", "party", "offer", "slot"],
+                                         "verify_exp": False})
         except jwt.PyJWTError:
             raise LinkRefused("the link is not valid") from None
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
+            raise LinkRefused("the link has expired (the offer's deadline passed)")
         values = [claims.get(name) for name in ("case", "party", "offer", "slot")]
         if not all(isinstance(value, str) and 0 < len(value) <= 128 for value in values):
             raise LinkRefused("the link is not valid")

@@ -155,10 +155,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+PUBLIC_API_PATHS: set[str] = set()
+"""/v1 paths answered without a bearer token, each guarding itself (scheduling's signed links carry their own
+token); exact paths, added by the service that serves them."""
+
+
 def _api(scope: Scope) -> bool:
-    """Whether the request is for the /v1 API (below the root path the app may be mounted at)."""
+    """Whether the request is for the /v1 API (below the root path the app may be mounted at) and needs a token."""
     path, root = scope["path"], scope.get("root_path", "")
-    return (path[len(root):] if root and path.startswith(root) else path).startswith(API_PREFIX)
+    path = path[len(root):] if root and path.startswith(root) else path
+    return path.startswith(API_PREFIX) and path not in PUBLIC_API_PATHS
 
 
 def _has_body(scope: Scope) -> bool:

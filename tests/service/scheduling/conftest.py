@@ -13,11 +13,13 @@ from scheduling_kit import MEDIATOR, Clock
 from mednet_scheduling import api
 from mednet_scheduling.config import Settings
 from mednet_scheduling.handlers import SchedulingHandlers
+from mednet_scheduling.links import Links
 from mednet_scheduling.memory_store import MemorySchedulingStore
 from mednet_scheduling.usecases import Scheduler
 from mednet_shared.platform import http
 from mednet_shared.platform.auth import Role, runtime_policy
 from mednet_shared.platform.cas import CasPolicy
+from mednet_shared.platform.keyset import KeySet
 from services_harness import client, jwt_settings
 
 
@@ -31,9 +33,13 @@ def store() -> MemorySchedulingStore:
     return MemorySchedulingStore()
 
 
+LINK_KEYS = KeySet.secrets('{"l1": "a-test-link-key-of-at-least-32-characters"}', "l1", "MEDNET_SCHEDULING_LINK_KEYS")
+
+
 @pytest.fixture
 def scheduler(store, clock) -> Scheduler:
-    return Scheduler(store, clock, CasPolicy(attempts=5, backoff_seconds=0, backoff_max_seconds=0))
+    return Scheduler(store, clock, CasPolicy(attempts=5, backoff_seconds=0, backoff_max_seconds=0),
+                     links=Links(LINK_KEYS, "https://scheduling.test"))
 
 
 @pytest.fixture
