@@ -23,6 +23,9 @@ TEST_JWT_KEYS = json.dumps({"test-1": secrets.token_urlsafe(32)})
 TEST_JWT_ENVIRONMENT = {"MEDNET_JWT_KEYS": TEST_JWT_KEYS, "MEDNET_JWT_ACTIVE_KID": "test-1"}
 
 
+TEST_LINK_KEYS = '{"l1": "tests-only-offer-link-key-0123456789abcdef"}'
+
+
 def settings_for(service: str, infrastructure, unique: str, **overrides):
     """Own databases and groups; firm inbound topics limited to the test's own firms (ids containing unique)."""
     config = importlib.import_module(f"mednet_{service}.config")
@@ -31,6 +34,10 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
     if "smtp_port" in config.Settings.model_fields:
         overrides.setdefault("poll_seconds", 0.3)
         overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
+    if "link_keys" in config.Settings.model_fields:
+        overrides.setdefault("link_keys", TEST_LINK_KEYS)
+        overrides.setdefault("link_active_kid", "l1")
+        overrides.setdefault("public_url", "http://scheduling.test")
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     jwt = {"jwt_jwks_url": "", "jwt_secret": ""} if "jwt_keys" in overrides else \

@@ -49,7 +49,10 @@ def asyncapi_documents() -> dict[str, dict[str, Any]]:
     documentation_settings = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017",
                               "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE=",
                               "MEDNET_JWT_JWKS_URL": "https://issuer.example.org/.well-known/jwks.json",
-                              "MEDNET_JWT_KEYS": "", "MEDNET_JWT_SECRET": ""}
+                              "MEDNET_JWT_KEYS": "", "MEDNET_JWT_SECRET": "",
+                              "MEDNET_SCHEDULING_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}',
+                              "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "doc",
+                              "MEDNET_SCHEDULING_PUBLIC_URL": "https://scheduling.example.org"}
     saved = {key: os.environ.get(key) for key in documentation_settings}
     os.environ.update(documentation_settings)
     try:
