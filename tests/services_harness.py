@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import httpx
 from fastapi import FastAPI
 
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 
 
@@ -81,6 +82,9 @@ async def running(service: str, settings, from_now: bool = True) -> AsyncIterato
     module = importlib.import_module(f"mednet_{service}.app")
     if from_now and getattr(module, "CONSUMES", None):
         await skip_history(settings.kafka_bootstrap_servers, settings.consumer_group, module.CONSUMES)
+        if service == "scheduling":   # its second subscription, to notify's InvitationReplied
+            await skip_history(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-replies",
+                               [Topics.NOTIFY])
     app = module.build(settings)
     runtime = app.state.runtime
     await runtime.start()
