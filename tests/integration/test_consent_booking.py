@@ -162,6 +162,8 @@ async def test_the_consent_flow_end_to_end(infrastructure, kafka, unique):
 
 async def test_two_scheduling_instances_offering_and_booking_for_one_mediator_never_overlap(infrastructure, kafka,
                                                                                             unique):
+    """Both instances consume the cases (one group: the partitions split between them) and the sides' choices (on
+    Kafka, and over each instance's HTTP API at once): no two holds or bookings of the mediator overlap."""
     mediator_id = f"med-{unique}"
     cases = [a_case(unique, f"race{n}", 2, mediator_id) for n in range(5)]
     for case in cases:
@@ -170,28 +172,39 @@ async def test_two_scheduling_instances_offering_and_booking_for_one_mediator_ne
     settings = settings_for("scheduling", infrastructure, unique)
     async with running("scheduling", settings) as one, running("scheduling", settings, from_now=False) as two:
         await asyncio.gather(*(opened(kafka, case) for case in cases))
-        offers = [await offer_for(kafka, case.case_id, party.party_id) for case in cases for party in case.parties]
-        calendar = await one.state.scheduler.store.calendar(mediator_id)
-        assert len(calendar.offers.open_offers()) == 10
-        # every side chooses at once, half through each instance's API, half on Kafka
-        apps = [one, two]
+        store = one.state.scheduler.store
+
+        async def all_offered():
+            calendar = await store.calendar(mediator_id)
+            return calendar if len(calendar.offers.open_offers()) == 10 else None
+
+        calendar = await wait_for(all_offered, timeout=60, interval=0.3)
+        assert no_overlap(calendar, cases[0].mediator.buffer_minutes)
 
         async def choose(n, offer):
-            case = next(c for c in cases if c.case_id == offer.case_id)
-            firm = case.side(offer.party_id).firm_id if hasattr(case, "side") else next(
-                s.firm_id for s in case.sides if s.party_id == offer.party_id)
             if n % 2:
-                await choose_first(kafka, firm, offer.case_id, offer.party_id)
+                await produce(kafka, Topics.firm_inbound(offer.side_firm_id), [as_record(command(
+                    {"case_id": offer.case_id, "party_id": offer.party_id, "offer_id": offer.offer_id,
+                     "slot_id": offer.slots[-1].slot_id}, "mednet.ChooseCallSlot.v1"))])
             else:
-                await choose_first_http(kafka, apps[n % 4 // 2], firm, offer.case_id, offer.party_id)
+                async with client((one, two)[n % 4 // 2], Role.FIRM, firm_id=offer.side_firm_id) as http:
+                    answer = await http.post(f"/v1/offers/{offer.offer_id}/choose",
+                                             json={"slot_id": offer.slots[-1].slot_id})
+                    assert answer.status_code == 200, answer.text
 
-        await asyncio.gather(*(choose(n, offer) for n, offer in enumerate(offers)))
+        await asyncio.gather(*(choose(n, offer) for n, offer in enumerate(calendar.offers.open_offers())))
+
+        async def all_booked():
+            calendar = await store.calendar(mediator_id)
+            return calendar if len(calendar.calls) == 10 else None
+
+        calendar = await wait_for(all_booked, timeout=60, interval=0.3)
+        assert calendar.offers.holds() == [] and no_overlap(calendar, cases[0].mediator.buffer_minutes)
         for case in cases:
-            await ours(kafka, case.case_id, 2)
-        calendar = await two.state.scheduler.store.calendar(mediator_id)
-        spans = sorted([(b.start, b.end) for b in calendar.calls.values()]
-                       + [(h.start, h.end) for h in calendar.offers.holds()])
-        assert len(calendar.calls) == 10 and calendar.offers.holds() == []
-        buffer = timedelta(minutes=cases[0].policy.buffer_minutes)
-        overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if a[1] + buffer > b[0]]
-        assert overlaps == []
+            assert len(await ours(kafka, case.case_id, 2)) == 2
+
+
+def no_overlap(calendar, buffer_minutes: int) -> bool:
+    spans = sorted([(b.start, b.end) for b in calendar.calls.values()]
+                   + [(h.start, h.end) for h in calendar.offers.holds()])
+    return all(a[1] + timedelta(minutes=buffer_minutes) <= b[0] for a, b in zip(spans, spans[1:]))
