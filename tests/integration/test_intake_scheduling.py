@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from kafka_helpers import as_record, command, events_of, new_topic, produce, read
 from mednet_shared.contracts.topics import Topics
+from offers_helpers import choose_first
 from sample_cases import submission
 from services_harness import services
 
@@ -21,7 +22,10 @@ async def test_a_submission_on_the_inbound_topic_schedules_one_call_per_party_on
 
         opened = await events_of(kafka, Topics.INTAKE, _case_id(firm, document), "CaseOpened", 1)
         case_id = opened[0].subject
-        scheduled = await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)
+        for party_id in ("p1", "p2", "p3"):   # each side chooses the first slot of its offer
+            await choose_first(kafka, firm, case_id, party_id)
+        scheduled = [e for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)
+                     if e.payload().booked_by == "choice"]
         calls = [e.payload() for e in {e.id: e for e in scheduled}.values()]
         assert sorted(c.party_id for c in calls) == ["p1", "p2", "p3"]
         assert len({c.call_id for c in calls}) == 3
@@ -36,7 +40,8 @@ async def test_a_submission_on_the_inbound_topic_schedules_one_call_per_party_on
         await asyncio.sleep(6)
 
         assert {e.id for e in await events_of(kafka, Topics.INTAKE, case_id, "CaseOpened", 1)} == {opened[0].id}
-        again = await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)
+        again = [e for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)
+                 if e.payload().booked_by == "choice"]
         assert {e.id for e in again} == {e.id for e in scheduled}, "redelivery creates nothing new"
         calendar = await apps["scheduling"][0].state.scheduler.store.calendar(f"med-{unique}")
         assert len(calendar.calls) == 3
@@ -49,12 +54,15 @@ async def test_two_scheduler_instances_never_double_book_a_mediator(infrastructu
     inbound = await new_topic(kafka, Topics.firm_inbound(firm), partitions=3)
     mediator = f"med-{unique}"
     async with services(infrastructure, unique, "intake", "scheduling", instances={"scheduling": 2}) as apps:
-        documents = [represented_by(submission(f"ref-{unique}-{n}", parties=2, mediator_id=mediator, days_ahead=10),
+        documents = [represented_by(submission(f"ref-{unique}-{n}", parties=2, mediator_id=mediator, days_ahead=21),
                                     firm) for n in range(8)]
         records = [as_record(command(d)) for d in documents]
         await asyncio.gather(*(produce(kafka, inbound, [record]) for record in records))
         case_ids = [_case_id(firm, d) for d in documents]
         scheduled = []
+        for case_id in case_ids:
+            for party_id in ("p1", "p2"):
+                await choose_first(kafka, firm, case_id, party_id)
         for case_id in case_ids:
             scheduled += [e.payload() for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2)]
         # The calendar both instances share is the truth. The shared topic may also hold CallScheduled of the same
@@ -100,15 +108,19 @@ async def test_firm_commands_reschedule_change_availability_and_withdraw(infrast
         document["parties"][1]["attorney"]["firm_id"] = firm
         await produce(kafka, inbound, [as_record(command(document))])
         case_id = _case_id(firm, document)
+        await choose_first(kafka, firm, case_id, "p2")
         first = {e.payload().party_id: e.payload()
-                 for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 1)}
+                 for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 1)
+                 if e.payload().booked_by != "system"}
         assert set(first) == {"p2"}, "p1's side awaits its firm: no call for it yet"
         assert first["p2"].side_firm_id == firm
 
         accept = {"case_id": case_id, "party_id": "p1"}
         await produce(kafka, attorney_inbound, [as_record(command(accept, "mednet.AcceptRepresentation.v1"))])
+        await choose_first(kafka, attorney_firm, case_id, "p1")
         first = {e.payload().party_id: e.payload()
-                 for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2)}
+                 for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2)
+                 if e.payload().booked_by != "system"}
         assert first["p1"].side_firm_id == attorney_firm
 
         later = (first["p1"].end + timedelta(days=3)).isoformat()

@@ -11,6 +11,7 @@ from mednet_shared.contracts.events import CaseOpened
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import Side
 from mednet_shared.platform.auth import Role
+from offers_helpers import choose_first
 from sample_cases import submission
 from services_harness import client, services
 
@@ -38,6 +39,8 @@ async def test_the_side_firm_moves_its_call_and_a_wrong_firm_gets_command_reject
         record = opened.to_record(Topics.INTAKE)
         headers = [(key, value.encode()) for key, value in record.headers.items()]
         await produce(kafka, Topics.INTAKE, [(record.key, record.value, headers)])
+        await new_topic(kafka, Topics.firm_inbound(firm_a))
+        await choose_first(kafka, firm_a, case.case_id, "p1")   # p1's side chooses its first offered slot
         await events_of(kafka, Topics.SCHEDULING, case.case_id, "CallScheduled", 1)
         calendar = await apps["scheduling"][0].state.scheduler.store.calendar(mediator_id)
         assert list(calendar.calls) == [f"{case.case_id}:p1"], "p2's side is not confirmed: no call for it"
