@@ -4,6 +4,7 @@ mediator did since: a completed call stays completed and the case still complete
 from kafka_helpers import as_record, command, events_of, new_topic, produce, read
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
+from offers_helpers import choose_first
 from sample_cases import submission
 from services_harness import client, services
 
@@ -18,8 +19,11 @@ async def test_a_replayed_placement_does_not_reopen_a_completed_call(infrastruct
             party["attorney"]["firm_id"] = firm  # every side the submitter's own: confirmed at once
         await produce(kafka, inbound, [as_record(command(document))])
         opened = await _opened(kafka, firm)
+        for party_id in ("p1", "p2"):
+            await choose_first(kafka, firm, opened.subject, party_id)
         calls = {e.payload().party_id: e.payload()
-                 for e in await events_of(kafka, Topics.SCHEDULING, opened.subject, "CallScheduled", 2)}
+                 for e in await events_of(kafka, Topics.SCHEDULING, opened.subject, "CallScheduled", 2)
+                 if e.payload().booked_by == "choice"}
         scheduling.state.scheduler.clock = lambda: max(c.end for c in calls.values())  # the calls took place
         async with client(scheduling, Role.MEDIATOR, mediator_id=mediator_id) as mediator:
             assert (await mediator.post(f"/v1/calls/{calls['p1'].call_id}/complete")).status_code == 200
