@@ -20,13 +20,32 @@ def submission(reference: str, *, firm: str | None = None, **options) -> dict:
 from services_harness import client, services
 
 
+async def choose_offered(scheduling, case_id: str, view: dict) -> None:
+    """Each offered call's side chooses its first slot over HTTP with its firm's token (the consent flow)."""
+    store = scheduling.state.scheduler.store
+    state = await store.case(case_id)
+    calendar = await store.calendar(state.facts.mediator.mediator_id)
+    for call in view["calls"]:
+        record = calendar.offers.of(call["call_id"]) if call["status"] == "offered" else None
+        offer = record.current if record else None
+        if offer is None or not offer.is_open:
+            continue
+        who = client(scheduling, Role.FIRM, firm_id=offer.side_firm_id) if offer.side_firm_id else \
+            client(scheduling, Role.MEDIATOR, mediator_id=state.facts.mediator.mediator_id)
+        async with who as http:
+            await http.post(f"/v1/offers/{offer.offer_id}/choose", json={"slot_id": offer.slots[0].slot_id})
+
+
 async def wait_calls(scheduling, case_id: str, predicate, timeout: float = 40.0) -> dict:
+    """The case's calls once they match; an offered call is chosen by its side on the way."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with client(scheduling, Role.OPERATOR) as operator:
         while True:
             response = await operator.get(f"/v1/cases/{case_id}/calls")
             if response.status_code == 200 and predicate(response.json()):
                 return response.json()
+            if response.status_code == 200:
+                await choose_offered(scheduling, case_id, response.json())
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"calls of {case_id} never matched: {response.status_code} {response.text}")
             await asyncio.sleep(0.3)
@@ -172,14 +191,15 @@ async def test_moving_the_session_reschedules_calls_that_no_longer_fit_and_withd
             patched = await submitter.patch(f"/v1/cases/{case_id}", json={"session": session})
             assert patched.status_code == 200 and patched.json()["revision"] == 2, patched.text
 
-            def late_call_moved(view) -> bool:
-                call = next(c for c in view["calls"] if c["party_id"] == late["party_id"])
-                return call["sequence"] == 2 and call["end"] <= (new_start - timedelta(hours=24)).isoformat()
+            def both_moved(view) -> bool:
+                # both calls were chosen inside the offer window (14 to 2 days before the old session): a session
+                # 15 days earlier leaves neither where it was
+                calls = {c["party_id"]: c for c in view["calls"]}
+                return calls[late["party_id"]]["sequence"] == 2 and calls[early["party_id"]]["sequence"] == 1 and all(
+                    c["end"] <= (new_start - timedelta(hours=24)).isoformat() for c in calls.values())
 
-            after = await wait_calls(scheduling, case_id, late_call_moved)
-            unchanged = next(c for c in after["calls"] if c["party_id"] == early["party_id"])
-            assert unchanged == early, "a call that still fits is left alone"
-            moved = await events_of(kafka, Topics.SCHEDULING, case_id, "CallRescheduled", 2)
+            await wait_calls(scheduling, case_id, both_moved)
+            moved = await events_of(kafka, Topics.SCHEDULING, case_id, "CallRescheduled", 3)
             assert {e.payload().reason for e in moved} == {"rescheduled by the mediator", "the case changed"}
 
             withdrawn = await submitter.post(f"/v1/cases/{case_id}/withdraw", json={"reason": "settled"})
