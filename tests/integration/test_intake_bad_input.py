@@ -96,7 +96,7 @@ async def test_every_malformed_submission_is_rejected_or_dead_lettered_and_valid
         from mednet_intake.domain import case_id_for
 
         case_id = case_id_for(firm, valid["external_ref"])
-        await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2, timeout=60)
+        await events_of(kafka, Topics.SCHEDULING, case_id, "CallSlotsOffered", 2, timeout=60)
 
         rejections: dict[str, CloudEvent] = {}
 

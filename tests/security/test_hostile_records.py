@@ -49,7 +49,7 @@ async def test_poison_records_are_dead_lettered_at_once_and_another_firms_case_s
 
         case_id = case_id_for(firm_b, valid["external_ref"])
         await events_of(kafka, Topics.INTAKE, case_id, "CaseOpened", 1, timeout=20)
-        await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2, timeout=20)
+        await events_of(kafka, Topics.SCHEDULING, case_id, "CallSlotsOffered", 2, timeout=20)
 
         dead = await read(kafka, Topics.dead_letter(inbound_a), len(POISON) + 1, timeout=5)
         assert len(dead) == len(POISON), "each poison record is dead-lettered exactly once"

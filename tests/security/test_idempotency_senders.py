@@ -2,6 +2,7 @@
 firm that puts in a command of its own the id the network will derive for another firm's case pre-empts nothing."""
 
 from kafka_helpers import command, as_record, events_of, new_topic, produce, read, wait_for
+from offers_helpers import choose_first
 from mednet_intake.domain import case_id_for
 from mednet_shared.contracts.envelope import CloudEvent, derived_id
 from mednet_shared.contracts.topics import Topics
@@ -21,7 +22,7 @@ async def test_commands_of_two_firms_with_the_same_id_both_take_effect(infrastru
         for n, firm in enumerate(firms):
             case_id = case_id_for(firm, f"same-{unique}-{n}")
             await events_of(kafka, Topics.INTAKE, case_id, "CaseOpened", 1, timeout=20)
-            await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2, timeout=20)
+            await events_of(kafka, Topics.SCHEDULING, case_id, "CallSlotsOffered", 2, timeout=20)
 
         async def rejected_firms() -> set[str]:
             events = [CloudEvent.from_bytes(r.value) for r in await read(kafka, Topics.INTAKE, 10**6, timeout=1)]
@@ -39,7 +40,8 @@ async def test_a_command_with_the_id_of_another_firms_future_case_pre_empts_noth
         own = submission(f"own-{unique}", mediator_id=f"med-a-{unique}", represented_by=attacker)
         await produce(kafka, attacker_topic, [as_record(command(own))])
         own_case = case_id_for(attacker, own["external_ref"])
-        await events_of(kafka, Topics.SCHEDULING, own_case, "CallScheduled", 2, timeout=20)
+        await choose_first(kafka, attacker, own_case, "p1")   # a booked call to move
+        await events_of(kafka, Topics.SCHEDULING, own_case, "CallScheduled", 1, timeout=20)
 
         victim_case = case_id_for(victim, f"victim-{unique}")
         planted = derived_id(victim_case, "opened")
@@ -52,7 +54,7 @@ async def test_a_command_with_the_id_of_another_firms_future_case_pre_empts_noth
             f"victim-{unique}", mediator_id=f"med-v-{unique}", represented_by=victim)))])
         opened = await events_of(kafka, Topics.INTAKE, victim_case, "CaseOpened", 1, timeout=20)
         assert opened[0].id == planted, "the attacker guessed the very id the network derived"
-        await events_of(kafka, Topics.SCHEDULING, victim_case, "CallScheduled", 2, timeout=20)
+        await events_of(kafka, Topics.SCHEDULING, victim_case, "CallSlotsOffered", 2, timeout=20)
 
 
 async def _equal(found, expected) -> bool:
