@@ -46,9 +46,12 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
             "MEDNET_SCHEDULING_LINK_KEYS": lambda: json.dumps({"l1": _new_key()}),
             "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1"}
     changed = False
-    missing = {key: value for key, value in made.items() if key not in values}
-    if missing:   # a file from before a key existed gets that key (the ones it has are kept)
-        values |= {key: value() if callable(value) else value for key, value in missing.items()}
+    if not any(key.startswith("MEDNET_") for key in values):
+        values |= {key: value() if callable(value) else value for key, value in made.items()}
+        changed = True
+    if "MEDNET_SCHEDULING_LINK_KEYS" not in values:   # a file from before offers' signed links gets their key
+        values |= {key: value() if callable(value) else value for key, value in made.items()
+                   if key.startswith("MEDNET_SCHEDULING_LINK_")}
         changed = True
     for retired in ("MEDNET_JWT_KEYS", "MEDNET_JWT_ACTIVE_KID", "MEDNET_JWT_SECRET"):
         changed = values.pop(retired, None) is not None or changed

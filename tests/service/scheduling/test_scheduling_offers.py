@@ -231,3 +231,19 @@ async def test_two_schedulers_offering_and_booking_at_once_for_one_mediator_neve
     calendar = await store.calendar(MEDIATOR)
     assert len(calendar.calls) == 12 and no_overlap(calendar)
     assert len(payloads(store, "CallScheduled")) == 12
+
+
+def test_the_service_does_not_start_without_its_link_keys_and_public_url():
+    import pytest
+
+    from mednet_scheduling.app import build
+    from mednet_scheduling.config import Settings
+    from services_harness import jwt_settings
+
+    with pytest.raises(ValueError, match="MEDNET_SCHEDULING_LINK_KEYS is not set"):
+        build(Settings(**jwt_settings()))
+    with pytest.raises(ValueError, match="MEDNET_SCHEDULING_PUBLIC_URL is not set"):
+        Settings(link_keys='{"l1": "' + "k" * 40 + '"}', link_active_kid="l1", **jwt_settings()).link_keyset()
+    with pytest.raises(ValueError, match="shorter than 32"):
+        Settings(link_keys='{"l1": "short"}', link_active_kid="l1", public_url="https://s.example.org",
+                 **jwt_settings()).link_keyset()
