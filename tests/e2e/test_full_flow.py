@@ -12,6 +12,7 @@ from icalendar import Calendar
 from standardwebhooks import Webhook
 
 from kafka_helpers import as_record, events_of, new_topic, produce, read, wait_for
+from offers_helpers import choose_first
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
@@ -74,8 +75,11 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
             accepted = await accept_awaiting_sides(kafka, intake, case_id, submitter)
             assert accepted in ([], sorted(firms.items())), "every party's firm is asked, and only the sides of others"
 
+            for party_id, firm in firms.items():   # each side chooses the first slot it is offered
+                await choose_first(kafka, firm, case_id, party_id)
             scheduled = {e.payload().party_id: e.payload()
-                         for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)}
+                         for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 3)
+                         if e.payload().booked_by == "choice"}
             await wait_for(lambda: len(smtp.mailbox.messages) >= 9, timeout=30)
             for party_id, call in scheduled.items():
                 for attendee in call.attendees:
