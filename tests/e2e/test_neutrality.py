@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from standardwebhooks import Webhook
 
 from kafka_helpers import as_record, command, events_of, new_topic, produce, read, wait_for
+from offers_helpers import choose_first, offer_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
@@ -107,8 +108,17 @@ async def test_no_side_sees_another_sides_data(infrastructure, kafka, unique):
                 confirmed = await the_mediator.post(f"/v1/cases/{case_id}/sides/p4/confirm", json={})
                 assert confirmed.status_code == 200, confirmed.text
 
+            # each side chooses its offered slot: its firm on Kafka; the unrepresented p4's the mediator over HTTP
+            for party_id, firm in (("p1", firm_a), ("p2", firm_b), ("p3", firm_c)):
+                await choose_first(kafka, firm, case_id, party_id)
+            offer = await offer_for(kafka, case_id, "p4")
+            async with client(scheduling, Role.MEDIATOR, mediator_id=mediator_id) as the_mediator:
+                chosen = await the_mediator.post(f"/v1/offers/{offer.offer_id}/choose",
+                                                 json={"slot_id": offer.slots[0].slot_id})
+                assert chosen.status_code == 200, chosen.text
             scheduled = {e.payload().party_id: e.payload()
-                         for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 4, timeout=60)}
+                         for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 4, timeout=60)
+                         if e.payload().booked_by != "system"}
             assert set(scheduled) == {"p1", "p2", "p3", "p4"}
 
             await _quiet(kafka, Topics.SCHEDULING, case_id)
