@@ -27,6 +27,7 @@ from .usecases import Intake
 from .store import CASES, REJECTIONS, MongoCaseStore
 
 PUBLISHES = [Topics.INTAKE]
+CONSUMES: list[str] = []  # only the firms' inbound topics, by pattern
 log = logging.getLogger("mednet.intake")
 
 

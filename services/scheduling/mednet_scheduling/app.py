@@ -26,7 +26,8 @@ CONSUMES = [Topics.INTAKE]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES, REJECTIONS], topics=PUBLISHES + CONSUMES)
-    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay))
+    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay),
+                          complete_before_start=settings.complete_before_start)
     handlers = SchedulingHandlers(scheduler)
     runtime.consumer.subscribe(
         [Topics.INTAKE],

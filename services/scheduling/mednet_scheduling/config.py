@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mednet_shared.contracts.topics import Topics
@@ -10,3 +11,6 @@ class Settings(ServiceSettings):
     service_name: str = "scheduling"
     http_port: int = 8102
     inbound_topic_pattern: str = Topics.FIRM_INBOUND_PATTERN
+    complete_before_start: bool = Field(
+        default=False, description="Local stack only (mednet up, demo, chaos): the played mediator may complete a "
+                                   "call before it starts; never set in a deployment")

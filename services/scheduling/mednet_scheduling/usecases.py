@@ -55,6 +55,7 @@ class Scheduler:
     clock: Callable[[], datetime] = utc_now
     policy: CasPolicy = DEFAULT_POLICY
     draw: Callable[[], Secrets] = drawn_secrets
+    complete_before_start: bool = False
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class Scheduler:
         def decide(state: CaseState | None) -> tuple[CaseState | None, list[Message]]:
             if state is None:
                 raise CallNotFound(calls.call_id_of(case_id, party_id))
-            return calls.complete(state, party_id, self.clock())
+            return calls.complete(state, party_id, self.clock(), early=self.complete_before_start)
 
         await self._change_case(case_id, decide, cause, calls.call_id_of(case_id, party_id))
 

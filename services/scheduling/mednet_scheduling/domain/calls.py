@@ -312,9 +312,9 @@ def with_call(state: CaseState, call: CallState) -> CaseState:
     return state.model_copy(update={"calls": {**state.calls, call.party_id: call}})
 
 
-def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState, list[Message]]:
-    """The call completed (not before it starts); when every call is completed or waived, the pre-mediation is.
-    Completing twice changes nothing."""
+def complete(state: CaseState, party_id: str, now: datetime, *, early: bool = False) -> tuple[CaseState, list[Message]]:
+    """The call completed (not before it starts, unless `early`: a played mediator on a local stack); when every
+    call is completed or waived, the pre-mediation is. Completing twice changes nothing."""
     call, facts = state.calls.get(party_id), state.facts
     if call is None:
         raise CallNotFound(call_id_of(state.case_id, party_id))
@@ -322,7 +322,7 @@ def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState,
         return state, []
     if CallStatus.COMPLETED not in NEXT[call.status]:
         raise CallStateError(f"call {call.call_id} is {call.status}")
-    if call.start is not None and now < call.start:
+    if call.start is not None and now < call.start and not early:
         raise CallStateError(f"call {call.call_id} starts at {call.start.isoformat()}: its completion before it "
                              "starts is refused")
     state = with_call(state, call.model_copy(update={"status": CallStatus.COMPLETED, "completed_at": now}))
