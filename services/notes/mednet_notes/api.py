@@ -67,7 +67,7 @@ async def read_notes(call_id: str, request: Request, caller: Principal = Depends
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
-@router.get("/cases/{case_id}/brief", **answers(Brief, 404, 409))
+@router.get("/cases/{case_id}/brief", **answers(Brief, 404, 409, 410, 500))
 async def brief(case_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     try:
         return (await notes_of(request).brief(case_id, caller.mediator_id)).model_dump(mode="json")
@@ -75,6 +75,10 @@ async def brief(case_id: str, request: Request, caller: Principal = Depends(medi
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} of yours is known") from None
     except BriefNotReady as waiting:
         raise HTTPException(status.HTTP_409_CONFLICT, str(waiting)) from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 @router.post("/cases/{case_id}/notes/purge", **answers(Purged))

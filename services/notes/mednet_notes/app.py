@@ -2,7 +2,16 @@
 
 from fastapi import FastAPI
 
-from mednet_shared.contracts.events import CallCancelled, CallRescheduled, CallScheduled, CaseOpened, CaseUpdated
+from mednet_shared.contracts.events import (
+    CallCancelled,
+    CallCompleted,
+    CallRescheduled,
+    CallScheduled,
+    CallWaived,
+    CaseOpened,
+    CaseUpdated,
+    PreMediationCompleted,
+)
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
@@ -30,6 +39,9 @@ def build(settings: Settings | None = None) -> FastAPI:
             CallScheduled: handlers.call_scheduled,
             CallRescheduled: handlers.call_scheduled,
             CallCancelled: handlers.call_cancelled,
+            CallCompleted: handlers.call_completed,
+            CallWaived: handlers.call_waived,
+            PreMediationCompleted: handlers.pre_mediation_completed,
         },
     )
     app = runtime.http_app([api.router])

@@ -7,14 +7,19 @@ error; each case's notes are sealed under its own data key, wrapped by a master 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import datetime
 
+from pydantic import TypeAdapter
+
 from mednet_shared.contracts.envelope import CloudEvent, new_event
-from mednet_shared.contracts.values import Party, utc_now
+from mednet_shared.contracts.values import Amount, Objective, Party, Side, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
-from .crypto import NoteSealer
+from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations
 from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing
@@ -23,6 +28,7 @@ from .store import NotesStore
 
 SOURCE = "/mednet/notes"
 DATA_KEY_ID = "case-data-key"
+AMOUNTS = TypeAdapter(list[Amount | None])
 
 
 class Notes:
@@ -50,12 +56,20 @@ class Notes:
         return await compare_and_set(attempt, service="notes", what="case", key=case_id,
                                      policy=self.cas_policy)
 
-    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock()))
+    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party],
+                         sides: list[Side] | None = None) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock(),
+                                                                   sides))
 
     async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
                          status: CallStatus) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status))
+        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status,
+                                                                   self.clock()))
+
+    async def learn_completion(self, case_id: str, mediator_id: str, call_ids: list[str],
+                               waived_call_ids: list[str]) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_completion(s, mediator_id, call_ids, waived_call_ids,
+                                                                         self.clock()))
 
     async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> None:
         case_id = rules.case_of_call(call_id)
@@ -65,8 +79,9 @@ class Notes:
         sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=case_id, call_id=call_id)
         await self.store.save_note(call_id, case_id, call.party_id, sealed)
         if notes.objectives:
+            sealed, digest = await self.sealed_amounts(case_id, call.party_id, notes.objectives)
             await self.change_case(case_id, lambda s: rules.record_objectives(s, call, notes.objectives,
-                                                                              self.clock()))
+                                                                              self.clock(), sealed, digest))
 
     async def read(self, call_id: str, mediator_id: str | None) -> dict:
         case_id = rules.case_of_call(call_id)
@@ -76,15 +91,50 @@ class Notes:
         observations = Observations()
         if note:
             observations = Observations.model_validate_json(await self._opened(case_id, call_id, note))
+        objectives = await self.objectives_with_amounts(state, call.party_id)
         return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id,
                 "observations": observations.model_dump(),
-                "objectives": [o.model_dump(mode="json") for o in state.objectives_of(call.party_id)]}
+                "objectives": [o.model_dump(mode="json") for o in objectives]}
 
     async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
-        return rules.brief_of(await self.store.case(case_id), case_id, mediator_id)
+        state = await self.store.case(case_id)
+        rules.brief_of(state, case_id, mediator_id)  # who may read it, and whether it is ready, before any key
+        amounts = {s.party_id: await self.opened_amounts(case_id, s.party_id, s.sealed_amounts)
+                   for s in state.objectives if s.sealed_amounts}
+        return rules.brief_of(state, case_id, mediator_id, amounts)
+
+    async def objectives_with_amounts(self, state: CaseState, party_id: str) -> list[Objective]:
+        stated = state.stated(party_id)
+        if stated is None:
+            return []
+        if not stated.sealed_amounts:
+            return list(stated.objectives)
+        amounts = await self.opened_amounts(state.case_id, party_id, stated.sealed_amounts)
+        return rules.with_amounts(stated.objectives, amounts)
+
+    async def sealed_amounts(self, case_id: str, party_id: str, objectives: list[Objective]) -> tuple[str, str]:
+        """The objectives' amounts sealed under the case's data key (empty when none has an amount), and their
+        digest keyed by that data key (so equal amounts compare equal without a readable trace)."""
+        amounts = [o.amount for o in objectives]
+        if all(a is None for a in amounts):
+            return "", ""
+        data_key = await self.data_key_of(case_id, create=True)
+        plain = AMOUNTS.dump_json(amounts)
+        sealed = NoteSealer(data_key, DATA_KEY_ID).seal(plain, case_id=case_id, call_id=amounts_context(party_id))
+        digest = hmac.new(data_key, b"mednet-amounts|" + plain, hashlib.sha256).hexdigest()
+        return base64.b64encode(sealed["nonce"] + sealed["ciphertext"]).decode(), digest
+
+    async def opened_amounts(self, case_id: str, party_id: str, token: str) -> list[Amount | None]:
+        raw = base64.b64decode(token)
+        sealed = {"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]}
+        sealer = await self.sealer_of(case_id)
+        return AMOUNTS.validate_json(sealer.open(sealed, case_id=case_id, call_id=amounts_context(party_id)))
 
     async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
         """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""
+        return NoteSealer(await self.data_key_of(case_id, create), DATA_KEY_ID)
+
+    async def data_key_of(self, case_id: str, create: bool = False) -> bytes:
         wrapping = await self.store.case_key(case_id)
         if wrapping is None and create:
             _, fresh = self.master_keys.new_data_key(case_id)
@@ -93,7 +143,7 @@ class Notes:
             raise NotesPurged(case_id, self.clock())
         if "purged_at" in wrapping:
             raise NotesPurged(case_id, wrapping["purged_at"])
-        return NoteSealer(self.master_keys.unwrap(wrapping, case_id), DATA_KEY_ID)
+        return self.master_keys.unwrap(wrapping, case_id)
 
     async def purge(self, case_id: str) -> dict:
         """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
@@ -128,3 +178,8 @@ class Notes:
 
     def _event(self, outgoing: Outgoing) -> CloudEvent:
         return new_event(outgoing.message, SOURCE, event_id=outgoing.event_id)
+
+
+def amounts_context(party_id: str) -> str:
+    """What a party's sealed amounts are bound to (with the case): another party's or case's do not open."""
+    return f"amounts~{party_id}"
