@@ -22,6 +22,7 @@ from .values import (
     Party,
     PartyRole,
     Place,
+    ReceivedDocument,
     Reason,
     SchedulingPolicy,
     Session,
@@ -268,6 +269,20 @@ class BriefReady(Message):
     ready_at: AwareDatetime
 
 
+class StatementReceived(Message):
+    """The receipt of a side's pre-call statement, for that side only: what was received, never its content."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = Field(default=None, description="The side's confirmed firm; None: unrepresented")
+    statement_version: int = Field(ge=1, description="The version of this side's statement; the latest is read")
+    parts: list[Literal["interests", "concerns", "desired_outcomes", "questions"]] = Field(
+        default_factory=list, description="Which parts of the statement were given (not what they say)")
+    documents: list[ReceivedDocument] = Field(default_factory=list, max_length=20)
+    received_at: AwareDatetime
+
+
 # -- notify ---------------------------------------------------------------------------------------
 
 
@@ -375,6 +390,18 @@ class ChooseCallSlot(Command):
     slot_id: Identifier
 
 
+class SubmitStatement(Command):
+    """A side's pre-call statement, from the side's own confirmed firm: for the mediator's eyes only. Text only on
+    Kafka (documents come over HTTP)."""
+
+    case_id: Identifier
+    party_id: Identifier
+    interests: LongText = Field(default="", description="What matters most and why")
+    concerns: LongText = ""
+    desired_outcomes: LongText = ""
+    questions: LongText = Field(default="", description="Questions for the mediator")
+
+
 class DeclineCallSlots(Command):
     """None of the offered slots: a new offer is made, inside the proposed windows when there are any."""
 
@@ -390,10 +417,10 @@ EVENTS: tuple[type[Message], ...] = (
     CommandRejected,
     CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
     SchedulingFailed, PreMediationCompleted,
-    ObjectivesRecorded, BriefReady,
+    ObjectivesRecorded, BriefReady, StatementReceived,
     InvitationReplied, NotificationSent, NotificationFailed,
 )
 COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,
                                        MoveSession, AcceptRepresentation, DeclineRepresentation, ChooseCallSlot,
-                                       DeclineCallSlots)
+                                       DeclineCallSlots, SubmitStatement)
 BY_TYPE: dict[str, type[Message]] = {model.type_name(): model for model in EVENTS + COMMANDS}

@@ -259,6 +259,23 @@ class Objective(Contract):
     shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
 
 
+class DocumentKind(StrEnum):
+    POSITION_PAPER = "position_paper"
+    EVIDENCE = "evidence"
+    CORRESPONDENCE = "correspondence"
+    AGREEMENT = "agreement"
+    OTHER = "other"
+
+
+class ReceivedDocument(Contract):
+    """What a side's statement brought, as its receipt names it: never the document's content."""
+
+    document_id: Identifier
+    title: ShortText
+    kind: DocumentKind
+    size: int = Field(ge=0, description="In bytes")
+
+
 def utc_now() -> datetime:
     from datetime import UTC
 
