@@ -3,16 +3,21 @@ an operator crypto-shreds one case's notes on request."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel
+import base64
+import binascii
+import uuid
 
-from mednet_shared.contracts.values import Objective
-from mednet_shared.platform.auth import Principal, Role, require
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from mednet_shared.contracts.values import DocumentKind, Objective, ReceivedDocument, ShortText
+from mednet_shared.platform.auth import Principal, Role, caller, require
 from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import answers
 
 from .crypto import SealError
 from .domain import Brief, BriefNotReady, CallClosed, CallNotes, NotesPurged, Observations, UnknownCall
+from .domain.statement import MAX_DOCUMENTS, StatementRefused, StatementText
 from .usecases import Notes
 
 router = APIRouter(prefix="/v1", tags=["notes"])
@@ -38,6 +43,43 @@ class Purged(BaseModel):
 class Rewrapped(BaseModel):
     master_key_id: str
     rewrapped: int
+
+
+class DocumentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: ShortText
+    kind: DocumentKind = DocumentKind.OTHER
+    content_base64: str = Field(description="The file, base64; at most MEDNET_NOTES_MAX_DOCUMENT_BYTES once decoded")
+
+
+class StatementBody(StatementText):
+    documents: list[DocumentBody] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
+
+
+class StatementReceipt(BaseModel):
+    case_id: str
+    party_id: str
+    version: int
+    parts: list[str]
+    documents: list[ReceivedDocument]
+
+
+class DocumentView(BaseModel):
+    document_id: str
+    title: str
+    kind: str
+    size: int
+    download: str
+
+
+class StatementView(StatementText):
+    case_id: str
+    party_id: str
+    version: int
+    versions: list[int]
+    received_at: str
+    documents: list[DocumentView]
 
 
 def notes_of(request: Request) -> Notes:
@@ -91,3 +133,70 @@ async def purge_notes(case_id: str, request: Request, caller: Principal = Depend
 async def rewrap_keys(request: Request, caller: Principal = Depends(operator)) -> dict:
     """Wrap every case's data key with the active master key (after adding a new one); notes stay as they are."""
     return await notes_of(request).rewrap_all()
+
+
+def decoded_documents(body: StatementBody, max_bytes: int) -> list[tuple[str, DocumentKind, bytes]]:
+    decoded, reasons = [], []
+    for n, document in enumerate(body.documents):
+        text = "".join(document.content_base64.split())
+        if len(text) * 3 // 4 > max_bytes + 3:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                f"documents[{n}]: over the limit of {max_bytes} bytes")
+        try:
+            decoded.append((document.title, document.kind, base64.b64decode(text, validate=True)))
+        except (binascii.Error, ValueError):
+            reasons.append(f"documents[{n}].content_base64: not valid base64")
+    if reasons:
+        raise HTTPException(422, "; ".join(reasons))
+    return decoded
+
+
+@router.post("/cases/{case_id}/sides/{party_id}/statement", status_code=201,
+             **answers(StatementReceipt, 404, 409, 410, 413, 422, status=201))
+async def submit_statement(case_id: str, party_id: str, body: StatementBody, request: Request,
+                           principal: Principal = Depends(require(Role.FIRM))) -> dict:
+    """A side's pre-call statement and documents, from the side's own confirmed firm only (404 for any other side);
+    for the mediator's eyes only. Each submission is a new version; the receipt names what was received."""
+    notes = notes_of(request)
+    documents = decoded_documents(body, notes.max_document_bytes)
+    text = StatementText.model_validate(body.model_dump(include=set(StatementText.model_fields)))
+    try:
+        return await notes.submit_statement(case_id, party_id, principal.firm_id, text, documents,
+                                            f"http-{uuid.uuid4()}")
+    except StatementRefused as refused:
+        raise HTTPException(refused.status, str(refused)) from None
+    except (NotesPurged, ConflictsExhausted) as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None
+
+
+@router.get("/cases/{case_id}/sides/{party_id}/statement", **answers(StatementView, 404, 410, 500))
+async def read_statement(case_id: str, party_id: str, request: Request,
+                         principal: Principal = Depends(caller)) -> dict:
+    """The side's latest statement: the case's mediator only; every other token gets 404."""
+    mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
+    try:
+        return await notes_of(request).statement_of(case_id, party_id, mediator_id)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no statement of {party_id} in a case of yours") from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
+
+
+@router.get("/cases/{case_id}/documents/{document_id}", response_class=Response, **answers(None, 404, 410, 500))
+async def download_document(case_id: str, document_id: str, request: Request,
+                            principal: Principal = Depends(caller)) -> Response:
+    """A statement's document, opened: the case's mediator only; every other token gets 404."""
+    mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
+    try:
+        title, content = await notes_of(request).document_of(case_id, document_id, mediator_id)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id} in a case of yours") from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
+    safe = "".join(ch if ch.isalnum() or ch in " ._-" else "_" for ch in title)[:100] or "document"
+    return Response(content, media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"})

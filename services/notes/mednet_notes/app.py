@@ -28,7 +28,8 @@ CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, outbox_collections=[CASES], topics=PUBLISHES + CONSUMES)
-    notes = Notes(MongoNotesStore(runtime.db, runtime.relay), settings.key_ring())
+    notes = Notes(MongoNotesStore(runtime.db, runtime.relay), settings.key_ring(),
+                  max_document_bytes=settings.max_document_bytes)
     handlers = NotesHandlers(notes)
     runtime.consumer.subscribe(
         CONSUMES,

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
         description="a single master key (id k1) when MEDNET_NOTES_MASTER_KEYS is not set: urlsafe base64 of 32 "
                     "random bytes; make one with: python -c 'import mednet_notes.crypto as c; print(c.generate_key())'")
 
+    max_document_bytes: int = Field(default=5 * 1024 * 1024, ge=1,
+                                    description="The largest statement document accepted, in bytes")
+
     def key_ring(self) -> MasterKeys:
         return MasterKeys.parse(self.master_keys.get_secret_value(), self.master_key_id,
                                 self.encryption_key.get_secret_value())

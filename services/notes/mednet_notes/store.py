@@ -5,6 +5,10 @@ events, and the objectives recorded per party; schema 2, older documents read as
 ObjectivesRecorded and BriefReady.
 notes: the mediator's private observations per call, sealed with AES-GCM under the case's data key.
 case_keys: one document per case: its data key wrapped by a master key, or, once purged, only purged_at.
+statements: one document per version of a side's statement: its text and documents' titles, sealed (the case
+state keeps the versions' metadata).
+documents (GridFS bucket: documents.files / documents.chunks): each statement document's content, sealed under the
+case's data key; named by its document id, never its title.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import FileExists, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,7 +30,7 @@ from mednet_shared.platform.outbox import OutboxRelay
 
 from .domain.case import CaseState, case_document, stored_case
 
-CASES, NOTES, CASE_KEYS = "cases", "notes", "case_keys"
+CASES, NOTES, CASE_KEYS, STATEMENTS, DOCUMENTS = "cases", "notes", "case_keys", "statements", "documents"
 WRAPPING_FIELDS = ("master_key_id", "nonce", "wrapped_key")
 
 
@@ -48,6 +54,12 @@ class NotesStore(Protocol):
     async def cases_wrapped_by_other_keys(self, active_id: str) -> list[str]: ...
     async def replace_case_key(self, case_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool: ...
     async def purge_case_key(self, case_id: str) -> dict[str, Any]: ...
+    async def save_statement(self, statement_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
+        """Keep the sealed statement unless one of that id is stored (a redelivery writes nothing new)."""
+    async def statement(self, statement_id: str) -> dict[str, Any] | None: ...
+    async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
+        """Store a sealed document's bytes under its id, once."""
+    async def document(self, document_id: str) -> bytes | None: ...
 
 
 class MongoNotesStore:
@@ -55,6 +67,8 @@ class MongoNotesStore:
         self.cases = db[CASES]
         self.notes = db[NOTES]
         self.case_keys = db[CASE_KEYS]
+        self.statements = db[STATEMENTS]
+        self.documents = AsyncGridFSBucket(db, bucket_name=DOCUMENTS)
         self.relay = relay
 
     async def case(self, case_id: str) -> CaseState | None:
@@ -134,3 +148,27 @@ class MongoNotesStore:
         except DuplicateKeyError:
             pass
         return await self.case_key(case_id)
+
+    async def save_statement(self, statement_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
+        try:
+            await self.statements.insert_one({"_id": statement_id, "case_id": case_id, "party_id": party_id,
+                                              "sealed": sealed, "created_at": utc_now()})
+        except DuplicateKeyError:
+            pass
+
+    async def statement(self, statement_id: str) -> dict[str, Any] | None:
+        return await self.statements.find_one({"_id": statement_id})
+
+    async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
+        try:
+            await self.documents.upload_from_stream_with_id(document_id, document_id, sealed,
+                                                            metadata={"case_id": case_id})
+        except FileExists:
+            pass
+
+    async def document(self, document_id: str) -> bytes | None:
+        try:
+            stream = await self.documents.open_download_stream(document_id)
+        except NoFile:
+            return None
+        return await stream.read()

@@ -10,19 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from mednet_shared.contracts.envelope import CloudEvent, new_event
-from mednet_shared.contracts.values import Amount, Objective, Party, Side, utc_now
+from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
+from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReceivedDocument, Side, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
 from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations
-from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing
+from .domain import statement as statements
+from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing, UnknownCall
+from .domain.statement import StatementRefused, StatementText
 from .envelope import MasterKeys
 from .store import NotesStore
 
@@ -33,8 +36,9 @@ AMOUNTS = TypeAdapter(list[Amount | None])
 
 class Notes:
     def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now,
-                 cas_policy: CasPolicy = DEFAULT_POLICY) -> None:
+                 cas_policy: CasPolicy = DEFAULT_POLICY, max_document_bytes: int = 5 * 1024 * 1024) -> None:
         self.store = store
+        self.max_document_bytes = max_document_bytes
         self.master_keys = master_keys
         self.clock = clock
         self.cas_policy = cas_policy
@@ -129,6 +133,79 @@ class Notes:
         sealed = {"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]}
         sealer = await self.sealer_of(case_id)
         return AMOUNTS.validate_json(sealer.open(sealed, case_id=case_id, call_id=amounts_context(party_id)))
+
+    # -- a side's statement ---------------------------------------------------------------------------
+
+    async def submit_statement(self, case_id: str, party_id: str, firm_id: str | None, text: StatementText,
+                               documents: list[tuple[str, DocumentKind, bytes]], cause: str) -> dict:
+        """A new version of the side's statement from its own confirmed firm: text and documents sealed under the
+        case's data key (documents in GridFS), the version recorded with its receipt for that side only."""
+        state = await self.store.case(case_id)
+        refused = statements.submission_refusals(state, firm_id, case_id, party_id)
+        if refused:
+            raise StatementRefused(refused, 404)
+        too_big = statements.document_refusals([(t, k, len(c)) for t, k, c in documents], self.max_document_bytes)
+        if too_big:
+            raise StatementRefused(too_big, 413)
+        if not text.parts() and not documents:
+            raise StatementRefused([statements.Reason(field="statement", message="nothing to submit: give a part "
+                                                                                 "of the statement or a document")],
+                                   422)
+        statement_id = statements.statement_id_of(case_id, party_id, cause)
+        sealer = await self.sealer_of(case_id, create=True)
+        received = []
+        for n, (title, kind, content) in enumerate(documents):
+            document_id = derived_id(statement_id, "document", str(n))
+            sealed = sealer.seal(content, case_id=case_id, call_id=f"document~{document_id}")
+            await self.store.put_document(document_id, case_id, sealed["nonce"] + sealed["ciphertext"])
+            received.append(ReceivedDocument(document_id=document_id, title=title, kind=kind, size=len(content)))
+        plain = json.dumps({"text": text.model_dump(), "titles": [d.title for d in received]}).encode()
+        await self.store.save_statement(statement_id, case_id, party_id,
+                                        sealer.seal(plain, case_id=case_id, call_id=f"statement~{statement_id}"))
+        changed = await self.change_case(case_id, lambda s: statements.record_statement(
+            s, party_id, cause, text.parts(), received, self.clock()))
+        entry = next(e for e in changed.statements if e.cause == cause)
+        return {"case_id": case_id, "party_id": party_id, "version": entry.version, "parts": entry.parts,
+                "documents": [d.model_dump(mode="json") for d in received]}
+
+    async def statement_of(self, case_id: str, party_id: str, mediator_id: str | None) -> dict:
+        """The side's latest statement, for the case's mediator (UnknownCall for anyone else, or none yet)."""
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        entry = statements.latest_statement(state, party_id)
+        if entry is None:
+            raise UnknownCall(f"{case_id}:{party_id}")
+        return await self._opened_statement(state, entry)
+
+    async def document_of(self, case_id: str, document_id: str, mediator_id: str | None) -> tuple[str, bytes]:
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        found = statements.document_entry(state, document_id)
+        raw = await self.store.document(document_id) if found else None
+        if raw is None:
+            raise UnknownCall(document_id)
+        sealer = await self.sealer_of(case_id)
+        content = sealer.open({"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]},
+                              case_id=case_id, call_id=f"document~{document_id}")
+        opened = await self._opened_statement(state, found[0])
+        title = next(d["title"] for d in opened["documents"] if d["document_id"] == document_id)
+        return title, content
+
+    async def _opened_statement(self, state: CaseState, entry) -> dict:
+        stored = await self.store.statement(entry.statement_id)
+        if stored is None:
+            raise UnknownCall(entry.statement_id)
+        sealer = await self.sealer_of(state.case_id)
+        opened = json.loads(sealer.open(stored["sealed"], case_id=state.case_id,
+                                        call_id=f"statement~{entry.statement_id}"))
+        versions = [e.version for e in state.statements if e.party_id == entry.party_id]
+        return {"case_id": state.case_id, "party_id": entry.party_id, "version": entry.version,
+                "versions": sorted(versions), "received_at": entry.received_at.isoformat(), **opened["text"],
+                "documents": [{"document_id": d.document_id, "title": title, "kind": str(d.kind), "size": d.size,
+                               "download": f"/v1/cases/{state.case_id}/documents/{d.document_id}"}
+                              for d, title in zip(entry.documents, opened["titles"], strict=True)]}
 
     async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
         """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""

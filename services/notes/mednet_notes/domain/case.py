@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import BriefReady, Message, ObjectivesRecorded
-from mednet_shared.contracts.values import Amount, Objective, Party, Side
+from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, Side
 
 from .brief import Brief, NotHeard, PartyObjectives, build_brief
 
@@ -74,6 +74,24 @@ class StatedObjectives(BaseModel):
     amounts_digest: str = Field(default="", description="A keyed digest of the amounts: same amounts, same digest")
 
 
+class DocumentEntry(BaseModel):
+    document_id: str
+    kind: DocumentKind
+    size: int
+
+
+class StatementEntry(BaseModel):
+    """One version of a side's statement, as the case state keeps it (no text, no title)."""
+
+    statement_id: str
+    party_id: str
+    version: int
+    cause: str
+    parts: list[str]
+    documents: list[DocumentEntry]
+    received_at: datetime
+
+
 class CaseState(BaseModel):
     """Notes' own state of a case (the stored document, with `version` for compare-and-set)."""
 
@@ -86,6 +104,7 @@ class CaseState(BaseModel):
     objectives: list[StatedObjectives] = Field(default_factory=list)
     brief_ready: bool = False
     completed: bool = Field(default=False, description="Scheduling's PreMediationCompleted has arrived")
+    statements: list[StatementEntry] = Field(default_factory=list, description="Each side's statement versions (statement.py)")
 
     def call(self, call_id: str) -> CallEntry | None:
         return next((c for c in self.calls if c.call_id == call_id), None)

@@ -1,0 +1,125 @@
+"""A side's pre-call statement on in-memory adapters: only the side's own confirmed firm sends it, only the case's
+mediator reads it (every other token 404), text and documents are sealed at rest, versions are kept, and the
+receipt names what was received, never its content."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from notes_kit import NOW, delivered, opened
+from mednet_shared.contracts.events import CaseUpdated, StatementReceived
+from mednet_shared.contracts.values import SideStatus
+from mednet_shared.platform.auth import Role
+from services_harness import client
+
+MEDIATOR = "med-ada"
+SECRET = "we-would-settle-for-the-car-9731"
+FILE_TEXT = b"position paper body 5522 confidential"
+
+
+def confirmed(case, *party_ids: str) -> CaseUpdated:
+    sides = [side.model_copy(update={"status": SideStatus.CONFIRMED, "confirmed_by": "firm"})
+             if side.party_id in party_ids else side for side in case.sides]
+    return CaseUpdated(case_id=case.case_id, firm_id=case.firm_id, revision=2, changes=["side_confirmed"],
+                       session=case.session, parties=case.parties, participant_firms=case.participant_firms,
+                       sides=sides, party_ids=list(party_ids))
+
+
+def body(interests: str = SECRET, *files: tuple[str, bytes]) -> dict:
+    return {"interests": interests, "questions": "what happens next?",
+            "documents": [{"title": title, "kind": "position_paper", "content_base64": base64.b64encode(data).decode()}
+                          for title, data in files]}
+
+
+async def a_case(world):
+    case = opened()
+    await world.handlers.case_opened(delivered(case))
+    await world.handlers.case_updated(delivered(confirmed(case, "p1")))
+    return case
+
+
+async def test_only_the_sides_own_confirmed_firm_sends_its_statement(world):
+    case = await a_case(world)
+    url = f"/v1/cases/{case.case_id}/sides/p1/statement"
+    async with client(world.app, Role.FIRM, firm_id="firm-b") as other_side, \
+            client(world.app, Role.FIRM, firm_id="firm-x") as submitter, \
+            client(world.app, Role.FIRM, firm_id="firm-a") as own, \
+            client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        assert (await other_side.post(url, json=body())).status_code == 404
+        assert (await submitter.post(url, json=body())).status_code == 404
+        assert (await mediator.post(url, json=body())).status_code == 403
+        # firm-b's own side is not confirmed yet: it may not send either
+        unconfirmed = await other_side.post(f"/v1/cases/{case.case_id}/sides/p2/statement", json=body())
+        assert unconfirmed.status_code == 404 and "not confirmed" in unconfirmed.text
+        assert (await own.post(f"/v1/cases/no-such-case/sides/p1/statement", json=body())).status_code == 404
+        assert world.store.statements == {} and world.store.documents == {}
+        assert world.store.outbox.messages(StatementReceived) == []
+        sent = await own.post(url, json=body(SECRET, ("Our position", FILE_TEXT), ("Timeline", b"t" * 10)))
+    assert sent.status_code == 201, sent.text
+    receipt = sent.json()
+    assert receipt["version"] == 1 and [d["title"] for d in receipt["documents"]] == ["Our position", "Timeline"]
+    assert [d["size"] for d in receipt["documents"]] == [len(FILE_TEXT), 10]
+    [event] = world.store.outbox.messages(StatementReceived)
+    assert event.side_firm_id == "firm-a" and event.statement_version == 1 and event.parts == ["interests", "questions"]
+
+
+async def test_only_the_cases_mediator_reads_the_statement_and_its_documents_every_other_token_gets_404(world):
+    case = await a_case(world)
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as own:
+        receipt = (await own.post(f"/v1/cases/{case.case_id}/sides/p1/statement",
+                                  json=body(SECRET, ("Our position", FILE_TEXT)))).json()
+        second = (await own.post(f"/v1/cases/{case.case_id}/sides/p1/statement", json=body("revised view"))).json()
+    document = receipt["documents"][0]["document_id"]
+    statement_url = f"/v1/cases/{case.case_id}/sides/p1/statement"
+    document_url = f"/v1/cases/{case.case_id}/documents/{document}"
+    tokens = [(Role.FIRM, {"firm_id": "firm-a"}), (Role.FIRM, {"firm_id": "firm-b"}),
+              (Role.FIRM, {"firm_id": "firm-x"}), (Role.MEDIATOR, {"mediator_id": "med-bob"}), (Role.OPERATOR, {})]
+    for role, claims in tokens:
+        async with client(world.app, role, **claims) as reader:
+            for url in (statement_url, document_url):
+                answer = await reader.get(url)
+                assert answer.status_code == 404, (role, claims, url)
+                assert SECRET not in answer.text and "5522" not in answer.text
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        latest = (await mediator.get(statement_url)).json()
+        kept = await mediator.get(document_url)  # version 1's document is kept
+    assert second["version"] == 2 and latest["version"] == 2 and latest["versions"] == [1, 2]
+    assert latest["interests"] == "revised view" and latest["documents"] == []
+    assert kept.status_code == 200 and kept.content == FILE_TEXT
+
+
+async def test_nothing_of_the_statement_is_stored_or_sent_in_plaintext_and_a_purge_makes_it_unreadable(world):
+    case = await a_case(world)
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as own, \
+            client(world.app, Role.OPERATOR) as operator, \
+            client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        receipt = (await own.post(f"/v1/cases/{case.case_id}/sides/p1/statement",
+                                  json=body(SECRET, ("Our position", FILE_TEXT)))).json()
+        everything = json.dumps([world.store.cases.get(case.case_id), list(world.store.statements.values()),
+                                 [e.data for e in world.store.outbox.events()]], default=repr)
+        stored_files = b"".join(world.store.documents.values())
+        assert SECRET not in everything and "what happens next" not in everything and "5522" not in everything
+        assert FILE_TEXT not in stored_files and b"5522" not in stored_files
+        assert (await operator.post(f"/v1/cases/{case.case_id}/notes/purge")).status_code == 200
+        gone = await mediator.get(f"/v1/cases/{case.case_id}/sides/p1/statement")
+        file_gone = await mediator.get(f"/v1/cases/{case.case_id}/documents/{receipt['documents'][0]['document_id']}")
+    assert gone.status_code == 410 and file_gone.status_code == 410 and SECRET not in gone.text
+
+
+async def test_an_oversized_or_malformed_document_is_refused_and_stores_nothing(world):
+    world.notes.max_document_bytes = 100
+    case = await a_case(world)
+    url = f"/v1/cases/{case.case_id}/sides/p1/statement"
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as own:
+        big = await own.post(url, json=body(SECRET, ("Big", b"x" * 101)))
+        bad = {**body(), "documents": [{"title": "Bad", "kind": "evidence", "content_base64": "***not base64***"}]}
+        malformed = await own.post(url, json=bad)
+        unknown = await own.post(url, json={**body(), "salary": "x"})
+        empty = await own.post(url, json={})
+        fits = await own.post(url, json=body(SECRET, ("Small", b"x" * 100)))
+    assert big.status_code == 413 and "over the limit of 100" in big.text
+    assert malformed.status_code == 422 and "content_base64" in malformed.text
+    assert unknown.status_code == 422 and empty.status_code == 422
+    assert fits.status_code == 201 and fits.json()["version"] == 1
+    assert len(world.store.statements) == 1 and len(world.store.documents) == 1
