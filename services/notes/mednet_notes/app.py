@@ -11,6 +11,7 @@ from mednet_shared.contracts.events import (
     CaseOpened,
     CaseUpdated,
     PreMediationCompleted,
+    SubmitStatement,
 )
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
@@ -19,7 +20,7 @@ from . import api
 from .config import Settings
 from .handlers import NotesHandlers
 from .usecases import Notes
-from .store import CASES, MongoNotesStore
+from .store import CASES, REJECTIONS, MongoNotesStore
 
 PUBLISHES = [Topics.NOTES]
 CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
@@ -27,7 +28,7 @@ CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, outbox_collections=[CASES], topics=PUBLISHES + CONSUMES)
+    runtime = ServiceRuntime(settings, outbox_collections=[CASES, REJECTIONS], topics=PUBLISHES + CONSUMES)
     notes = Notes(MongoNotesStore(runtime.db, runtime.relay), settings.key_ring(),
                   max_document_bytes=settings.max_document_bytes)
     handlers = NotesHandlers(notes)
@@ -44,6 +45,13 @@ def build(settings: Settings | None = None) -> FastAPI:
             CallWaived: handlers.call_waived,
             PreMediationCompleted: handlers.pre_mediation_completed,
         },
+    )
+    runtime.consumer.subscribe(
+        pattern=settings.inbound_topic_pattern,
+        group_id=f"{settings.consumer_group}-firm-commands",
+        handlers={SubmitStatement: handlers.submit_statement},
+        on_invalid={SubmitStatement: handlers.invalid_command},
+        unparseable_left_to="intake",
     )
     app = runtime.http_app([api.router])
     app.state.notes = notes

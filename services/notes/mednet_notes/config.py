@@ -1,6 +1,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.settings import ServiceSettings
 
 from .envelope import MasterKeys
@@ -20,6 +21,7 @@ class Settings(ServiceSettings):
         description="a single master key (id k1) when MEDNET_NOTES_MASTER_KEYS is not set: urlsafe base64 of 32 "
                     "random bytes; make one with: python -c 'import mednet_notes.crypto as c; print(c.generate_key())'")
 
+    inbound_topic_pattern: str = Topics.FIRM_INBOUND_PATTERN
     max_document_bytes: int = Field(default=5 * 1024 * 1024, ge=1,
                                     description="The largest statement document accepted, in bytes")
 

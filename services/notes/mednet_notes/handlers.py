@@ -1,4 +1,6 @@
-"""Notes' event handlers: intake's and scheduling's events in -> the use cases (usecases.py)."""
+"""Notes' event handlers: intake's and scheduling's events in -> the use cases (usecases.py); and SubmitStatement on
+a firm's inbound topic (the firm is the topic's), whose refusal or invalid data is answered with CommandRejected on
+mednet.notes.events (every reason) and not dead-lettered; a record that is no envelope at all is left to intake."""
 
 from __future__ import annotations
 
@@ -11,9 +13,14 @@ from mednet_shared.contracts.events import (
     CaseOpened,
     CaseUpdated,
     PreMediationCompleted,
+    SubmitStatement,
 )
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, text_of
+from mednet_shared.contracts.topics import Topics
+from mednet_shared.platform.consumer import PoisonMessage
 from mednet_shared.platform.consumer import Incoming
 
+from .domain.statement import StatementRefused, StatementText
 from .usecases import Notes
 
 
@@ -48,3 +55,27 @@ class NotesHandlers:
     async def pre_mediation_completed(self, incoming: Incoming[PreMediationCompleted]) -> None:
         done = incoming.message
         await self.notes.learn_completion(done.case_id, done.mediator_id, done.call_ids, done.waived_call_ids)
+
+    async def submit_statement(self, incoming: Incoming[SubmitStatement]) -> None:
+        """A side's statement (text only) from the firm whose inbound topic carried it."""
+        command, firm = incoming.message, _firm(incoming.topic)
+        sender_key = incoming.event.sender_key(incoming.topic)
+        text = StatementText.model_validate(command.model_dump(include=set(StatementText.model_fields)))
+        try:
+            await self.notes.submit_statement(command.case_id, command.party_id, firm, text, [], sender_key)
+        except StatementRefused as refused:
+            await self.notes.reject(incoming.event, sender_key, firm, command.case_id, refused.reasons)
+
+    async def invalid_command(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
+        """A SubmitStatement whose data is invalid: every reason, back to the firm."""
+        data = event.data if isinstance(event.data, dict) else {}
+        case_id = data.get("case_id")
+        await self.notes.reject(event, event.sender_key(topic), _firm(topic),
+                                text_of(case_id, 128) if isinstance(case_id, str) else "", error.reasons)
+
+
+def _firm(topic: str) -> str:
+    firm = Topics.firm_of_inbound(topic)
+    if firm is None:
+        raise PoisonMessage(f"{topic[:200]} is no firm's inbound topic")
+    return firm

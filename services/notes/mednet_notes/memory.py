@@ -21,6 +21,7 @@ class MemoryNotesStore:
         self.cases, self.notes, self.case_keys = Documents(), Documents(), Documents()
         self.statements: dict[str, dict[str, Any]] = {}
         self.documents: dict[str, bytes] = {}
+        self.rejections: set[str] = set()
         self.outbox = MemoryOutbox()
 
     async def case(self, case_id: str) -> CaseState | None:
@@ -93,3 +94,8 @@ class MemoryNotesStore:
 
     async def document(self, document_id: str) -> bytes | None:
         return self.documents.get(document_id)
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        if rejection_id not in self.rejections:
+            self.rejections.add(rejection_id)
+            self.outbox.add(Topics.NOTES, [event])

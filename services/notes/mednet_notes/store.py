@@ -7,6 +7,7 @@ notes: the mediator's private observations per call, sealed with AES-GCM under t
 case_keys: one document per case: its data key wrapped by a master key, or, once purged, only purged_at.
 statements: one document per version of a side's statement: its text and documents' titles, sealed (the case
 state keeps the versions' metadata).
+rejections: one document per refused firm command, holding only its CommandRejected (outbox).
 documents (GridFS bucket: documents.files / documents.chunks): each statement document's content, sealed under the
 case's data key; named by its document id, never its title.
 """
@@ -31,6 +32,7 @@ from mednet_shared.platform.outbox import OutboxRelay
 from .domain.case import CaseState, case_document, stored_case
 
 CASES, NOTES, CASE_KEYS, STATEMENTS, DOCUMENTS = "cases", "notes", "case_keys", "statements", "documents"
+REJECTIONS = "rejections"
 WRAPPING_FIELDS = ("master_key_id", "nonce", "wrapped_key")
 
 
@@ -60,6 +62,8 @@ class NotesStore(Protocol):
     async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
         """Store a sealed document's bytes under its id, once."""
     async def document(self, document_id: str) -> bytes | None: ...
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        """A CommandRejected, written once (a second write of the same id changes nothing)."""
 
 
 class MongoNotesStore:
@@ -68,6 +72,7 @@ class MongoNotesStore:
         self.notes = db[NOTES]
         self.case_keys = db[CASE_KEYS]
         self.statements = db[STATEMENTS]
+        self.rejections = db[REJECTIONS]
         self.documents = AsyncGridFSBucket(db, bucket_name=DOCUMENTS)
         self.relay = relay
 
@@ -172,3 +177,6 @@ class MongoNotesStore:
         except NoFile:
             return None
         return await stream.read()
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.NOTES, event)])

@@ -17,6 +17,7 @@ from datetime import datetime
 from pydantic import TypeAdapter
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
+from mednet_shared.contracts.events import CommandRejected
 from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReceivedDocument, Side, utc_now
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
@@ -167,6 +168,17 @@ class Notes:
         entry = next(e for e in changed.statements if e.cause == cause)
         return {"case_id": case_id, "party_id": party_id, "version": entry.version, "parts": entry.parts,
                 "documents": [d.model_dump(mode="json") for d in received]}
+
+    async def reject(self, command: CloudEvent, sender_key: str, firm_id: str, case_id: str,
+                     reasons: list, dead_letter_topic: str | None = None) -> None:
+        """A firm's command refused or invalid: CommandRejected back to it, on notes' own topic, written once (its
+        id derives from the command's sender key, so a redelivery repeats it)."""
+        rejected = CommandRejected(firm_id=firm_id, command_id=command.id[:200], command_type=command.type[:200],
+                                   case_id=case_id[:128], reasons=reasons, dead_letter_topic=dead_letter_topic,
+                                   rejected_at=self.clock())
+        event_id = derived_id(sender_key, "rejected")
+        await self.store.reject(event_id, new_event(rejected, SOURCE, firm_id=firm_id, caused_by=command,
+                                                    event_id=event_id))
 
     async def statement_of(self, case_id: str, party_id: str, mediator_id: str | None) -> dict:
         """The side's latest statement, for the case's mediator (UnknownCall for anyone else, or none yet)."""

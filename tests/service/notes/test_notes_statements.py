@@ -123,3 +123,34 @@ async def test_an_oversized_or_malformed_document_is_refused_and_stores_nothing(
     assert unknown.status_code == 422 and empty.status_code == 422
     assert fits.status_code == 201 and fits.json()["version"] == 1
     assert len(world.store.statements) == 1 and len(world.store.documents) == 1
+
+
+def command(case, party_id: str, firm: str, **fields):
+    from mednet_shared.contracts.envelope import new_event
+    from mednet_shared.contracts.events import SubmitStatement
+    from mednet_shared.contracts.topics import Topics
+    from mednet_shared.platform.consumer import Incoming
+    message = SubmitStatement(case_id=case.case_id, party_id=party_id, **fields)
+    topic = Topics.firm_inbound(firm)
+    return Incoming(event=new_event(message, f"/firms/{firm}", event_id=f"cmd-{firm}-{party_id}"), message=message,
+                    topic=topic, partition=0, offset=0)
+
+
+async def test_a_statement_by_command_from_another_firm_is_rejected_to_it_and_a_redelivery_records_once(world):
+    from mednet_shared.contracts.events import CommandRejected
+    case = await a_case(world)
+    await world.handlers.submit_statement(command(case, "p1", "firm-b", interests=SECRET))
+    await world.handlers.submit_statement(command(case, "p1", "firm-b", interests=SECRET))
+    [rejected] = world.store.outbox.messages(CommandRejected)
+    assert rejected.firm_id == "firm-b" and rejected.command_id == "cmd-firm-b-p1"
+    assert "no side p1 of firm firm-b" in rejected.reasons[0].message and SECRET not in rejected.model_dump_json()
+    assert world.store.statements == {} and world.store.outbox.messages(StatementReceived) == []
+    own = command(case, "p1", "firm-a", interests=SECRET, concerns="the delay")
+    await world.handlers.submit_statement(own)
+    await world.handlers.submit_statement(own)
+    [receipt] = world.store.outbox.messages(StatementReceived)
+    assert receipt.side_firm_id == "firm-a" and receipt.statement_version == 1
+    assert receipt.parts == ["interests", "concerns"] and receipt.documents == []
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        read = (await mediator.get(f"/v1/cases/{case.case_id}/sides/p1/statement")).json()
+    assert read["interests"] == SECRET and read["versions"] == [1]
