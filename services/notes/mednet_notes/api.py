@@ -200,3 +200,28 @@ async def download_document(case_id: str, document_id: str, request: Request,
     safe = "".join(ch if ch.isalnum() or ch in " ._-" else "_" for ch in title)[:100] or "document"
     return Response(content, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"})
+
+
+class PreparationSheet(BaseModel):
+    call_id: str
+    case_id: str
+    status: str
+    party: dict
+    statement: StatementView | None
+    earlier_calls: list[dict]
+    objectives: list[dict]
+    other_sides: list[str]
+
+
+@router.get("/calls/{call_id}/preparation", **answers(PreparationSheet, 404, 410, 500))
+async def preparation(call_id: str, request: Request, principal: Principal = Depends(caller)) -> dict:
+    """The mediator's preparation sheet for one call: the case's mediator only; every other token gets 404."""
+    mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
+    try:
+        return await notes_of(request).preparation(call_id, mediator_id)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None

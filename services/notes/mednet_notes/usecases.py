@@ -24,6 +24,7 @@ from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_se
 from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations
+from .domain import preparation as sheet
 from .domain import statement as statements
 from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing, UnknownCall
 from .domain.statement import StatementRefused, StatementText
@@ -179,6 +180,35 @@ class Notes:
         event_id = derived_id(sender_key, "rejected")
         await self.store.reject(event_id, new_event(rejected, SOURCE, firm_id=firm_id, caused_by=command,
                                                     event_id=event_id))
+
+    async def preparation(self, call_id: str, mediator_id: str | None) -> dict:
+        """The mediator's sheet for one call: the party, its statement and documents, this case's other calls and
+        their notes, the objectives recorded so far, and the other sides' status, one line each."""
+        case_id = rules.case_of_call(call_id)
+        state = await self.store.case(case_id) if case_id else None
+        if mediator_id is None:
+            raise UnknownCall(call_id)
+        call = rules.call_of(state, call_id, mediator_id)
+        party = state.party(call.party_id)
+        latest = statements.latest_statement(state, call.party_id)
+        earlier = []
+        for other in sheet.earlier_calls(state, call):
+            note = await self.store.note(other.call_id)
+            observations = Observations.model_validate_json(await self._opened(case_id, other.call_id, note)) \
+                if note else Observations()
+            earlier.append({"call_id": other.call_id, "party_id": other.party_id, "status": other.status,
+                            "observations": observations.model_dump()})
+        return {
+            "call_id": call_id, "case_id": case_id, "status": call.status,
+            "party": {"party_id": call.party_id, "role": party.role if party else "",
+                      "firm_id": party.firm_id if party else None, "side_status": party.status if party else ""},
+            "statement": await self._opened_statement(state, latest) if latest else None,
+            "earlier_calls": earlier,
+            "objectives": [{"party_id": s.party_id, "objectives": [o.model_dump(mode="json") for o in
+                                                                    await self.objectives_with_amounts(state, s.party_id)]}
+                           for s in state.objectives],
+            "other_sides": sheet.other_sides(state, call),
+        }
 
     async def statement_of(self, case_id: str, party_id: str, mediator_id: str | None) -> dict:
         """The side's latest statement, for the case's mediator (UnknownCall for anyone else, or none yet)."""

@@ -154,3 +154,35 @@ async def test_a_statement_by_command_from_another_firm_is_rejected_to_it_and_a_
     async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
         read = (await mediator.get(f"/v1/cases/{case.case_id}/sides/p1/statement")).json()
     assert read["interests"] == SECRET and read["versions"] == [1]
+
+
+async def test_the_preparation_sheet_is_for_the_cases_mediator_only_and_shows_what_the_call_needs(world):
+    from notes_kit import scheduled
+    case = await a_case(world)
+    for party_id in ("p1", "p2"):
+        await world.handlers.call_scheduled(delivered(scheduled(case, party_id)))
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as own:
+        await own.post(f"/v1/cases/{case.case_id}/sides/p1/statement", json=body(SECRET, ("Our position", FILE_TEXT)))
+    url = f"/v1/calls/{case.case_id}:p1/preparation"
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        notes = {"observations": {"concerns": "p2-private-worry"},
+                 "objectives": [{"issue": "apology", "wants": "none", "priority": 3, "stance": "opposes"}]}
+        assert (await mediator.put(f"/v1/calls/{case.case_id}:p2/notes", json=notes)).status_code == 200
+        sheet = await mediator.get(url)
+        assert (await mediator.get(f"/v1/calls/{case.case_id}:p9/preparation")).status_code == 404
+    for role, claims in [(Role.FIRM, {"firm_id": "firm-a"}), (Role.FIRM, {"firm_id": "firm-x"}),
+                         (Role.MEDIATOR, {"mediator_id": "med-bob"}), (Role.OPERATOR, {})]:
+        async with client(world.app, role, **claims) as reader:
+            answer = await reader.get(url)
+            assert answer.status_code == 404 and SECRET not in answer.text, (role, claims)
+    assert sheet.status_code == 200, sheet.text
+    sheet = sheet.json()
+    assert sheet["party"] == {"party_id": "p1", "role": "claimant", "firm_id": "firm-a", "side_status": "confirmed"}
+    assert sheet["statement"]["interests"] == SECRET and sheet["statement"]["version"] == 1
+    [document] = sheet["statement"]["documents"]
+    assert document["title"] == "Our position" and document["download"].endswith(document["document_id"])
+    assert [(c["party_id"], c["observations"]["concerns"]) for c in sheet["earlier_calls"]] == [
+        ("p2", "p2-private-worry")]
+    assert [o["party_id"] for o in sheet["objectives"]] == ["p2"]
+    assert sheet["other_sides"] == [
+        "p2 (respondent, firm-b): side awaiting_confirmation; call scheduled; objectives recorded; no statement"]
