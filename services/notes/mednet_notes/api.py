@@ -10,13 +10,14 @@ import uuid
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mednet_shared.contracts.values import DocumentKind, Objective, ReceivedDocument, ShortText
+from mednet_shared.contracts.values import DocumentKind, Objective, ReadinessItem, ReceivedDocument, ShortText
 from mednet_shared.platform.auth import Principal, Role, caller, require
 from mednet_shared.platform.cas import ConflictsExhausted
 from mednet_shared.platform.http import answers
 
 from .crypto import SealError
 from .domain import Brief, BriefNotReady, CallClosed, CallNotes, NotesPurged, Observations, UnknownCall
+from .domain.readiness import ReadinessRefused
 from .domain.statement import MAX_DOCUMENTS, StatementRefused, StatementText
 from .usecases import Notes
 
@@ -208,6 +209,7 @@ class PreparationSheet(BaseModel):
     status: str
     party: dict
     statement: StatementView | None
+    readiness: dict
     earlier_calls: list[dict]
     objectives: list[dict]
     other_sides: list[str]
@@ -225,3 +227,56 @@ async def preparation(call_id: str, request: Request, principal: Principal = Dep
         raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
     except SealError as broken:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
+
+
+class ReadinessBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    done: bool = True
+
+
+class RequiredItems(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required_items: list[ReadinessItem] = Field(max_length=len(ReadinessItem))
+
+
+def roles_of(principal: Principal) -> tuple[str | None, str | None]:
+    """(firm_id, mediator_id) of the caller; an operator is neither."""
+    return (principal.firm_id if principal.role == Role.FIRM else None,
+            principal.mediator_id if principal.role == Role.MEDIATOR else None)
+
+
+@router.put("/cases/{case_id}/sides/{party_id}/readiness/{item}", **answers(dict, 403, 404, 409, 422))
+async def mark_readiness(case_id: str, party_id: str, item: ReadinessItem, body: ReadinessBody, request: Request,
+                         principal: Principal = Depends(caller)) -> dict:
+    """One item of a side's readiness checklist: the side's own confirmed firm (not authority_confirmed), or the
+    case's mediator; closed once the session has started. An item not in the checklist is a 422."""
+    firm_id, mediator_id = roles_of(principal)
+    try:
+        return await notes_of(request).mark_readiness(case_id, party_id, item, body.done, firm_id, mediator_id)
+    except ReadinessRefused as refused:
+        raise HTTPException(refused.status, str(refused)) from None
+    except ConflictsExhausted as busy:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(busy)) from None
+
+
+@router.get("/cases/{case_id}/sides/{party_id}/readiness", **answers(dict, 404))
+async def read_readiness(case_id: str, party_id: str, request: Request,
+                         principal: Principal = Depends(caller)) -> dict:
+    firm_id, mediator_id = roles_of(principal)
+    try:
+        return await notes_of(request).readiness_of(case_id, party_id, firm_id, mediator_id)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no side {party_id} of yours in case {case_id}") from None
+
+
+@router.put("/cases/{case_id}/readiness/required", **answers(dict, 404, 422))
+async def required_items(case_id: str, body: RequiredItems, request: Request,
+                         principal: Principal = Depends(caller)) -> dict:
+    """The case's required readiness items (default: agreement signed, attendees named, authority confirmed)."""
+    _, mediator_id = roles_of(principal)
+    try:
+        return await notes_of(request).set_required_items(case_id, body.required_items, mediator_id)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} of yours") from None

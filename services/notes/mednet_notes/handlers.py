@@ -30,11 +30,13 @@ class NotesHandlers:
 
     async def case_opened(self, incoming: Incoming[CaseOpened]) -> None:
         case = incoming.message
-        await self.notes.learn_case(case.case_id, case.mediator.mediator_id, 1, case.parties, case.sides)
+        await self.notes.learn_case(case.case_id, case.mediator.mediator_id, 1, case.parties, case.sides,
+                                    case.session)
 
     async def case_updated(self, incoming: Incoming[CaseUpdated]) -> None:
         update = incoming.message
-        await self.notes.learn_case(update.case_id, "", update.revision, update.parties, update.sides)
+        await self.notes.learn_case(update.case_id, "", update.revision, update.parties, update.sides,
+                                    update.session)
 
     async def call_scheduled(self, incoming: Incoming[CallScheduled | CallRescheduled]) -> None:
         call = incoming.message

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,13 +19,24 @@ from pydantic import TypeAdapter
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
 from mednet_shared.contracts.events import CommandRejected
-from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReceivedDocument, Side, utc_now
+from mednet_shared.contracts.values import (
+    Amount,
+    DocumentKind,
+    Objective,
+    Party,
+    ReadinessItem,
+    ReceivedDocument,
+    Session,
+    Side,
+    utc_now,
+)
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
 from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations
 from .domain import preparation as sheet
+from .domain import readiness
 from .domain import statement as statements
 from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing, UnknownCall
 from .domain.statement import StatementRefused, StatementText
@@ -63,9 +75,9 @@ class Notes:
                                      policy=self.cas_policy)
 
     async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party],
-                         sides: list[Side] | None = None) -> None:
+                         sides: list[Side] | None = None, session: Session | None = None) -> None:
         await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock(),
-                                                                   sides))
+                                                                   sides, session))
 
     async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
                          status: CallStatus) -> None:
@@ -181,6 +193,45 @@ class Notes:
         await self.store.reject(event_id, new_event(rejected, SOURCE, firm_id=firm_id, caused_by=command,
                                                     event_id=event_id))
 
+    async def mark_readiness(self, case_id: str, party_id: str, item: ReadinessItem, done: bool,
+                             firm_id: str | None, mediator_id: str | None) -> dict:
+        """One item of a side's checklist, set by that side's confirmed firm (its items) or the case's mediator."""
+        readiness.ensure_may_mark(await self.store.case(case_id), case_id, party_id, item, firm_id, mediator_id,
+                                  self.clock())
+        set_by = "mediator" if mediator_id is not None else "firm"
+        cause = f"http-{uuid.uuid4()}"
+
+        def decide(state: CaseState) -> Decision:
+            readiness.ensure_may_mark(state, case_id, party_id, item, firm_id, mediator_id, self.clock())
+            return readiness.mark(state, party_id, item, done, set_by, cause, self.clock())
+
+        return self.readiness_view(await self.change_case(case_id, decide), party_id)
+
+    async def readiness_of(self, case_id: str, party_id: str, firm_id: str | None, mediator_id: str | None) -> dict:
+        state = await self.store.case(case_id)
+        party = state.party(party_id) if state else None
+        by_mediator = mediator_id is not None and state is not None and state.mediator_id == mediator_id
+        if party is None or not (by_mediator or (firm_id is not None and party.firm_id == firm_id
+                                                 and party.confirmed)):
+            raise UnknownCall(case_id)
+        return self.readiness_view(state, party_id)
+
+    async def set_required_items(self, case_id: str, items: list[ReadinessItem], mediator_id: str | None) -> dict:
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        changed = await self.change_case(case_id, lambda s: readiness.set_required(s, items, self.clock()))
+        return {"case_id": case_id, "required_items": changed.required_items,
+                "ready_for_session": changed.ready_for_session}
+
+    @staticmethod
+    def readiness_view(state: CaseState, party_id: str) -> dict:
+        left = readiness.outstanding(state, party_id)
+        return {"case_id": state.case_id, "party_id": party_id, "required_items": state.required_items,
+                "marks": [m.model_dump(mode="json") for m in readiness.marks_of(state, party_id)],
+                "outstanding": [str(i) for i in left], "ready": not left,
+                "case_ready_for_session": state.ready_for_session}
+
     async def preparation(self, call_id: str, mediator_id: str | None) -> dict:
         """The mediator's sheet for one call: the party, its statement and documents, this case's other calls and
         their notes, the objectives recorded so far, and the other sides' status, one line each."""
@@ -203,6 +254,7 @@ class Notes:
             "party": {"party_id": call.party_id, "role": party.role if party else "",
                       "firm_id": party.firm_id if party else None, "side_status": party.status if party else ""},
             "statement": await self._opened_statement(state, latest) if latest else None,
+            "readiness": self.readiness_view(state, call.party_id),
             "earlier_calls": earlier,
             "objectives": [{"party_id": s.party_id, "objectives": [o.model_dump(mode="json") for o in
                                                                     await self.objectives_with_amounts(state, s.party_id)]}

@@ -22,6 +22,8 @@ from .values import (
     Party,
     PartyRole,
     Place,
+    ReadinessItem,
+    ReadinessMark,
     ReceivedDocument,
     Reason,
     SchedulingPolicy,
@@ -283,6 +285,33 @@ class StatementReceived(Message):
     received_at: AwareDatetime
 
 
+class SideReadinessChanged(Message):
+    """A side's readiness checklist changed: for the case's mediator and that side's firm only."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = None
+    mediator_id: Identifier
+    item: ReadinessItem
+    done: bool
+    set_by: Literal["firm", "mediator"]
+    marks: list[ReadinessMark] = Field(default_factory=list, description="The side's whole checklist so far")
+    outstanding: list[ReadinessItem] = Field(default_factory=list, description="Required items not done yet")
+    ready: bool
+    changed_at: AwareDatetime
+
+
+class CaseReadyForSession(Message):
+    """Every side still to be heard has done every required readiness item (once per case)."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    mediator_id: Identifier
+    party_ids: list[Identifier] = Field(min_length=1)
+    ready_at: AwareDatetime
+
+
 # -- notify ---------------------------------------------------------------------------------------
 
 
@@ -417,7 +446,7 @@ EVENTS: tuple[type[Message], ...] = (
     CommandRejected,
     CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
     SchedulingFailed, PreMediationCompleted,
-    ObjectivesRecorded, BriefReady, StatementReceived,
+    ObjectivesRecorded, BriefReady, StatementReceived, SideReadinessChanged, CaseReadyForSession,
     InvitationReplied, NotificationSent, NotificationFailed,
 )
 COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import BriefReady, Message, ObjectivesRecorded
-from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, Side
+from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReadinessMark, Session, Side
 
 from .brief import Brief, NotHeard, PartyObjectives, build_brief
 
@@ -92,6 +92,14 @@ class StatementEntry(BaseModel):
     received_at: datetime
 
 
+class SideReadiness(BaseModel):
+    party_id: str
+    marks: list[ReadinessMark] = Field(default_factory=list)
+
+
+DEFAULT_REQUIRED = ["agreement_signed", "attendees_named", "authority_confirmed"]
+
+
 class CaseState(BaseModel):
     """Notes' own state of a case (the stored document, with `version` for compare-and-set)."""
 
@@ -104,6 +112,10 @@ class CaseState(BaseModel):
     objectives: list[StatedObjectives] = Field(default_factory=list)
     brief_ready: bool = False
     completed: bool = Field(default=False, description="Scheduling's PreMediationCompleted has arrived")
+    session_start: datetime | None = None
+    readiness: list[SideReadiness] = Field(default_factory=list)
+    required_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
+    ready_for_session: bool = False
     statements: list[StatementEntry] = Field(default_factory=list, description="Each side's statement versions (statement.py)")
 
     def call(self, call_id: str) -> CallEntry | None:
@@ -175,13 +187,14 @@ def party_entry(party: Party, side: Side | None = None) -> PartyEntry:
 
 
 def learn_case(state: CaseState, mediator_id: str, revision: int, parties: list[Party], now: datetime,
-               sides: list[Side] | None = None) -> Decision:
+               sides: list[Side] | None = None, session: Session | None = None) -> Decision:
     """A case's revision from intake; an older or repeated revision changes nothing."""
     if revision <= state.revision:
         return None
     side_of = {side.party_id: side for side in sides or []}
     learnt = state.model_copy(update={"mediator_id": mediator_id or state.mediator_id, "revision": revision,
-                                      "parties": [party_entry(p, side_of.get(p.party_id)) for p in parties]})
+                                      "parties": [party_entry(p, side_of.get(p.party_id)) for p in parties],
+                                      "session_start": session.start if session else state.session_start})
     return _with_brief_if_ready(learnt, [], now)
 
 
