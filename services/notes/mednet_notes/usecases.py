@@ -34,7 +34,7 @@ from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_se
 
 from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
-from .domain.brief import Brief, CallNotes, Observations
+from .domain.brief import Brief, CallNotes, Observations, StatedInterests
 from .domain import preparation as sheet
 from .domain import readiness
 from .domain import statement as statements
@@ -119,7 +119,16 @@ class Notes:
         rules.brief_of(state, case_id, mediator_id)  # who may read it, and whether it is ready, before any key
         amounts = {s.party_id: await self.opened_amounts(case_id, s.party_id, s.sealed_amounts)
                    for s in state.objectives if s.sealed_amounts}
-        return rules.brief_of(state, case_id, mediator_id, amounts)
+        brief = rules.brief_of(state, case_id, mediator_id, amounts)
+        stated = []
+        for party_id in brief.parties:
+            latest = statements.latest_statement(state, party_id)
+            if latest is not None:
+                opened = await self._opened_statement(state, latest)
+                if opened["interests"] or opened["desired_outcomes"]:
+                    stated.append(StatedInterests(party_id=party_id, interests=opened["interests"],
+                                                  desired_outcomes=opened["desired_outcomes"]))
+        return brief.model_copy(update={"stated_interests": stated})
 
     async def objectives_with_amounts(self, state: CaseState, party_id: str) -> list[Objective]:
         stated = state.stated(party_id)

@@ -109,6 +109,17 @@ class NotHeard(BaseModel):
                                     "declined, or the case completed without its call")
 
 
+class NotReady(BaseModel):
+    party_id: str
+    outstanding: list[str] = Field(description="The required readiness items not done yet")
+
+
+class StatedInterests(BaseModel):
+    party_id: str
+    interests: str = Field(description="What matters most to the side and why, from its latest statement")
+    desired_outcomes: str = ""
+
+
 class Brief(BaseModel):
     case_id: str
     parties: list[str] = Field(description="The sides that were heard: the brief is built from them")
@@ -120,6 +131,8 @@ class Brief(BaseModel):
     agenda: list[AgendaItem]
     one_sided: list[str] = Field(default_factory=list, description="Issues raised by one side only")
     not_heard: list[NotHeard] = Field(default_factory=list)
+    not_ready: list[NotReady] = Field(default_factory=list, description="Sides not ready for the session, and why")
+    stated_interests: list[StatedInterests] = Field(default_factory=list)
 
 
 def issue_key(objective: Objective) -> str:

@@ -24,7 +24,7 @@ from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import BriefReady, Message, ObjectivesRecorded
 from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReadinessMark, Session, Side
 
-from .brief import Brief, NotHeard, PartyObjectives, build_brief
+from .brief import Brief, NotHeard, NotReady, PartyObjectives, build_brief
 
 SCHEMA = 2
 CallStatus = Literal["scheduled", "cancelled", "completed", "waived"]
@@ -285,8 +285,17 @@ def brief_of(state: CaseState | None, case_id: str, mediator_id: str | None,
     if missing or len(heard) < (1 if state.completed else 2):
         raise BriefNotReady(f"objectives are not yet recorded for: {', '.join(missing) or 'the parties'}")
     amounts = amounts or {}
-    return build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(with_amounts(
+    brief = build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(with_amounts(
         state.objectives_of(p.party_id), amounts.get(p.party_id)))) for p in heard], not_heard=state.not_heard())
+    return brief.model_copy(update={"not_ready": not_ready(state)})
+
+
+def not_ready(state: CaseState) -> list[NotReady]:
+    done = {r.party_id: {str(m.item) for m in r.marks if m.done} for r in state.readiness}
+    rows = [NotReady(party_id=p.party_id, outstanding=[i for i in state.required_items
+                                                       if i not in done.get(p.party_id, set())])
+            for p in state.to_be_heard() if p.status != "declined"]
+    return [row for row in rows if row.outstanding]
 
 
 def fingerprint(objectives: list[Objective]) -> str:
