@@ -17,6 +17,7 @@ from mednet_shared.platform.http import answers
 
 from .crypto import SealError
 from .domain import Brief, BriefNotReady, CallClosed, CallNotes, NotesPurged, Observations, UnknownCall
+from .domain.outcome import CallOutcome
 from .domain.readiness import ReadinessRefused
 from .domain.statement import MAX_DOCUMENTS, StatementRefused, StatementText
 from .usecases import Notes
@@ -280,3 +281,16 @@ async def required_items(case_id: str, body: RequiredItems, request: Request,
         return await notes_of(request).set_required_items(case_id, body.required_items, mediator_id)
     except UnknownCall:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} of yours") from None
+
+
+@router.put("/calls/{call_id}/outcome", **answers(dict, 404, 409, 422))
+async def record_outcome(call_id: str, body: CallOutcome, request: Request,
+                         caller_: Principal = Depends(mediator)) -> dict:
+    """The call's outcome (held, partly held, not held), the checklist items confirmed and the next step agreed: the
+    public part goes to that side only; `confidential` is sealed and never sent."""
+    try:
+        return await notes_of(request).record_outcome(call_id, caller_.mediator_id, body)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
+    except (NotesPurged, ConflictsExhausted) as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from None

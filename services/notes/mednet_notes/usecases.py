@@ -36,6 +36,7 @@ from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations, StatedInterests
 from .domain import preparation as sheet
+from .domain import outcome as outcomes
 from .domain import readiness
 from .domain import statement as statements
 from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing, UnknownCall
@@ -202,6 +203,45 @@ class Notes:
         await self.store.reject(event_id, new_event(rejected, SOURCE, firm_id=firm_id, caused_by=command,
                                                     event_id=event_id))
 
+    async def record_outcome(self, call_id: str, mediator_id: str | None, outcome: outcomes.CallOutcome) -> dict:
+        """How the call went: the public part to that side only (CallOutcomeRecorded), the confidential remarks
+        sealed under the case key; the checklist items confirmed are ticked by the mediator (until the session)."""
+        case_id = rules.case_of_call(call_id)
+        call = rules.call_of(await self.store.case(case_id) if case_id else None, call_id, mediator_id)
+        sealed = ""
+        if outcome.confidential:
+            sealer = await self.sealer_of(case_id, create=True)
+            box = sealer.seal(outcome.confidential.encode(), case_id=case_id, call_id=f"outcome~{call_id}")
+            sealed = base64.b64encode(box["nonce"] + box["ciphertext"]).decode()
+        state = await self.change_case(case_id, lambda s: outcomes.record_outcome(s, call, outcome, sealed,
+                                                                                  self.clock()))
+        marked = []
+        for item in outcome.items_confirmed:
+            try:
+                readiness.ensure_may_mark(state, case_id, call.party_id, item, None, state.mediator_id, self.clock())
+            except readiness.ReadinessRefused:
+                continue
+            cause = derived_id(call_id, "outcome-item", str(item))
+            state = await self.change_case(case_id, lambda s, item=item, cause=cause: readiness.mark(
+                s, call.party_id, item, True, "mediator", cause, self.clock()))
+            marked.append(str(item))
+        return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id, **outcome.public(),
+                "items_marked": marked, "confidential_sealed": bool(outcome.confidential)}
+
+    async def _opened_outcome(self, state: CaseState, call_id: str) -> dict | None:
+        recorded = next((o for o in state.outcomes if o.call_id == call_id), None)
+        if recorded is None:
+            return None
+        confidential = ""
+        if recorded.sealed_confidential:
+            raw = base64.b64decode(recorded.sealed_confidential)
+            sealer = await self.sealer_of(state.case_id)
+            confidential = sealer.open({"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES],
+                                        "ciphertext": raw[NONCE_BYTES:]},
+                                       case_id=state.case_id, call_id=f"outcome~{call_id}").decode()
+        return {**recorded.model_dump(mode="json", exclude={"fingerprint", "sealed_confidential"}),
+                "confidential": confidential}
+
     async def mark_readiness(self, case_id: str, party_id: str, item: ReadinessItem, done: bool,
                              firm_id: str | None, mediator_id: str | None) -> dict:
         """One item of a side's checklist, set by that side's confirmed firm (its items) or the case's mediator."""
@@ -257,7 +297,8 @@ class Notes:
             observations = Observations.model_validate_json(await self._opened(case_id, other.call_id, note)) \
                 if note else Observations()
             earlier.append({"call_id": other.call_id, "party_id": other.party_id, "status": other.status,
-                            "observations": observations.model_dump()})
+                            "observations": observations.model_dump(),
+                            "outcome": await self._opened_outcome(state, other.call_id)})
         return {
             "call_id": call_id, "case_id": case_id, "status": call.status,
             "party": {"party_id": call.party_id, "role": party.role if party else "",

@@ -302,6 +302,21 @@ class SideReadinessChanged(Message):
     changed_at: AwareDatetime
 
 
+class CallOutcomeRecorded(Message):
+    """How a side's call went, its non-confidential part only, for that side's firm (and the mediator)."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    call_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = None
+    outcome: Literal["held", "partly_held", "not_held"]
+    items_confirmed: list[ReadinessItem] = Field(default_factory=list)
+    next_step: LongText = Field(default="", description="What was agreed next, e.g. documents by a date")
+    next_step_due: AwareDatetime | None = None
+    recorded_at: AwareDatetime
+
+
 class CaseReadyForSession(Message):
     """Every side still to be heard has done every required readiness item (once per case)."""
 
@@ -447,6 +462,7 @@ EVENTS: tuple[type[Message], ...] = (
     CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
     SchedulingFailed, PreMediationCompleted,
     ObjectivesRecorded, BriefReady, StatementReceived, SideReadinessChanged, CaseReadyForSession,
+    CallOutcomeRecorded,
     InvitationReplied, NotificationSent, NotificationFailed,
 )
 COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,

@@ -98,3 +98,45 @@ async def test_the_brief_says_who_is_not_ready_and_why_and_gives_each_sides_stat
     assert brief["not_ready"] == [{"party_id": "p2", "outstanding": ["attendees_named", "authority_confirmed"]}]
     assert brief["stated_interests"] == [{"party_id": "p1", "interests": "keep the business going",
                                           "desired_outcomes": "a supply deal"}]
+
+
+async def test_a_calls_outcome_goes_to_its_side_only_its_confidential_part_sealed_and_items_ticked(world):
+    from mednet_shared.contracts.events import CallOutcomeRecorded
+    from notes_kit import scheduled
+    import json
+    case = await a_case(world, "p1", "p2")
+    await world.handlers.call_scheduled(delivered(scheduled(case, "p1")))
+    url = f"/v1/calls/{case.case_id}:p1/outcome"
+    body = {"outcome": "partly_held", "items_confirmed": ["authority_confirmed", "attendees_named"],
+            "next_step": "send the ledger by Friday", "confidential": "ceo-is-wavering-4410"}
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as firm_a, \
+            client(world.app, Role.MEDIATOR, mediator_id="med-bob") as other, \
+            client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        assert (await firm_a.put(url, json=body)).status_code == 403
+        assert (await other.put(url, json=body)).status_code == 404
+        assert (await mediator.put(url, json={**body, "outcome": "maybe"})).status_code == 422
+        saved = await mediator.put(url, json=body)
+        again = await mediator.put(url, json={**body, "confidential": ""})
+        readiness = (await firm_a.get(f"/v1/cases/{case.case_id}/sides/p1/readiness")).json()
+    assert saved.status_code == 200 and saved.json()["items_marked"] == ["authority_confirmed", "attendees_named"]
+    assert again.status_code == 200
+    [event] = world.store.outbox.messages(CallOutcomeRecorded)
+    assert event.side_firm_id == "firm-a" and event.outcome == "partly_held"
+    assert event.next_step == "send the ledger by Friday"
+    everything = json.dumps([world.store.cases.get(case.case_id), [e.data for e in world.store.outbox.events()]],
+                            default=repr)
+    assert "ceo-is-wavering" not in everything
+    assert readiness["outstanding"] == ["agreement_signed"]
+
+
+async def test_the_next_calls_sheet_shows_the_earlier_calls_outcome_with_its_confidential_part(world):
+    from notes_kit import scheduled
+    case = await a_case(world, "p1", "p2")
+    for party_id in ("p1", "p2"):
+        await world.handlers.call_scheduled(delivered(scheduled(case, party_id)))
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        await mediator.put(f"/v1/calls/{case.case_id}:p1/outcome",
+                           json={"outcome": "held", "confidential": "ceo-is-wavering-4410"})
+        sheet = (await mediator.get(f"/v1/calls/{case.case_id}:p2/preparation")).json()
+    [earlier] = sheet["earlier_calls"]
+    assert earlier["outcome"]["outcome"] == "held" and earlier["outcome"]["confidential"] == "ceo-is-wavering-4410"

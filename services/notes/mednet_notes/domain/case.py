@@ -97,6 +97,18 @@ class SideReadiness(BaseModel):
     marks: list[ReadinessMark] = Field(default_factory=list)
 
 
+class RecordedOutcome(BaseModel):
+    call_id: str
+    party_id: str
+    outcome: str
+    items_confirmed: list[str] = Field(default_factory=list)
+    next_step: str = ""
+    next_step_due: datetime | None = None
+    fingerprint: str = ""
+    sealed_confidential: str = Field(default="", description="The mediator's confidential remarks, sealed")
+    recorded_at: datetime
+
+
 DEFAULT_REQUIRED = ["agreement_signed", "attendees_named", "authority_confirmed"]
 
 
@@ -116,6 +128,7 @@ class CaseState(BaseModel):
     readiness: list[SideReadiness] = Field(default_factory=list)
     required_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
     ready_for_session: bool = False
+    outcomes: list[RecordedOutcome] = Field(default_factory=list)
     statements: list[StatementEntry] = Field(default_factory=list, description="Each side's statement versions (statement.py)")
 
     def call(self, call_id: str) -> CallEntry | None:
