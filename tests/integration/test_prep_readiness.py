@@ -36,6 +36,8 @@ async def test_case_ready_for_session_fires_once_every_side_is_ready(infrastruct
                 if (await a.get(f"{base}/p1/readiness")).status_code == 200:
                     break
                 await asyncio.sleep(0.3)
+            assert await notes.state.notes.count_not_ready(30) == 1  # session in 14 days, not ready (real MongoDB)
+            assert await notes.state.notes.count_not_ready(7) == 0
             assert (await b.put(f"{base}/p1/readiness/agreement_signed", json={"done": True})).status_code == 404
             for firm, party_id in ((a, "p1"), (b, "p2")):
                 for item in ("agreement_signed", "attendees_named"):
@@ -43,6 +45,7 @@ async def test_case_ready_for_session_fires_once_every_side_is_ready(infrastruct
             assert (await mediator.put(f"{base}/p1/readiness/authority_confirmed", json={})).status_code == 200
             last = await mediator.put(f"{base}/p2/readiness/authority_confirmed", json={})
             assert last.json()["case_ready_for_session"]
+            assert await notes.state.notes.count_not_ready(30) == 0
         [ready] = await events_of(kafka, Topics.NOTES, case.case_id, "CaseReadyForSession", 1)
         assert ready.payload().party_ids == ["p1", "p2"]
         changes = await events_of(kafka, Topics.NOTES, case.case_id, "SideReadinessChanged", 6)

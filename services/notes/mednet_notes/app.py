@@ -1,6 +1,11 @@
 """Wiring of the notes service: its topics, its outbox collections and every subscription, in one place."""
 
+import asyncio
+import contextlib
+import logging
+
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from mednet_shared.contracts.events import (
     CallCancelled,
@@ -22,13 +27,36 @@ from .handlers import NotesHandlers
 from .usecases import Notes
 from .store import CASES, REJECTIONS, MongoNotesStore
 
+log = logging.getLogger("mednet.notes")
+CASES_NOT_READY = Gauge("mednet_notes_cases_not_ready", "Cases not ready for a session starting within N days",
+                        ["within_days"])
 PUBLISHES = [Topics.NOTES]
 CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, outbox_collections=[CASES, REJECTIONS], topics=PUBLISHES + CONSUMES)
+    sweeper: list[asyncio.Task] = []
+
+    async def measure() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                CASES_NOT_READY.labels(str(settings.not_ready_days)).set(
+                    await notes.count_not_ready(settings.not_ready_days))
+            await asyncio.sleep(settings.readiness_sweep_seconds)
+
+    async def connected(_: ServiceRuntime) -> None:
+        if not sweeper:
+            sweeper.append(asyncio.create_task(measure(), name="notes-readiness-gauge"))
+
+    async def stopping() -> None:
+        for task in sweeper:
+            task.cancel()
+        sweeper.clear()
+
+    runtime = ServiceRuntime(settings, outbox_collections=[CASES, REJECTIONS], topics=PUBLISHES + CONSUMES,
+                             on_connected=connected)
+    runtime.on_stopping.append(stopping)
     notes = Notes(MongoNotesStore(runtime.db, runtime.relay), settings.key_ring(),
                   max_document_bytes=settings.max_document_bytes)
     handlers = NotesHandlers(notes)

@@ -25,6 +25,10 @@ class Settings(ServiceSettings):
     max_document_bytes: int = Field(default=5 * 1024 * 1024, ge=1,
                                     description="The largest statement document accepted, in bytes")
 
+    not_ready_days: int = Field(default=7, ge=1, description="mednet_notes_cases_not_ready counts cases not ready "
+                                                             "for a session starting within this many days")
+    readiness_sweep_seconds: float = Field(default=60.0, gt=0)
+
     def key_ring(self) -> MasterKeys:
         return MasterKeys.parse(self.master_keys.get_secret_value(), self.master_key_id,
                                 self.encryption_key.get_secret_value())

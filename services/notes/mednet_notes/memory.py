@@ -99,3 +99,7 @@ class MemoryNotesStore:
         if rejection_id not in self.rejections:
             self.rejections.add(rejection_id)
             self.outbox.add(Topics.NOTES, [event])
+
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        return [(d["session_start"], bool(d.get("ready_for_session"))) for _, d in self.cases
+                if d.get("session_start") and not d.get("ready_for_session")]

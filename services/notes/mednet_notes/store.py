@@ -64,6 +64,8 @@ class NotesStore(Protocol):
     async def document(self, document_id: str) -> bytes | None: ...
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         """A CommandRejected, written once (a second write of the same id changes nothing)."""
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        """(session_start, ready_for_session) of every case not yet ready whose session is known."""
 
 
 class MongoNotesStore:
@@ -180,3 +182,8 @@ class MongoNotesStore:
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.NOTES, event)])
+
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        query = {"ready_for_session": {"$ne": True}, "session_start": {"$ne": None}}
+        found = await self.cases.find(query, {"session_start": 1, "ready_for_session": 1}).to_list()
+        return [(d["session_start"], bool(d.get("ready_for_session"))) for d in found if d.get("session_start")]

@@ -13,7 +13,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 
@@ -280,6 +280,13 @@ class Notes:
                 "marks": [m.model_dump(mode="json") for m in readiness.marks_of(state, party_id)],
                 "outstanding": [str(i) for i in left], "ready": not left,
                 "case_ready_for_session": state.ready_for_session}
+
+    async def count_not_ready(self, days: int) -> int:
+        """Cases not ready for a session starting within `days` (the mednet_notes_cases_not_ready gauge)."""
+        sessions = [(datetime.fromisoformat(start) if isinstance(start, str) else start, ready)
+                    for start, ready in await self.store.sessions()]
+        sessions = [(s if s.tzinfo else s.replace(tzinfo=UTC), ready) for s, ready in sessions]
+        return readiness.not_ready_within(sessions, self.clock(), days)
 
     async def preparation(self, call_id: str, mediator_id: str | None) -> dict:
         """The mediator's sheet for one call: the party, its statement and documents, this case's other calls and

@@ -140,3 +140,17 @@ async def test_the_next_calls_sheet_shows_the_earlier_calls_outcome_with_its_con
         sheet = (await mediator.get(f"/v1/calls/{case.case_id}:p2/preparation")).json()
     [earlier] = sheet["earlier_calls"]
     assert earlier["outcome"]["outcome"] == "held" and earlier["outcome"]["confidential"] == "ceo-is-wavering-4410"
+
+
+async def test_cases_not_ready_within_n_days_of_their_session_are_counted(world):
+    from datetime import timedelta
+    case = await a_case(world, "p1", "p2")
+    days_ahead = (case.session.start - NOW).days
+    assert await world.notes.count_not_ready(days_ahead + 1) == 1
+    assert await world.notes.count_not_ready(max(days_ahead - 1, 0) or 1) == (1 if days_ahead <= 1 else 0)
+    async with client(world.app, Role.MEDIATOR, mediator_id=MEDIATOR) as mediator:
+        await mediator.put(f"/v1/cases/{case.case_id}/readiness/required", json={"required_items": []})
+    assert (await world.store.case(case.case_id)).ready_for_session
+    assert await world.notes.count_not_ready(days_ahead + 1) == 0
+    world.notes.clock = lambda: case.session.start + timedelta(minutes=1)
+    assert await world.notes.count_not_ready(365) == 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -207,7 +207,8 @@ def learn_case(state: CaseState, mediator_id: str, revision: int, parties: list[
     side_of = {side.party_id: side for side in sides or []}
     learnt = state.model_copy(update={"mediator_id": mediator_id or state.mediator_id, "revision": revision,
                                       "parties": [party_entry(p, side_of.get(p.party_id)) for p in parties],
-                                      "session_start": session.start if session else state.session_start})
+                                      "session_start": session.start.astimezone(UTC) if session
+                                      else state.session_start})
     return _with_brief_if_ready(learnt, [], now)
 
 

@@ -9,7 +9,7 @@ mediator and that side only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import CaseReadyForSession, SideReadinessChanged
@@ -82,3 +82,9 @@ def with_case_ready_if_so(state: CaseState, events: list[Outgoing], now: datetim
                                 party_ids=[p.party_id for p in sides], ready_at=now)
     return state.model_copy(update={"ready_for_session": True}), [
         *events, Outgoing(ready, derived_id(state.case_id, "ready-for-session"))]
+
+
+def not_ready_within(sessions: list[tuple[datetime, bool]], now: datetime, days: int) -> int:
+    """How many cases are not ready for a session that starts within `days` from now (and has not started)."""
+    horizon = now + timedelta(days=days)
+    return sum(1 for start, ready in sessions if not ready and now <= start <= horizon)
