@@ -168,6 +168,10 @@ class Notes:
         refused = statements.submission_refusals(state, firm_id, case_id, party_id)
         if refused:
             raise StatementRefused(refused, 404)
+        if state.session_start is not None and self.clock() >= state.session_start:
+            raise StatementRefused([statements.Reason(
+                field="case_id", message=f"the session started at {state.session_start.isoformat()}: statements "
+                                         "are closed")], 409)
         too_big = statements.document_refusals([(t, k, len(c)) for t, k, c in documents], self.max_document_bytes)
         if too_big:
             raise StatementRefused(too_big, 413)

@@ -186,3 +186,12 @@ async def test_the_preparation_sheet_is_for_the_cases_mediator_only_and_shows_wh
     assert [o["party_id"] for o in sheet["objectives"]] == ["p2"]
     assert sheet["other_sides"] == [
         "p2 (respondent, firm-b): side awaiting_confirmation; call scheduled; objectives recorded; no statement"]
+
+
+async def test_a_statement_after_the_session_started_is_refused_and_stores_nothing(world):
+    case = await a_case(world)
+    world.notes.clock = lambda: case.session.start
+    async with client(world.app, Role.FIRM, firm_id="firm-a") as own:
+        late = await own.post(f"/v1/cases/{case.case_id}/sides/p1/statement", json=body())
+    assert late.status_code == 409 and "session started" in late.text
+    assert world.store.statements == {} and world.store.outbox.messages(StatementReceived) == []
