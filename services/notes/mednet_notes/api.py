@@ -88,6 +88,22 @@ def notes_of(request: Request) -> Notes:
     return request.app.state.notes
 
 
+async def mediator_of_call(call_id: str, request: Request, principal: Principal = Depends(mediator)) -> Principal:
+    """The case's mediator, checked before the body is judged (another mediator gets 404, never a 422)."""
+    case_id = call_id.rpartition(":")[0]
+    state = await notes_of(request).store.case(case_id) if case_id else None
+    if state is None or state.call(call_id) is None or state.mediator_id != principal.mediator_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known")
+    return principal
+
+
+async def mediator_of_case(case_id: str, request: Request, principal: Principal = Depends(caller)) -> Principal:
+    state = await notes_of(request).store.case(case_id)
+    if principal.role != Role.MEDIATOR or state is None or state.mediator_id != principal.mediator_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id} of yours")
+    return principal
+
+
 @router.put("/calls/{call_id}/notes", **answers(NotesView, 404, 409, 410, 500))
 async def record_notes(call_id: str, body: CallNotes, request: Request, caller: Principal = Depends(mediator)) -> dict:
     try:
@@ -274,7 +290,7 @@ async def read_readiness(case_id: str, party_id: str, request: Request,
 
 @router.put("/cases/{case_id}/readiness/required", **answers(dict, 404, 422))
 async def required_items(case_id: str, body: RequiredItems, request: Request,
-                         principal: Principal = Depends(caller)) -> dict:
+                         principal: Principal = Depends(mediator_of_case)) -> dict:
     """The case's required readiness items (default: agreement signed, attendees named, authority confirmed)."""
     _, mediator_id = roles_of(principal)
     try:
@@ -285,7 +301,7 @@ async def required_items(case_id: str, body: RequiredItems, request: Request,
 
 @router.put("/calls/{call_id}/outcome", **answers(dict, 404, 409, 422))
 async def record_outcome(call_id: str, body: CallOutcome, request: Request,
-                         caller_: Principal = Depends(mediator)) -> dict:
+                         caller_: Principal = Depends(mediator_of_call)) -> dict:
     """The call's outcome (held, partly held, not held), the checklist items confirmed and the next step agreed: the
     public part goes to that side only; `confidential` is sealed and never sent."""
     try:

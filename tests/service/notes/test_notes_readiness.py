@@ -154,3 +154,15 @@ async def test_cases_not_ready_within_n_days_of_their_session_are_counted(world)
     assert await world.notes.count_not_ready(days_ahead + 1) == 0
     world.notes.clock = lambda: case.session.start + timedelta(minutes=1)
     assert await world.notes.count_not_ready(365) == 0
+
+
+async def test_another_mediator_gets_404_before_a_body_is_judged(world):
+    from notes_kit import scheduled
+    case = await a_case(world, "p1")
+    await world.handlers.call_scheduled(delivered(scheduled(case, "p1")))
+    async with client(world.app, Role.MEDIATOR, mediator_id="med-bob") as other, \
+            client(world.app, Role.FIRM, firm_id="firm-a") as firm:
+        assert (await other.put(f"/v1/calls/{case.case_id}:p1/outcome", json={})).status_code == 404
+        assert (await other.put(f"/v1/cases/{case.case_id}/readiness/required", json={})).status_code == 404
+        assert (await firm.put(f"/v1/cases/{case.case_id}/readiness/required", json={})).status_code == 404
+        assert (await firm.put(f"/v1/calls/{case.case_id}:p1/outcome", json={})).status_code == 403
