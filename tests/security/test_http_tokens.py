@@ -24,7 +24,8 @@ from services_harness import client, running, services, settings_for
 pytestmark = pytest.mark.timeout(600)
 KEYS = json.dumps({"k2": "the-active-key-of-the-security-tests", "k1": "the-older-key-still-accepted-here"})
 DUMMIES = {"case_id": "case-0", "call_id": "case-0:p1", "endpoint_id": "e-0", "mediator_id": "med-0",
-           "recipient": "someone@example.org", "party_id": "p1", "offer_id": "case-0:p1:offer-1"}
+           "recipient": "someone@example.org", "party_id": "p1", "offer_id": "case-0:p1:offer-1",
+           "item": "agreement_signed", "document_id": "doc-0"}
 
 
 def claims(**overrides) -> dict:
@@ -133,7 +134,7 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
             await until(notes_recorded)
         values = {"case_id": case_id, "call_id": call_id, "endpoint_id": endpoint["endpoint_id"],
                   "mediator_id": mediator, "recipient": f"{mediator}@mediators.example.org", "party_id": "p1",
-                  "offer_id": f"{call_id}:offer-1"}
+                  "offer_id": f"{call_id}:offer-1", "item": "agreement_signed", "document_id": "doc-0"}
 
         checked = 0
         for service in SERVICES:
