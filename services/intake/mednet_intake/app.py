@@ -14,6 +14,7 @@ from mednet_shared.contracts.events import (
     MoveSession,
     RequestReschedule,
     SubmitCase,
+    SubmitStatement,
     UpdatePartyAvailability,
     WithdrawCase,
 )
@@ -64,7 +65,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         },
         on_invalid={SubmitCase: commands.invalid_submission},
         strict=True,
-        passing=[RequestReschedule, ChooseCallSlot, DeclineCallSlots],
+        passing=[RequestReschedule, ChooseCallSlot, DeclineCallSlots, SubmitStatement],
     )
     runtime.consumer.after_dead_letter = commands.dead_lettered
     runtime.on_stopping.append(stopping)
