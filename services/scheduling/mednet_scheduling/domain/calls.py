@@ -41,8 +41,9 @@ from mednet_shared.contracts.events import (
     PreMediationCompleted,
     SchedulingFailed,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Party
+from mednet_shared.contracts.values import Party
 
+from .people import attendees, call_id_of, ids_of_call
 from .places import Secrets, new_place
 from .slots import Calendar, MediatorAvailability, NoSlot, Slot, SlotRequest, find_slot, violations
 from .state import Booked, CalendarState, CallState, CallStatus, CaseFacts, CaseState
@@ -89,28 +90,6 @@ class Change:
     messages: tuple[Message, ...] = ()
     booked: dict[str, Booked | None] = field(default_factory=dict)
     """Per party id: its call on the calendar after the decision (None: not on it)."""
-
-
-def call_id_of(case_id: str, party_id: str) -> str:
-    return f"{case_id}:{party_id}"
-
-
-def ids_of_call(call_id: str) -> tuple[str, str]:
-    """(case_id, party_id) of a call id; empty strings when it names none."""
-    case_id, _, party_id = call_id.rpartition(":")
-    return case_id, party_id
-
-
-def attendees(case: CaseFacts, party: Party) -> list[Attendee]:
-    people = [Attendee(kind=AttendeeKind.PARTY, name=party.contact.name, email=party.contact.email,
-                       time_zone=party.time_zone, firm_id=party.attorney.firm_id if party.attorney else None)]
-    if party.attorney:
-        people.append(Attendee(kind=AttendeeKind.ATTORNEY, name=party.attorney.name, email=party.attorney.email,
-                               time_zone=party.attorney.time_zone or party.time_zone, firm_id=party.attorney.firm_id))
-    mediator = case.mediator
-    people.append(Attendee(kind=AttendeeKind.MEDIATOR, name=mediator.name, email=mediator.email,
-                           time_zone=mediator.time_zone))
-    return people
 
 
 # -- on the mediator's calendar ----------------------------------------------------------------------
