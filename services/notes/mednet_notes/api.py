@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +86,19 @@ class StatementView(StatementText):
     documents: list[DocumentView]
 
 
+@contextmanager
+def sealed_reads(not_found: str) -> Iterator[None]:
+    """A read of sealed data: unknown to this caller 404, purged 410, failing its integrity check 500."""
+    try:
+        yield
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found) from None
+    except NotesPurged as purged:
+        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
+    except SealError as broken:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
+
+
 def notes_of(request: Request) -> Notes:
     return request.app.state.notes
 
@@ -117,14 +132,8 @@ async def record_notes(call_id: str, body: CallNotes, request: Request, caller: 
 
 @router.get("/calls/{call_id}/notes", **answers(NotesView, 404, 410, 500))
 async def read_notes(call_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
-    try:
+    with sealed_reads(f"no call {call_id} of yours is known"):
         return await notes_of(request).read(call_id, caller.mediator_id)
-    except UnknownCall:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
-    except NotesPurged as purged:
-        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
-    except SealError as broken:
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 @router.get("/cases/{case_id}/brief", **answers(Brief, 404, 409, 410, 500))
@@ -192,14 +201,8 @@ async def read_statement(case_id: str, party_id: str, request: Request,
                          principal: Principal = Depends(caller)) -> dict:
     """The side's latest statement: the case's mediator only; every other token gets 404."""
     mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
-    try:
+    with sealed_reads(f"no statement of {party_id} in a case of yours"):
         return await notes_of(request).statement_of(case_id, party_id, mediator_id)
-    except UnknownCall:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no statement of {party_id} in a case of yours") from None
-    except NotesPurged as purged:
-        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
-    except SealError as broken:
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 @router.get("/cases/{case_id}/documents/{document_id}", response_class=Response, **answers(None, 404, 410, 500))
@@ -207,14 +210,8 @@ async def download_document(case_id: str, document_id: str, request: Request,
                             principal: Principal = Depends(caller)) -> Response:
     """A statement's document, opened: the case's mediator only; every other token gets 404."""
     mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
-    try:
+    with sealed_reads(f"no document {document_id} in a case of yours"):
         title, content = await notes_of(request).document_of(case_id, document_id, mediator_id)
-    except UnknownCall:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no document {document_id} in a case of yours") from None
-    except NotesPurged as purged:
-        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
-    except SealError as broken:
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
     safe = "".join(ch if ch.isalnum() or ch in " ._-" else "_" for ch in title)[:100] or "document"
     return Response(content, media_type="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"})
@@ -236,14 +233,8 @@ class PreparationSheet(BaseModel):
 async def preparation(call_id: str, request: Request, principal: Principal = Depends(caller)) -> dict:
     """The mediator's preparation sheet for one call: the case's mediator only; every other token gets 404."""
     mediator_id = principal.mediator_id if principal.role == Role.MEDIATOR else None
-    try:
+    with sealed_reads(f"no call {call_id} of yours is known"):
         return await notes_of(request).preparation(call_id, mediator_id)
-    except UnknownCall:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id} of yours is known") from None
-    except NotesPurged as purged:
-        raise HTTPException(status.HTTP_410_GONE, str(purged)) from None
-    except SealError as broken:
-        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"integrity check failed: {broken}") from None
 
 
 class ReadinessBody(BaseModel):
