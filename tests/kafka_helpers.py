@@ -25,20 +25,40 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
 
 
 async def read(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[ConsumerRecord]:
-    """The first `count` records of a topic (all partitions), or fewer if the timeout passes."""
+    """The first `count` records of a topic (all partitions), or fewer if the timeout passes. Every record the
+    topic held when the read began is read, however long the topic (up to CATCH_UP_SECONDS): on a long-lived
+    broker a short timeout would otherwise return only the oldest part of a shared topic."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     records: list[ConsumerRecord] = []
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    ends: dict | None = None
     try:
-        while len(records) < count and time.monotonic() < deadline:
+        while len(records) < count:
             batch = await consumer.getmany(timeout_ms=200)
             for partition_records in batch.values():
                 records.extend(partition_records)
+            if ends is None and consumer.assignment():
+                ends = await consumer.end_offsets(list(consumer.assignment()))
+            elapsed = time.monotonic() - started
+            if elapsed >= max(timeout, CATCH_UP_SECONDS):
+                break
+            if elapsed >= timeout and (ends is None or await _caught_up(consumer, ends)):
+                break
     finally:
         await consumer.stop()
     return records
+
+
+CATCH_UP_SECONDS = 60.0
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict) -> bool:
+    for partition, end in ends.items():
+        if await consumer.position(partition) < end:
+            return False
+    return True
 
 
 async def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:

@@ -39,7 +39,9 @@ def test_every_event_of_the_design_brief_has_a_v1_contract():
         "CaseOpened", "CaseUpdated", "CaseRejected", "CaseWithdrawn", "RepresentationRequested",
         "SideConfirmationOverdue", "CommandRejected", "CallSlotsOffered", "CallWaived", "InvitationReplied",
         "CallScheduled", "CallRescheduled", "CallCancelled", "CallCompleted", "CallMissed", "SchedulingFailed",
-        "PreMediationCompleted", "ObjectivesRecorded", "BriefReady", "NotificationSent", "NotificationFailed",
+        "PreMediationCompleted", "ObjectivesRecorded", "BriefReady", "StatementReceived", "SideReadinessChanged",
+        "CaseReadyForSession", "CallOutcomeRecorded", "NotificationSent",
+        "NotificationFailed",
     }
     assert all(name.endswith(".v1") for name in BY_TYPE)
     assert {model.topic for model in EVENTS} == set(Topics.service_topics())

@@ -126,7 +126,7 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
 
             assert brief["shared_interests"] == ["confidentiality"]
             assert brief["hard_conflicts"] == ["apology", "payment_amount"]
-            assert "future_relationship" in brief["trade_offs"]
+            assert "future_relationship" in brief["one_sided"] and "future_relationship" not in brief["trade_offs"]
             assert [item["issue"] for item in brief["agenda"]][0] == "confidentiality"
             assert [item["issue"] for item in brief["agenda"]][-2:] == ["apology", "payment_amount"]
 

@@ -107,7 +107,7 @@ def test_the_images_run_the_whole_flow_on_the_real_stack_and_exit_0_on_sigterm(i
                 process = container.process()
                 assert process.uids().real == process.uids().effective == int(dockerfile_user(service).split(":")[0])
 
-            document = submission(f"image-{unique}", parties=2, mediator_id=f"med-{unique}")
+            document = submission(f"image-{unique}", parties=2, mediator_id=f"med-{unique}", represented_by=firm)
             asyncio.run(produce(kafka, inbound, [as_record(command(document))]))
             from mednet_intake.domain import case_id_for
 

@@ -53,7 +53,7 @@ def notes_store(request):
 async def test_an_intake_case_is_unique_changed_only_from_the_revision_read_and_rejected_once(intake_store):
     case = a_case()
     opened = new_event(case.opened(), "/tests")
-    assert await intake_store.add(case, opened) and not await intake_store.add(case, opened)
+    assert await intake_store.add(case, [opened]) and not await intake_store.add(case, [opened])
     assert await intake_store.get(case.case_id) == case
     withdrawn, message = intake_domain.withdraw(case, "firm-x", "settled")
     await intake_store.replace(withdrawn, 1, [new_event(message, "/tests")])
@@ -75,11 +75,15 @@ async def test_an_intake_case_of_the_first_shape_is_read_and_its_next_write_stor
     first_shape = {"_id": case.case_id, "firm_id": "firm-x", "revision": 1, "status": "open", "changes": [],
                    "submission": case.submitted("json"), "created_at": NOW}
     await store.cases.insert_one(first_shape)
-    assert await store.get(case.case_id) == case
+    read = await store.get(case.case_id)
+    # a case from before sides existed reads with every side confirmed (the shared design), else as it was
+    assert all(side.status == "confirmed" for side in read.sides) and len(read.sides) == len(case.parties)
+    assert read == case.model_copy(update={"sides": read.sides})
+    case = read
     withdrawn, _ = intake_domain.withdraw(case, "firm-x")
     await store.replace(withdrawn, 1, [])
     stored = await store.cases.find_one({"_id": case.case_id})
-    assert "submission" not in stored and stored["schema"] == 2 and stored["title"] == case.title
+    assert "submission" not in stored and stored["schema"] == intake_domain.SCHEMA and stored["title"] == case.title
     assert await store.get(case.case_id) == withdrawn
 
 
@@ -119,3 +123,25 @@ async def test_notes_are_resealed_only_if_unchanged_and_a_purge_deletes_what_no_
     assert (await notes_store.note("case-1:p1"))["sealed"]["ciphertext"] == b"new"
     assert await notes_store.delete_notes_not_sealed_with("case-1", "case-data-key") == 1
     assert await notes_store.notes_of_case("case-1") == 1
+
+
+async def test_notes_statements_documents_and_rejections_are_written_once(notes_store):
+    sealed = {"key_id": "case-data-key", "nonce": b"n" * 12, "ciphertext": b"first"}
+    await notes_store.save_statement("st-1", "case-1", "p1", sealed)
+    await notes_store.save_statement("st-1", "case-1", "p1", {**sealed, "ciphertext": b"second"})
+    assert (await notes_store.statement("st-1"))["sealed"]["ciphertext"] == b"first"
+    assert await notes_store.statement("st-2") is None
+    big = bytes(range(256)) * 2000  # several GridFS chunks
+    await notes_store.put_document("doc-1", "case-1", big)
+    await notes_store.put_document("doc-1", "case-1", b"other")
+    assert await notes_store.document("doc-1") == big and await notes_store.document("doc-2") is None
+    from mednet_shared.contracts.events import CommandRejected
+    rejected = new_event(CommandRejected(firm_id="firm-b", command_id="c-1", command_type="mednet.SubmitStatement.v1",
+                                         reasons=[Reason(field="party_id", message="not yours")], rejected_at=NOW),
+                         "/tests", event_id="rej-1")
+    await notes_store.reject("rej-1", rejected)
+    await notes_store.reject("rej-1", rejected)
+    if isinstance(notes_store, MemoryNotesStore):
+        assert [e.id for e in notes_store.outbox.events()] == ["rej-1"]
+    else:
+        assert [(c, len(p)) for c, _, p in notes_store.relay.woken] == [("rejections", 1)]

@@ -176,7 +176,8 @@ async def test_every_route_of_every_service_refuses_forged_tokens_in_jwks_mode(i
                                          {"kid": firm_jwk["kid"]}),
     }
     values = {"case_id": "case-0", "call_id": "case-0:p1", "endpoint_id": "e-0", "mediator_id": "med-forged",
-              "recipient": "someone@example.org"}
+              "recipient": "someone@example.org", "item": "agreement_signed", "document_id": "doc-0",
+              "party_id": "p1", "offer_id": "case-0:p1:offer-1"}
     accepted, checked = [], 0
     for service in SERVICES:
         settings = settings_for(service, infrastructure, unique, jwt_jwks_url=issuer.verifier().jwks_url)

@@ -24,7 +24,8 @@ from services_harness import client, running, services, settings_for
 pytestmark = pytest.mark.timeout(600)
 KEYS = json.dumps({"k2": "the-active-key-of-the-security-tests", "k1": "the-older-key-still-accepted-here"})
 DUMMIES = {"case_id": "case-0", "call_id": "case-0:p1", "endpoint_id": "e-0", "mediator_id": "med-0",
-           "recipient": "someone@example.org"}
+           "recipient": "someone@example.org", "party_id": "p1", "offer_id": "case-0:p1:offer-1",
+           "item": "agreement_signed", "document_id": "doc-0"}
 
 
 def claims(**overrides) -> dict:
@@ -96,6 +97,7 @@ async def test_tokens_of_the_old_key_still_work_until_it_is_dropped(infrastructu
 
 FIRM_OWN_COLLECTIONS = {("intake", "post", "/v1/cases"), ("notify", "get", "/v1/webhooks"),
                         ("notify", "post", "/v1/webhooks")}
+MEDIATOR_OWN_COLLECTIONS = {("notify", "post", "/v1/replies")}  # names no case: the reply's UID says whose call
 
 
 async def until(check, timeout: float = 120.0):
@@ -113,7 +115,7 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
                         overrides={"notify": {"webhook_allow_loopback_http": True}}) as apps:
         app = {name: apps[name][0] for name in SERVICES}
         async with client(app["intake"], Role.FIRM, firm_id=firm) as owner:
-            created = await owner.post("/v1/cases", json=submission(f"iso-{unique}", mediator_id=mediator))
+            created = await owner.post("/v1/cases", json=submission(f"iso-{unique}", mediator_id=mediator, represented_by=firm))
             assert created.status_code == 201, created.text
             case_id = created.json()["case_id"]
         async with client(app["notify"], Role.FIRM, firm_id=firm) as owner:
@@ -131,7 +133,8 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
                 return answer.status_code == 200
             await until(notes_recorded)
         values = {"case_id": case_id, "call_id": call_id, "endpoint_id": endpoint["endpoint_id"],
-                  "mediator_id": mediator, "recipient": f"{mediator}@mediators.example.org"}
+                  "mediator_id": mediator, "recipient": f"{mediator}@mediators.example.org", "party_id": "p1",
+                  "offer_id": f"{call_id}:offer-1", "item": "agreement_signed", "document_id": "doc-0"}
 
         checked = 0
         for service in SERVICES:
@@ -141,7 +144,8 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
                                      (Role.MEDIATOR, {"mediator_id": f"other-{unique}"})):
                     async with client(app[service], role, **caller) as other:
                         response = await other.request(route.method, path, params=query, json={})
-                    if role is Role.FIRM and (service, route.method, route.template) in FIRM_OWN_COLLECTIONS:
+                    own = FIRM_OWN_COLLECTIONS if role is Role.FIRM else MEDIATOR_OWN_COLLECTIONS
+                    if (service, route.method, route.template) in own:
                         assert endpoint["endpoint_id"] not in response.text and case_id not in response.text
                         continue
                     assert response.status_code in (403, 404), f"{route} as another {role}: {response.status_code}"

@@ -40,12 +40,14 @@ def test_services_get_no_create_right_and_only_their_own_groups():
         assert not any("firm" in a.name for a in table)
 
 
-def test_intake_and_scheduling_read_and_notify_writes_a_firms_topics_only_once_the_firm_is_added():
+def test_the_command_readers_read_and_notify_writes_a_firms_topics_only_once_the_firm_is_added():
     for_services = {(a.user, a.name, a.operation) for a in acls.firm_acls("acme") if a.user != "firm-acme"}
     assert for_services == {("mednet-intake", "mednet.firm.acme.inbound", "read"),
                             ("mednet-intake", "mednet.firm.acme.inbound.dlq", "write"),
                             ("mednet-scheduling", "mednet.firm.acme.inbound", "read"),
                             ("mednet-scheduling", "mednet.firm.acme.inbound.dlq", "write"),
+                            ("mednet-notes", "mednet.firm.acme.inbound", "read"),
+                            ("mednet-notes", "mednet.firm.acme.inbound.dlq", "write"),
                             ("mednet-notify", "mednet.firm.acme.outbound", "write")}
 
 

@@ -252,11 +252,14 @@ async def confirm_side(case_id: str, party_id: str, request: Request, caller: Pr
 async def change_availability(case_id: str, party_id: str, request: Request,
                               caller: Principal = Depends(firm_or_mediator)) -> dict:
     """The side's own confirmed firm, or the case's mediator."""
-    body = await parsed(request, AvailabilityChange)
     by_mediator = caller.mediator_id if caller.role is Role.MEDIATOR else None
     by_firm = None if by_mediator else caller.firm_id
     readable = ((lambda case: case.mediated_by(by_mediator)) if by_mediator
                 else (lambda case: case.visible_to(by_firm)))
+    case = await intake_of(request).store.get(case_id)
+    if case is None or not readable(case):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    body = await parsed(request, AvailabilityChange)
     return await _changed(intake_of(request), case_id, caller, lambda case: domain.change_availability(
         case, by_firm, party_id, body.availability, body.unavailable, by_mediator=by_mediator), readable=readable)
 

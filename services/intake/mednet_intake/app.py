@@ -14,6 +14,7 @@ from mednet_shared.contracts.events import (
     MoveSession,
     RequestReschedule,
     SubmitCase,
+    SubmitStatement,
     UpdatePartyAvailability,
     WithdrawCase,
 )
@@ -27,6 +28,7 @@ from .usecases import Intake
 from .store import CASES, REJECTIONS, MongoCaseStore
 
 PUBLISHES = [Topics.INTAKE]
+CONSUMES: list[str] = []  # only the firms' inbound topics, by pattern
 log = logging.getLogger("mednet.intake")
 
 
@@ -63,7 +65,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         },
         on_invalid={SubmitCase: commands.invalid_submission},
         strict=True,
-        passing=[RequestReschedule, ChooseCallSlot, DeclineCallSlots],
+        passing=[RequestReschedule, ChooseCallSlot, DeclineCallSlots, SubmitStatement],
     )
     runtime.consumer.after_dead_letter = commands.dead_lettered
     runtime.on_stopping.append(stopping)

@@ -74,12 +74,7 @@ class MongoCaseStore:
         self.relay.wake(CASES, case.case_id, pending)
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
-        pending = outbox.entries([(Topics.INTAKE, event)])
-        try:
-            await self.rejections.insert_one({"_id": rejection_id, "at": utc_now(), outbox.FIELD: pending})
-        except DuplicateKeyError:
-            return
-        self.relay.wake(REJECTIONS, rejection_id, pending)
+        await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.INTAKE, event)])
 
     async def due(self, now: datetime, limit: int) -> list[str]:
         cursor = self.cases.find({"due": {"$lte": now}}, {"_id": 1}).limit(limit)

@@ -1,6 +1,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.settings import ServiceSettings
 
 from .envelope import MasterKeys
@@ -19,6 +20,14 @@ class Settings(ServiceSettings):
         default=SecretStr(""),
         description="a single master key (id k1) when MEDNET_NOTES_MASTER_KEYS is not set: urlsafe base64 of 32 "
                     "random bytes; make one with: python -c 'import mednet_notes.crypto as c; print(c.generate_key())'")
+
+    inbound_topic_pattern: str = Topics.FIRM_INBOUND_PATTERN
+    max_document_bytes: int = Field(default=5 * 1024 * 1024, ge=1,
+                                    description="The largest statement document accepted, in bytes")
+
+    not_ready_days: int = Field(default=7, ge=1, description="mednet_notes_cases_not_ready counts cases not ready "
+                                                             "for a session starting within this many days")
+    readiness_sweep_seconds: float = Field(default=60.0, gt=0)
 
     def key_ring(self) -> MasterKeys:
         return MasterKeys.parse(self.master_keys.get_secret_value(), self.master_key_id,

@@ -19,6 +19,9 @@ from .domain.case import CaseState, case_document, stored_case
 class MemoryNotesStore:
     def __init__(self) -> None:
         self.cases, self.notes, self.case_keys = Documents(), Documents(), Documents()
+        self.statements: dict[str, dict[str, Any]] = {}
+        self.documents: dict[str, bytes] = {}
+        self.rejections: set[str] = set()
         self.outbox = MemoryOutbox()
 
     async def case(self, case_id: str) -> CaseState | None:
@@ -78,3 +81,25 @@ class MemoryNotesStore:
         if key is None or "purged_at" not in key:
             self.case_keys.put(case_id, {"_id": case_id, "purged_at": utc_now()})
         return self.case_keys.get(case_id)
+
+    async def save_statement(self, statement_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
+        self.statements.setdefault(statement_id, {"_id": statement_id, "case_id": case_id, "party_id": party_id,
+                                                  "sealed": sealed})
+
+    async def statement(self, statement_id: str) -> dict[str, Any] | None:
+        return self.statements.get(statement_id)
+
+    async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
+        self.documents.setdefault(document_id, bytes(sealed))
+
+    async def document(self, document_id: str) -> bytes | None:
+        return self.documents.get(document_id)
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        if rejection_id not in self.rejections:
+            self.rejections.add(rejection_id)
+            self.outbox.add(Topics.NOTES, [event])
+
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        return [(d["session_start"], bool(d.get("ready_for_session"))) for _, d in self.cases
+                if d.get("session_start") and not d.get("ready_for_session")]

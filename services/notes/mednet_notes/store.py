@@ -5,6 +5,11 @@ events, and the objectives recorded per party; schema 2, older documents read as
 ObjectivesRecorded and BriefReady.
 notes: the mediator's private observations per call, sealed with AES-GCM under the case's data key.
 case_keys: one document per case: its data key wrapped by a master key, or, once purged, only purged_at.
+statements: one document per version of a side's statement: its text and documents' titles, sealed (the case
+state keeps the versions' metadata).
+rejections: one document per refused firm command, holding only its CommandRejected (outbox).
+documents (GridFS bucket: documents.files / documents.chunks): each statement document's content, sealed under the
+case's data key; named by its document id, never its title.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import FileExists, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,7 +31,8 @@ from mednet_shared.platform.outbox import OutboxRelay
 
 from .domain.case import CaseState, case_document, stored_case
 
-CASES, NOTES, CASE_KEYS = "cases", "notes", "case_keys"
+CASES, NOTES, CASE_KEYS, STATEMENTS, DOCUMENTS = "cases", "notes", "case_keys", "statements", "documents"
+REJECTIONS = "rejections"
 WRAPPING_FIELDS = ("master_key_id", "nonce", "wrapped_key")
 
 
@@ -48,6 +56,16 @@ class NotesStore(Protocol):
     async def cases_wrapped_by_other_keys(self, active_id: str) -> list[str]: ...
     async def replace_case_key(self, case_id: str, old: dict[str, Any], new: dict[str, Any]) -> bool: ...
     async def purge_case_key(self, case_id: str) -> dict[str, Any]: ...
+    async def save_statement(self, statement_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
+        """Keep the sealed statement unless one of that id is stored (a redelivery writes nothing new)."""
+    async def statement(self, statement_id: str) -> dict[str, Any] | None: ...
+    async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
+        """Store a sealed document's bytes under its id, once."""
+    async def document(self, document_id: str) -> bytes | None: ...
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        """A CommandRejected, written once (a second write of the same id changes nothing)."""
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        """(session_start, ready_for_session) of every case not yet ready whose session is known."""
 
 
 class MongoNotesStore:
@@ -55,6 +73,9 @@ class MongoNotesStore:
         self.cases = db[CASES]
         self.notes = db[NOTES]
         self.case_keys = db[CASE_KEYS]
+        self.statements = db[STATEMENTS]
+        self.rejections = db[REJECTIONS]
+        self.documents = AsyncGridFSBucket(db, bucket_name=DOCUMENTS)
         self.relay = relay
 
     async def case(self, case_id: str) -> CaseState | None:
@@ -134,3 +155,35 @@ class MongoNotesStore:
         except DuplicateKeyError:
             pass
         return await self.case_key(case_id)
+
+    async def save_statement(self, statement_id: str, case_id: str, party_id: str, sealed: dict[str, Any]) -> None:
+        try:
+            await self.statements.insert_one({"_id": statement_id, "case_id": case_id, "party_id": party_id,
+                                              "sealed": sealed, "created_at": utc_now()})
+        except DuplicateKeyError:
+            pass
+
+    async def statement(self, statement_id: str) -> dict[str, Any] | None:
+        return await self.statements.find_one({"_id": statement_id})
+
+    async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
+        try:
+            await self.documents.upload_from_stream_with_id(document_id, document_id, sealed,
+                                                            metadata={"case_id": case_id})
+        except FileExists:
+            pass
+
+    async def document(self, document_id: str) -> bytes | None:
+        try:
+            stream = await self.documents.open_download_stream(document_id)
+        except NoFile:
+            return None
+        return await stream.read()
+
+    async def reject(self, rejection_id: str, event: CloudEvent) -> None:
+        await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.NOTES, event)])
+
+    async def sessions(self) -> list[tuple[Any, bool]]:
+        query = {"ready_for_session": {"$ne": True}, "session_start": {"$ne": None}}
+        found = await self.cases.find(query, {"session_start": 1, "ready_for_session": 1}).to_list()
+        return [(d["session_start"], bool(d.get("ready_for_session"))) for d in found if d.get("session_start")]

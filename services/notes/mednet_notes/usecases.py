@@ -7,28 +7,53 @@ error; each case's notes are sealed under its own data key, wrapped by a master 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from mednet_shared.contracts.envelope import CloudEvent, new_event
-from mednet_shared.contracts.values import Party, utc_now
+from pydantic import TypeAdapter
+
+from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
+from mednet_shared.contracts.events import CommandRejected
+from mednet_shared.contracts.values import (
+    Amount,
+    DocumentKind,
+    Objective,
+    Party,
+    ReadinessItem,
+    ReceivedDocument,
+    Session,
+    Side,
+    utc_now,
+)
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
-from .crypto import NoteSealer
+from .crypto import NONCE_BYTES, NoteSealer
 from .domain import case as rules
-from .domain.brief import Brief, CallNotes, Observations
-from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing
+from .domain.brief import Brief, CallNotes, Observations, StatedInterests
+from .domain import preparation as sheet
+from .domain import outcome as outcomes
+from .domain import readiness
+from .domain import statement as statements
+from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing, UnknownCall
+from .domain.statement import StatementRefused, StatementText
 from .envelope import MasterKeys
 from .store import NotesStore
 
 SOURCE = "/mednet/notes"
 DATA_KEY_ID = "case-data-key"
+AMOUNTS = TypeAdapter(list[Amount | None])
 
 
 class Notes:
     def __init__(self, store: NotesStore, master_keys: MasterKeys, clock: Callable[[], datetime] = utc_now,
-                 cas_policy: CasPolicy = DEFAULT_POLICY) -> None:
+                 cas_policy: CasPolicy = DEFAULT_POLICY, max_document_bytes: int = 5 * 1024 * 1024) -> None:
         self.store = store
+        self.max_document_bytes = max_document_bytes
         self.master_keys = master_keys
         self.clock = clock
         self.cas_policy = cas_policy
@@ -50,12 +75,20 @@ class Notes:
         return await compare_and_set(attempt, service="notes", what="case", key=case_id,
                                      policy=self.cas_policy)
 
-    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party]) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock()))
+    async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party],
+                         sides: list[Side] | None = None, session: Session | None = None) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock(),
+                                                                   sides, session))
 
     async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
                          status: CallStatus) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status))
+        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status,
+                                                                   self.clock()))
+
+    async def learn_completion(self, case_id: str, mediator_id: str, call_ids: list[str],
+                               waived_call_ids: list[str]) -> None:
+        await self.change_case(case_id, lambda s: rules.learn_completion(s, mediator_id, call_ids, waived_call_ids,
+                                                                         self.clock()))
 
     async def record(self, call_id: str, mediator_id: str | None, notes: CallNotes) -> None:
         case_id = rules.case_of_call(call_id)
@@ -65,8 +98,9 @@ class Notes:
         sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=case_id, call_id=call_id)
         await self.store.save_note(call_id, case_id, call.party_id, sealed)
         if notes.objectives:
+            sealed, digest = await self.sealed_amounts(case_id, call.party_id, notes.objectives)
             await self.change_case(case_id, lambda s: rules.record_objectives(s, call, notes.objectives,
-                                                                              self.clock()))
+                                                                              self.clock(), sealed, digest))
 
     async def read(self, call_id: str, mediator_id: str | None) -> dict:
         case_id = rules.case_of_call(call_id)
@@ -76,15 +110,263 @@ class Notes:
         observations = Observations()
         if note:
             observations = Observations.model_validate_json(await self._opened(case_id, call_id, note))
+        objectives = await self.objectives_with_amounts(state, call.party_id)
         return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id,
                 "observations": observations.model_dump(),
-                "objectives": [o.model_dump(mode="json") for o in state.objectives_of(call.party_id)]}
+                "objectives": [o.model_dump(mode="json") for o in objectives]}
 
     async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
-        return rules.brief_of(await self.store.case(case_id), case_id, mediator_id)
+        state = await self.store.case(case_id)
+        rules.brief_of(state, case_id, mediator_id)  # who may read it, and whether it is ready, before any key
+        amounts = {s.party_id: await self.opened_amounts(case_id, s.party_id, s.sealed_amounts)
+                   for s in state.objectives if s.sealed_amounts}
+        brief = rules.brief_of(state, case_id, mediator_id, amounts)
+        stated = []
+        for party_id in brief.parties:
+            latest = statements.latest_statement(state, party_id)
+            if latest is not None:
+                opened = await self._opened_statement(state, latest)
+                if opened["interests"] or opened["desired_outcomes"]:
+                    stated.append(StatedInterests(party_id=party_id, interests=opened["interests"],
+                                                  desired_outcomes=opened["desired_outcomes"]))
+        return brief.model_copy(update={"stated_interests": stated})
+
+    async def objectives_with_amounts(self, state: CaseState, party_id: str) -> list[Objective]:
+        stated = state.stated(party_id)
+        if stated is None:
+            return []
+        if not stated.sealed_amounts:
+            return list(stated.objectives)
+        amounts = await self.opened_amounts(state.case_id, party_id, stated.sealed_amounts)
+        return rules.with_amounts(stated.objectives, amounts)
+
+    async def sealed_amounts(self, case_id: str, party_id: str, objectives: list[Objective]) -> tuple[str, str]:
+        """The objectives' amounts sealed under the case's data key (empty when none has an amount), and their
+        digest keyed by that data key (so equal amounts compare equal without a readable trace)."""
+        amounts = [o.amount for o in objectives]
+        if all(a is None for a in amounts):
+            return "", ""
+        data_key = await self.data_key_of(case_id, create=True)
+        plain = AMOUNTS.dump_json(amounts)
+        sealed = NoteSealer(data_key, DATA_KEY_ID).seal(plain, case_id=case_id, call_id=amounts_context(party_id))
+        digest = hmac.new(data_key, b"mednet-amounts|" + plain, hashlib.sha256).hexdigest()
+        return base64.b64encode(sealed["nonce"] + sealed["ciphertext"]).decode(), digest
+
+    async def opened_amounts(self, case_id: str, party_id: str, token: str) -> list[Amount | None]:
+        raw = base64.b64decode(token)
+        sealed = {"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]}
+        sealer = await self.sealer_of(case_id)
+        return AMOUNTS.validate_json(sealer.open(sealed, case_id=case_id, call_id=amounts_context(party_id)))
+
+    # -- a side's statement ---------------------------------------------------------------------------
+
+    async def submit_statement(self, case_id: str, party_id: str, firm_id: str | None, text: StatementText,
+                               documents: list[tuple[str, DocumentKind, bytes]], cause: str) -> dict:
+        """A new version of the side's statement from its own confirmed firm: text and documents sealed under the
+        case's data key (documents in GridFS), the version recorded with its receipt for that side only."""
+        state = await self.store.case(case_id)
+        refused = statements.submission_refusals(state, firm_id, case_id, party_id)
+        if refused:
+            raise StatementRefused(refused, 404)
+        if state.session_start is not None and self.clock() >= state.session_start:
+            raise StatementRefused([statements.Reason(
+                field="case_id", message=f"the session started at {state.session_start.isoformat()}: statements "
+                                         "are closed")], 409)
+        too_big = statements.document_refusals([(t, k, len(c)) for t, k, c in documents], self.max_document_bytes)
+        if too_big:
+            raise StatementRefused(too_big, 413)
+        if not text.parts() and not documents:
+            raise StatementRefused([statements.Reason(field="statement", message="nothing to submit: give a part "
+                                                                                 "of the statement or a document")],
+                                   422)
+        statement_id = statements.statement_id_of(case_id, party_id, cause)
+        sealer = await self.sealer_of(case_id, create=True)
+        received = []
+        for n, (title, kind, content) in enumerate(documents):
+            document_id = derived_id(statement_id, "document", str(n))
+            sealed = sealer.seal(content, case_id=case_id, call_id=f"document~{document_id}")
+            await self.store.put_document(document_id, case_id, sealed["nonce"] + sealed["ciphertext"])
+            received.append(ReceivedDocument(document_id=document_id, title=title, kind=kind, size=len(content)))
+        plain = json.dumps({"text": text.model_dump(), "titles": [d.title for d in received]}).encode()
+        await self.store.save_statement(statement_id, case_id, party_id,
+                                        sealer.seal(plain, case_id=case_id, call_id=f"statement~{statement_id}"))
+        changed = await self.change_case(case_id, lambda s: statements.record_statement(
+            s, party_id, cause, text.parts(), received, self.clock()))
+        entry = next(e for e in changed.statements if e.cause == cause)
+        return {"case_id": case_id, "party_id": party_id, "version": entry.version, "parts": entry.parts,
+                "documents": [d.model_dump(mode="json") for d in received]}
+
+    async def reject(self, command: CloudEvent, sender_key: str, firm_id: str, case_id: str,
+                     reasons: list, dead_letter_topic: str | None = None) -> None:
+        """A firm's command refused or invalid: CommandRejected back to it, on notes' own topic, written once (its
+        id derives from the command's sender key, so a redelivery repeats it)."""
+        rejected = CommandRejected(firm_id=firm_id, command_id=command.id[:200], command_type=command.type[:200],
+                                   case_id=case_id[:128], reasons=reasons, dead_letter_topic=dead_letter_topic,
+                                   rejected_at=self.clock())
+        event_id = derived_id(sender_key, "rejected")
+        await self.store.reject(event_id, new_event(rejected, SOURCE, firm_id=firm_id, caused_by=command,
+                                                    event_id=event_id))
+
+    async def record_outcome(self, call_id: str, mediator_id: str | None, outcome: outcomes.CallOutcome) -> dict:
+        """How the call went: the public part to that side only (CallOutcomeRecorded), the confidential remarks
+        sealed under the case key; the checklist items confirmed are ticked by the mediator (until the session)."""
+        case_id = rules.case_of_call(call_id)
+        call = rules.call_of(await self.store.case(case_id) if case_id else None, call_id, mediator_id)
+        sealed = ""
+        if outcome.confidential:
+            sealer = await self.sealer_of(case_id, create=True)
+            box = sealer.seal(outcome.confidential.encode(), case_id=case_id, call_id=f"outcome~{call_id}")
+            sealed = base64.b64encode(box["nonce"] + box["ciphertext"]).decode()
+        state = await self.change_case(case_id, lambda s: outcomes.record_outcome(s, call, outcome, sealed,
+                                                                                  self.clock()))
+        marked = []
+        for item in outcome.items_confirmed:
+            try:
+                readiness.ensure_may_mark(state, case_id, call.party_id, item, None, state.mediator_id, self.clock())
+            except readiness.ReadinessRefused:
+                continue
+            cause = derived_id(call_id, "outcome-item", str(item))
+            state = await self.change_case(case_id, lambda s, item=item, cause=cause: readiness.mark(
+                s, call.party_id, item, True, "mediator", cause, self.clock()))
+            marked.append(str(item))
+        return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id, **outcome.public(),
+                "items_marked": marked, "confidential_sealed": bool(outcome.confidential)}
+
+    async def _opened_outcome(self, state: CaseState, call_id: str) -> dict | None:
+        recorded = next((o for o in state.outcomes if o.call_id == call_id), None)
+        if recorded is None:
+            return None
+        confidential = ""
+        if recorded.sealed_confidential:
+            raw = base64.b64decode(recorded.sealed_confidential)
+            sealer = await self.sealer_of(state.case_id)
+            confidential = sealer.open({"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES],
+                                        "ciphertext": raw[NONCE_BYTES:]},
+                                       case_id=state.case_id, call_id=f"outcome~{call_id}").decode()
+        return {**recorded.model_dump(mode="json", exclude={"fingerprint", "sealed_confidential"}),
+                "confidential": confidential}
+
+    async def mark_readiness(self, case_id: str, party_id: str, item: ReadinessItem, done: bool,
+                             firm_id: str | None, mediator_id: str | None) -> dict:
+        """One item of a side's checklist, set by that side's confirmed firm (its items) or the case's mediator."""
+        readiness.ensure_may_mark(await self.store.case(case_id), case_id, party_id, item, firm_id, mediator_id,
+                                  self.clock())
+        set_by = "mediator" if mediator_id is not None else "firm"
+        cause = f"http-{uuid.uuid4()}"
+
+        def decide(state: CaseState) -> Decision:
+            readiness.ensure_may_mark(state, case_id, party_id, item, firm_id, mediator_id, self.clock())
+            return readiness.mark(state, party_id, item, done, set_by, cause, self.clock())
+
+        return self.readiness_view(await self.change_case(case_id, decide), party_id)
+
+    async def readiness_of(self, case_id: str, party_id: str, firm_id: str | None, mediator_id: str | None) -> dict:
+        state = await self.store.case(case_id)
+        party = state.party(party_id) if state else None
+        by_mediator = mediator_id is not None and state is not None and state.mediator_id == mediator_id
+        if party is None or not (by_mediator or (firm_id is not None and party.firm_id == firm_id
+                                                 and party.confirmed)):
+            raise UnknownCall(case_id)
+        return self.readiness_view(state, party_id)
+
+    async def set_required_items(self, case_id: str, items: list[ReadinessItem], mediator_id: str | None) -> dict:
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        changed = await self.change_case(case_id, lambda s: readiness.set_required(s, items, self.clock()))
+        return {"case_id": case_id, "required_items": changed.required_items,
+                "ready_for_session": changed.ready_for_session}
+
+    @staticmethod
+    def readiness_view(state: CaseState, party_id: str) -> dict:
+        left = readiness.outstanding(state, party_id)
+        return {"case_id": state.case_id, "party_id": party_id, "required_items": state.required_items,
+                "marks": [m.model_dump(mode="json") for m in readiness.marks_of(state, party_id)],
+                "outstanding": [str(i) for i in left], "ready": not left,
+                "case_ready_for_session": state.ready_for_session}
+
+    async def count_not_ready(self, days: int) -> int:
+        """Cases not ready for a session starting within `days` (the mednet_notes_cases_not_ready gauge)."""
+        sessions = [(datetime.fromisoformat(start) if isinstance(start, str) else start, ready)
+                    for start, ready in await self.store.sessions()]
+        sessions = [(s if s.tzinfo else s.replace(tzinfo=UTC), ready) for s, ready in sessions]
+        return readiness.not_ready_within(sessions, self.clock(), days)
+
+    async def preparation(self, call_id: str, mediator_id: str | None) -> dict:
+        """The mediator's sheet for one call: the party, its statement and documents, this case's other calls and
+        their notes, the objectives recorded so far, and the other sides' status, one line each."""
+        case_id = rules.case_of_call(call_id)
+        state = await self.store.case(case_id) if case_id else None
+        if mediator_id is None:
+            raise UnknownCall(call_id)
+        call = rules.call_of(state, call_id, mediator_id)
+        party = state.party(call.party_id)
+        latest = statements.latest_statement(state, call.party_id)
+        earlier = []
+        for other in sheet.earlier_calls(state, call):
+            note = await self.store.note(other.call_id)
+            observations = Observations.model_validate_json(await self._opened(case_id, other.call_id, note)) \
+                if note else Observations()
+            earlier.append({"call_id": other.call_id, "party_id": other.party_id, "status": other.status,
+                            "observations": observations.model_dump(),
+                            "outcome": await self._opened_outcome(state, other.call_id)})
+        return {
+            "call_id": call_id, "case_id": case_id, "status": call.status,
+            "party": {"party_id": call.party_id, "role": party.role if party else "",
+                      "firm_id": party.firm_id if party else None, "side_status": party.status if party else ""},
+            "statement": await self._opened_statement(state, latest) if latest else None,
+            "readiness": self.readiness_view(state, call.party_id),
+            "earlier_calls": earlier,
+            "objectives": [{"party_id": s.party_id, "objectives": [o.model_dump(mode="json") for o in
+                                                                    await self.objectives_with_amounts(state, s.party_id)]}
+                           for s in state.objectives],
+            "other_sides": sheet.other_sides(state, call),
+        }
+
+    async def statement_of(self, case_id: str, party_id: str, mediator_id: str | None) -> dict:
+        """The side's latest statement, for the case's mediator (UnknownCall for anyone else, or none yet)."""
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        entry = statements.latest_statement(state, party_id)
+        if entry is None:
+            raise UnknownCall(f"{case_id}:{party_id}")
+        return await self._opened_statement(state, entry)
+
+    async def document_of(self, case_id: str, document_id: str, mediator_id: str | None) -> tuple[str, bytes]:
+        state = await self.store.case(case_id)
+        if state is None or mediator_id is None or state.mediator_id != mediator_id:
+            raise UnknownCall(case_id)
+        found = statements.document_entry(state, document_id)
+        raw = await self.store.document(document_id) if found else None
+        if raw is None:
+            raise UnknownCall(document_id)
+        sealer = await self.sealer_of(case_id)
+        content = sealer.open({"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]},
+                              case_id=case_id, call_id=f"document~{document_id}")
+        opened = await self._opened_statement(state, found[0])
+        title = next(d["title"] for d in opened["documents"] if d["document_id"] == document_id)
+        return title, content
+
+    async def _opened_statement(self, state: CaseState, entry) -> dict:
+        stored = await self.store.statement(entry.statement_id)
+        if stored is None:
+            raise UnknownCall(entry.statement_id)
+        sealer = await self.sealer_of(state.case_id)
+        opened = json.loads(sealer.open(stored["sealed"], case_id=state.case_id,
+                                        call_id=f"statement~{entry.statement_id}"))
+        versions = [e.version for e in state.statements if e.party_id == entry.party_id]
+        return {"case_id": state.case_id, "party_id": entry.party_id, "version": entry.version,
+                "versions": sorted(versions), "received_at": entry.received_at.isoformat(), **opened["text"],
+                "documents": [{"document_id": d.document_id, "title": title, "kind": str(d.kind), "size": d.size,
+                               "download": f"/v1/cases/{state.case_id}/documents/{d.document_id}"}
+                              for d, title in zip(entry.documents, opened["titles"], strict=True)]}
 
     async def sealer_of(self, case_id: str, create: bool = False) -> NoteSealer:
         """The case's data key, unwrapped; made and stored on the first note of the case when create is set."""
+        return NoteSealer(await self.data_key_of(case_id, create), DATA_KEY_ID)
+
+    async def data_key_of(self, case_id: str, create: bool = False) -> bytes:
         wrapping = await self.store.case_key(case_id)
         if wrapping is None and create:
             _, fresh = self.master_keys.new_data_key(case_id)
@@ -93,7 +375,7 @@ class Notes:
             raise NotesPurged(case_id, self.clock())
         if "purged_at" in wrapping:
             raise NotesPurged(case_id, wrapping["purged_at"])
-        return NoteSealer(self.master_keys.unwrap(wrapping, case_id), DATA_KEY_ID)
+        return self.master_keys.unwrap(wrapping, case_id)
 
     async def purge(self, case_id: str) -> dict:
         """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
@@ -128,3 +410,8 @@ class Notes:
 
     def _event(self, outgoing: Outgoing) -> CloudEvent:
         return new_event(outgoing.message, SOURCE, event_id=outgoing.event_id)
+
+
+def amounts_context(party_id: str) -> str:
+    """What a party's sealed amounts are bound to (with the case): another party's or case's do not open."""
+    return f"amounts~{party_id}"

@@ -27,6 +27,7 @@ from mednet_shared.contracts.events import (
     CallCancelled,
     CallCompleted,
     CallMissed,
+    CallOutcomeRecorded,
     CallRescheduled,
     CallScheduled,
     CallSlotsOffered,
@@ -43,6 +44,8 @@ from mednet_shared.contracts.events import (
     RepresentationRequested,
     SchedulingFailed,
     SideConfirmationOverdue,
+    SideReadinessChanged,
+    StatementReceived,
 )
 from mednet_shared.contracts.values import Attendee, AttendeeKind, Party, Place, Side, SideStatus
 
@@ -569,6 +572,9 @@ ROUTES: dict[type[Message], Route] = {
     PreMediationCompleted: Route(firms=participants, case_for_firms=True),
     ObjectivesRecorded: Route(objectives_confirmations, party_firm, case_for_firms=True, needs_call=True),
     BriefReady: Route(brief_ready, case_for_alerts=True),
+    StatementReceived: Route(firms=side_firms, case_for_firms=True),
+    SideReadinessChanged: Route(firms=side_firms, case_for_firms=True),
+    CallOutcomeRecorded: Route(firms=side_firms, case_for_firms=True),
 }
 
 

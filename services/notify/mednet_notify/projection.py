@@ -17,6 +17,7 @@ from mednet_shared.contracts.envelope import CloudEvent, derived_id
 from mednet_shared.contracts.events import (
     CallCancelled,
     CallCompleted,
+    CallOutcomeRecorded,
     CallMissed,
     CallRescheduled,
     CallScheduled,
@@ -32,6 +33,8 @@ from mednet_shared.contracts.events import (
     PreMediationCompleted,
     RepresentationRequested,
     SchedulingFailed,
+    SideReadinessChanged,
+    StatementReceived,
 )
 
 from .domain import PER_SIDE_CHANGES, CaseState, confirmed_side_firms
@@ -159,4 +162,7 @@ VIEWS: dict[type[Message], Callable[[Message, str, CaseState | None], dict[str, 
     SchedulingFailed: side_view("case_id", "firm_id", "mediator_id", "party_id", "call_id", "reason",
                                 "participant_firms", "side_firm_id"),
     ObjectivesRecorded: side_view("case_id", "call_id", "party_id", "party_firm_id", "objectives", "recorded_at"),
+    StatementReceived: side_view(*StatementReceived.model_fields),
+    SideReadinessChanged: side_view(*SideReadinessChanged.model_fields),
+    CallOutcomeRecorded: side_view(*CallOutcomeRecorded.model_fields),
 }

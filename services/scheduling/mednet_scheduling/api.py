@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mednet_shared.contracts.values import DateWindow, Identifier, LongText, Place, Weekday, WeeklyWindow
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.cas import ConflictsExhausted
-from mednet_shared.platform.http import PUBLIC_API_PATHS, FieldProblem, IsoDate, IsoDateTime, IsoTime, answers
+from mednet_shared.platform.http import (PUBLIC_API_PATHS, FieldProblem, IsoDate, IsoDateTime, IsoTime, Unprocessable,
+                                         answers)
 
 from .domain import MediatorAvailability, access, offers
 from .domain.calls import OPEN, CallNotFound, CallStateError, Placement, ensure_scheduled, ids_of_call
@@ -43,7 +44,8 @@ class Cancellation(BaseModel):
 
 class Waiver(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: LongText = Field(min_length=1, description="Why the call will not take place")
+    reason: LongText = Field(default="", description="Why the call will not take place (required; checked once "
+                                                    "the caller is known to run the call)")
 
 
 class Hours(BaseModel):
@@ -213,6 +215,8 @@ async def waive(call_id: str, body: Waiver, request: Request, caller: Principal 
     """The call will not take place (CallWaived); a booked one is released first (CallCancelled). From no call yet,
     scheduled, cancelled or failed."""
     state, party = await _case_and_party(request, call_id, caller)
+    if not body.reason:
+        raise Unprocessable("a waiver needs a reason", [{"field": "reason", "message": "give the reason"}])
     return await _run(request, call_id, scheduler_of(request).waive(state.case_id, party.party_id, body.reason,
                                                                      Cause()))
 
@@ -241,6 +245,12 @@ def _own_calendar(mediator_id: str, caller: Principal) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a mediator manages only their own availability")
 
 
+def calendar_owner(mediator_id: str, caller: Principal = Depends(mediator)) -> Principal:
+    """As a dependency, so another mediator is refused before the body is read or judged."""
+    _own_calendar(mediator_id, caller)
+    return caller
+
+
 @router.get("/mediators/{mediator_id}/conferencing", **answers(ConferencingView))
 async def get_conferencing(mediator_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     _own_calendar(mediator_id, caller)
@@ -251,7 +261,7 @@ async def get_conferencing(mediator_id: str, request: Request, caller: Principal
 
 @router.put("/mediators/{mediator_id}/conferencing", **answers(ConferencingView))
 async def put_conferencing(mediator_id: str, body: Conferencing, request: Request,
-                           caller: Principal = Depends(mediator)) -> dict:
+                           caller: Principal = Depends(calendar_owner)) -> dict:
     """video: an https url_template with {room} (each call its own unguessable room); phone: the bridge's number
     (each call its own PIN); callback: the mediator's number. Calls booked from now on get their place from it."""
     _own_calendar(mediator_id, caller)
@@ -270,7 +280,7 @@ async def get_availability(mediator_id: str, request: Request, caller: Principal
 
 @router.put("/mediators/{mediator_id}/availability", **answers(AvailabilityView))
 async def put_availability(mediator_id: str, body: Availability, request: Request,
-                           caller: Principal = Depends(mediator)) -> dict:
+                           caller: Principal = Depends(calendar_owner)) -> dict:
     _own_calendar(mediator_id, caller)
     await scheduler_of(request).set_availability(mediator_id, body.domain())
     return await get_availability(mediator_id, request, caller)

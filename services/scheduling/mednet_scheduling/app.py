@@ -60,7 +60,8 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     runtime = ServiceRuntime(settings, outbox_collections=[CALENDARS, CASES, REJECTIONS], topics=PUBLISHES + CONSUMES,
                              on_connected=start_sweeping)
-    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay), links=links)
+    scheduler = Scheduler(MongoSchedulingStore(runtime.db, runtime.relay), links=links,
+                          complete_before_start=settings.complete_before_start)
     handlers = SchedulingHandlers(scheduler)
     runtime.consumer.subscribe(
         [Topics.INTAKE],

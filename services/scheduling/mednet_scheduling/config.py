@@ -30,3 +30,6 @@ class Settings(ServiceSettings):
             raise ValueError("MEDNET_SCHEDULING_PUBLIC_URL is not set (or not an http(s) URL): the signed links of "
                              "offers need the public base URL of the scheduling API")
         return KeySet.secrets(text, self.link_active_kid, "MEDNET_SCHEDULING_LINK_KEYS")
+    complete_before_start: bool = Field(
+        default=False, description="Local stack only (mednet up, demo, chaos): the played mediator may complete a "
+                                   "call before it starts; never set in a deployment")

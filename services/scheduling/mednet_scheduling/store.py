@@ -95,12 +95,7 @@ class MongoSchedulingStore:
         return [document["_id"] async for document in cursor]
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
-        pending = outbox.entries([(Topics.SCHEDULING, event)])
-        try:
-            await self.rejections.insert_one({"_id": rejection_id, "at": utc_now(), outbox.FIELD: pending})
-        except DuplicateKeyError:
-            return
-        self.relay.wake(REJECTIONS, rejection_id, pending)
+        await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.SCHEDULING, event)])
 
     async def _save(self, collection, name: str, key: str, version: int, document: dict,
                     events: Sequence[CloudEvent], unset: Sequence[str] = ()) -> None:

@@ -88,6 +88,7 @@ class Scheduler:
     draw: Callable[[], Secrets] = drawn_secrets
     links: Links | None = None
     """Signs the one-click links of offers (the service always has it; None: offers carry no links)."""
+    complete_before_start: bool = False
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -296,7 +297,7 @@ class Scheduler:
         def decide(state: CaseState | None) -> tuple[CaseState | None, list[Message]]:
             if state is None:
                 raise CallNotFound(calls.call_id_of(case_id, party_id))
-            return calls.complete(state, party_id, self.clock())
+            return calls.complete(state, party_id, self.clock(), early=self.complete_before_start)
 
         await self._change_case(case_id, decide, cause, calls.call_id_of(case_id, party_id))
 

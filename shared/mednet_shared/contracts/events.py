@@ -22,6 +22,9 @@ from .values import (
     Party,
     PartyRole,
     Place,
+    ReadinessItem,
+    ReadinessMark,
+    ReceivedDocument,
     Reason,
     SchedulingPolicy,
     Session,
@@ -268,6 +271,62 @@ class BriefReady(Message):
     ready_at: AwareDatetime
 
 
+class StatementReceived(Message):
+    """The receipt of a side's pre-call statement, for that side only: what was received, never its content."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = Field(default=None, description="The side's confirmed firm; None: unrepresented")
+    statement_version: int = Field(ge=1, description="The version of this side's statement; the latest is read")
+    parts: list[Literal["interests", "concerns", "desired_outcomes", "questions"]] = Field(
+        default_factory=list, description="Which parts of the statement were given (not what they say)")
+    documents: list[ReceivedDocument] = Field(default_factory=list, max_length=20)
+    received_at: AwareDatetime
+
+
+class SideReadinessChanged(Message):
+    """A side's readiness checklist changed: for the case's mediator and that side's firm only."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = None
+    mediator_id: Identifier
+    item: ReadinessItem
+    done: bool
+    set_by: Literal["firm", "mediator"]
+    marks: list[ReadinessMark] = Field(default_factory=list, description="The side's whole checklist so far")
+    outstanding: list[ReadinessItem] = Field(default_factory=list, description="Required items not done yet")
+    ready: bool
+    changed_at: AwareDatetime
+
+
+class CallOutcomeRecorded(Message):
+    """How a side's call went, its non-confidential part only, for that side's firm (and the mediator)."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    call_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = None
+    outcome: Literal["held", "partly_held", "not_held"]
+    items_confirmed: list[ReadinessItem] = Field(default_factory=list)
+    next_step: LongText = Field(default="", description="What was agreed next, e.g. documents by a date")
+    next_step_due: AwareDatetime | None = None
+    recorded_at: AwareDatetime
+
+
+class CaseReadyForSession(Message):
+    """Every side still to be heard has done every required readiness item (once per case)."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    mediator_id: Identifier
+    party_ids: list[Identifier] = Field(min_length=1)
+    ready_at: AwareDatetime
+
+
 # -- notify ---------------------------------------------------------------------------------------
 
 
@@ -375,6 +434,18 @@ class ChooseCallSlot(Command):
     slot_id: Identifier
 
 
+class SubmitStatement(Command):
+    """A side's pre-call statement, from the side's own confirmed firm: for the mediator's eyes only. Text only on
+    Kafka (documents come over HTTP)."""
+
+    case_id: Identifier
+    party_id: Identifier
+    interests: LongText = Field(default="", description="What matters most and why")
+    concerns: LongText = ""
+    desired_outcomes: LongText = ""
+    questions: LongText = Field(default="", description="Questions for the mediator")
+
+
 class DeclineCallSlots(Command):
     """None of the offered slots: a new offer is made, inside the proposed windows when there are any."""
 
@@ -390,10 +461,11 @@ EVENTS: tuple[type[Message], ...] = (
     CommandRejected,
     CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
     SchedulingFailed, PreMediationCompleted,
-    ObjectivesRecorded, BriefReady,
+    ObjectivesRecorded, BriefReady, StatementReceived, SideReadinessChanged, CaseReadyForSession,
+    CallOutcomeRecorded,
     InvitationReplied, NotificationSent, NotificationFailed,
 )
 COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,
                                        MoveSession, AcceptRepresentation, DeclineRepresentation, ChooseCallSlot,
-                                       DeclineCallSlots)
+                                       DeclineCallSlots, SubmitStatement)
 BY_TYPE: dict[str, type[Message]] = {model.type_name(): model for model in EVENTS + COMMANDS}

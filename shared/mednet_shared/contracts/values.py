@@ -259,6 +259,42 @@ class Objective(Contract):
     shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
 
 
+class DocumentKind(StrEnum):
+    POSITION_PAPER = "position_paper"
+    EVIDENCE = "evidence"
+    CORRESPONDENCE = "correspondence"
+    AGREEMENT = "agreement"
+    OTHER = "other"
+
+
+class ReceivedDocument(Contract):
+    """What a side's statement brought, as its receipt names it: never the document's content."""
+
+    document_id: Identifier
+    title: ShortText
+    kind: DocumentKind
+    size: int = Field(ge=0, description="In bytes")
+
+
+class ReadinessItem(StrEnum):
+    """A preliminary the session cannot spend time on, settled per side before it."""
+
+    AGREEMENT_SIGNED = "agreement_signed"
+    ATTENDEES_NAMED = "attendees_named"
+    AUTHORITY_CONFIRMED = "authority_confirmed"
+    INTERPRETER_ARRANGED = "interpreter_arranged"
+    ACCESSIBILITY_ARRANGED = "accessibility_arranged"
+    TECHNOLOGY_CHECKED = "technology_checked"
+    DOCUMENTS_EXCHANGED = "documents_exchanged"
+
+
+class ReadinessMark(Contract):
+    item: ReadinessItem
+    done: bool
+    set_by: Literal["firm", "mediator"]
+    set_at: AwareDatetime
+
+
 def utc_now() -> datetime:
     from datetime import UTC
 

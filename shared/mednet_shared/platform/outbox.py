@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..contracts.envelope import CloudEvent, KafkaRecord
@@ -68,6 +69,19 @@ async def update_collecting(collection: AsyncCollection, query: dict[str, Any],
     document = await collection.find_one_and_update(query, update, projection={FIELD: 1},
                                                     return_document=ReturnDocument.AFTER)
     return None if document is None else document.get(FIELD, [])
+
+
+async def insert_once(collection: AsyncCollection, relay: OutboxRelay, document_id: str,
+                      events: Sequence[tuple[str, CloudEvent]]) -> bool:
+    """A document that holds nothing but events to publish (e.g. an answer to a refused command), written once
+    under its id: the same id again (a redelivered cause) writes and publishes nothing."""
+    pending = entries(events)
+    try:
+        await collection.insert_one({"_id": document_id, "at": utc_now(), FIELD: pending})
+    except DuplicateKeyError:
+        return False
+    relay.wake(collection.name, document_id, pending)
+    return True
 
 
 def record_of(entry: dict[str, Any]) -> KafkaRecord:

@@ -7,7 +7,7 @@ from mednet_notes.memory import MemoryNotesStore
 from mednet_notify.memory import MemoryStore
 from mednet_scheduling.memory_store import MemorySchedulingStore
 from mednet_shared.contracts.envelope import new_event
-from mednet_shared.contracts.events import CaseOpened, RequestReschedule
+from mednet_shared.contracts.events import CaseOpened, ChooseCallSlot, RequestReschedule
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
 
@@ -26,17 +26,23 @@ def from_intake(message):
 
 
 async def scheduled(wire, ref: str) -> tuple[CaseOpened, MemorySchedulingStore]:
+    """Scheduling offers each side its slots; the firm chooses the first of each on its inbound topic."""
     opened, store = case_opened(ref), MemorySchedulingStore()
     async with wire("scheduling", store) as wired:
         await wired.publish(from_intake(opened), Topics.INTAKE)
+        for offer in store.events("CallSlotsOffered"):
+            choice = ChooseCallSlot(case_id=opened.case_id, party_id=offer.data["party_id"],
+                                    offer_id=offer.data["offer_id"], slot_id=offer.data["slots"][0]["slot_id"])
+            await wired.publish(new_event(choice, f"/firms/{FIRM}", firm_id=FIRM), Topics.firm_inbound(FIRM))
+    assert sorted(e.data["party_id"] for e in store.events("CallScheduled")) == ["p1", "p2"]
     return opened, store
 
 
-async def test_a_case_opened_on_intakes_topic_reaches_scheduling_which_offers_or_books_each_side(wire):
+async def test_a_case_opened_on_intakes_topic_reaches_scheduling_which_offers_each_side_and_books_its_choice(wire):
     opened, store = await scheduled(wire, "b-1")
-    calls = [event for event in store.events() if event.type in CALLS]
-    assert sorted(event.data["party_id"] for event in calls) == ["p1", "p2"]
-    assert {event.data["case_id"] for event in calls} == {opened.case_id}
+    for kind in CALLS:
+        assert sorted(event.data["party_id"] for event in store.events() if event.type == kind) == ["p1", "p2"]
+    assert {event.data["case_id"] for event in store.events() if event.type in CALLS} == {opened.case_id}
 
 
 async def test_a_firms_command_on_its_inbound_topic_reaches_scheduling_and_another_firms_is_refused(wire):
@@ -60,6 +66,7 @@ async def test_schedulings_events_reach_notes_and_notify(wire):
         for event in scheduling.events():
             await wired.publish(event, Topics.SCHEDULING)
     calls = {event.data["call_id"] for event in scheduling.events("CallScheduled")}
+    assert len(calls) == 2
     assert {call["call_id"] for call in notes.cases.get(opened.case_id)["calls"]} == calls
     async with wire("notify", notify) as wired:
         await wired.publish(from_intake(opened), Topics.INTAKE)

@@ -10,7 +10,11 @@ from standardwebhooks import Webhook
 
 from mednet_notify.dispatch import Dispatcher
 from mednet_notify.domain import ROUTES, CallState, CaseState, Job
+from mednet_shared.contracts.values import utc_now
 from mednet_shared.contracts.events import (
+    CallOutcomeRecorded,
+    SideReadinessChanged,
+    StatementReceived,
     BriefReady,
     CallCancelled,
     CallCompleted,
@@ -55,7 +59,16 @@ def test_the_routing_table_covers_every_subscribed_event():
     assert set(ROUTES) == {CaseOpened, CaseUpdated, CaseRejected, CaseWithdrawn, RepresentationRequested,
                            SideConfirmationOverdue, CommandRejected, CallSlotsOffered, CallScheduled,
                            CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived, SchedulingFailed,
-                           PreMediationCompleted, ObjectivesRecorded, BriefReady}
+                           PreMediationCompleted, ObjectivesRecorded, BriefReady, StatementReceived,
+                           SideReadinessChanged, CallOutcomeRecorded}
+
+
+async def test_a_statements_receipt_reaches_its_own_sides_firm_only(world):
+    await world.deliver(CaseOpened.model_validate(case_opened()))
+    await world.deliver(StatementReceived(case_id="case-1", party_id="p1", side_firm_id="firm-a", statement_version=1,
+                                          parts=["interests"], received_at=utc_now()))
+    assert "mednet.StatementReceived.v1" in outbound(world, "firm-a")
+    assert all("mednet.StatementReceived.v1" not in outbound(world, firm) for firm in ("firm-b", "firm-s"))
 
 
 async def test_an_opened_case_is_remembered_and_reaches_its_firms_only(world):

@@ -15,7 +15,7 @@ from mednet_notes.domain import (
 )
 from mednet_shared.contracts.values import Amount, Objective, ObjectiveIssue, Stance
 
-GROUP_ORDER = ["shared_interest", "trade_off", "open_issue", "hard_conflict"]
+GROUP_ORDER = ["shared_interest", "trade_off", "one_sided", "open_issue", "hard_conflict"]
 
 
 def stated(issue: str, priority: int, stance: str = "wants", *, minimum=None, maximum=None, currency="EUR",
@@ -35,6 +35,7 @@ def grouped(brief: Brief) -> dict[str, list[str]]:
     return {
         "shared_interest": brief.shared_interests,
         "trade_off": brief.trade_offs,
+        "one_sided": brief.one_sided,
         "open_issue": brief.open_issues,
         "hard_conflict": brief.hard_conflicts,
     }
@@ -72,6 +73,7 @@ def test_an_employment_dispute_is_classified_issue_by_issue():
     assert grouped(brief) == {
         "shared_interest": ["confidentiality", "non_disparagement"],
         "trade_off": ["reference"],
+        "one_sided": [],
         "open_issue": ["payment_timing"],
         "hard_conflict": ["payment_amount", "apology"],
     }
@@ -134,12 +136,17 @@ def test_disjoint_amounts_between_two_claims_are_a_conflict_even_when_both_say_w
     assert brief.hard_conflicts == ["payment_amount"]
 
 
-def test_an_issue_raised_by_one_party_is_a_trade_off_and_names_who_did_not_raise_it():
+def test_an_issue_raised_by_one_party_is_one_sided_with_its_priority_never_a_trade_off():
     brief = build_brief("c", [
         party("p1", "claimant", stated("reference", 1)),
-        party("p2", "respondent", stated("confidentiality", 2)),
+        party("p2", "respondent", stated("confidentiality", 2, "opposes")),
     ])
-    assert brief.trade_offs == ["reference", "confidentiality"]
+    assert brief.one_sided == ["reference", "confidentiality"] and brief.trade_offs == []
+    assert [item.classification for item in brief.agenda] == ["one_sided", "one_sided"]
+    assert "only p1 raised it (wants, priority 1)" in brief.agenda[0].rationale
+    assert "only p2 raised it (opposes, priority 2)" in brief.agenda[1].rationale
+    [position] = row(brief, "reference").positions
+    assert (position.party_id, position.stance, position.priority) == ("p1", "wants", 1)
     assert row(brief, "reference").missing == ["p2"]
     assert row(brief, "confidentiality").missing == ["p1"]
     assert brief.shared_interests == []
@@ -151,7 +158,7 @@ def test_a_free_issue_is_keyed_by_its_name_whatever_its_case_and_spacing():
         party("p2", "respondent", stated("other", 4, "willing", free="  return of LAPTOP ")),
     ])
     assert brief.shared_interests == ["other:return of laptop"]
-    assert brief.trade_offs == ["other:parking"]
+    assert brief.one_sided == ["other:parking"] and brief.trade_offs == []
     assert row(brief, "other:return of laptop").label == "Return of  laptop"
     assert len(row(brief, "other:return of laptop").positions) == 2
 
@@ -175,6 +182,7 @@ def test_three_parties_are_classified_over_every_pair():
     assert grouped(brief) == {
         "shared_interest": ["confidentiality"],
         "trade_off": ["costs"],
+        "one_sided": [],
         "open_issue": ["apology"],
         "hard_conflict": ["payment_amount"],
     }
@@ -394,7 +402,10 @@ def test_each_classification_is_justified_by_the_positions(parties, high, gap):
         assert [p.presentable for p in issue.positions] == [objective.shareable for objective in stated_here]
         if any(a.priority <= high and b.priority <= high for a, b in clashes):
             assert issue.classification == "hard_conflict"
-        elif len(stated_here) == 1 or max(priorities) - min(priorities) >= gap:
+        elif len(stated_here) == 1:
+            assert issue.classification == "one_sided" and issue.missing == [
+                party_id for party_id in brief.parties if party_id != issue.positions[0].party_id]
+        elif max(priorities) - min(priorities) >= gap:
             assert issue.classification == "trade_off"
         elif not clashes:
             assert issue.classification == "shared_interest"

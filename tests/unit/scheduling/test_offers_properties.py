@@ -152,7 +152,7 @@ class Run:
                                 sender=MEDIATOR)
         chosen = offers[0] if old else offers[-1]
         slot_id = chosen.slots[index].slot_id if index < len(chosen.slots) else f"{chosen.offer_id}:99"
-        firm = model.side_firm(case, party)
+        firm = case.side_firm(party.party_id)
         sender = {"own": firm or SIGNED_LINK, "other": "firm-zz", "mediator": MEDIATOR, "link": SIGNED_LINK}[who]
         return model.choose(self.calendar, self.offers, case, party, chosen.offer_id, slot_id, self.now, self.cause(),
                             sender=sender)
@@ -169,7 +169,7 @@ class Run:
         record = self.offers.of(model.call_id_of(case.case_id, party.party_id))
         offer_id = record.current.offer_id if record and record.current and current else "case-x:p:offer-1"
         return model.decline(self.calendar, self.offers, case, party, offer_id, self.windows(case, proposals),
-                             self.now, self.cause(), sender=model.side_firm(case, party) or SIGNED_LINK)
+                             self.now, self.cause(), sender=case.side_firm(party.party_id) or SIGNED_LINK)
 
     def do_expire(self):
         changes = []
@@ -213,7 +213,7 @@ class Run:
             party = case.party(message.party_id)
             assert message.call_id == model.call_id_of(case.case_id, party.party_id)
             if isinstance(message, (CallSlotsOffered, CallScheduled, CallCancelled)):
-                assert message.side_firm_id == model.side_firm(case, party)
+                assert message.side_firm_id == case.side_firm(party.party_id)
                 emails = {a.email for a in message.attendees}
                 others = {p.contact.email for c in self.cases for p in c.parties if p is not party}
                 assert not emails & others, "a side's message names only its own people"

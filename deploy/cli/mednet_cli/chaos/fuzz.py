@@ -168,6 +168,9 @@ class FuzzRun:
                 opened[event.causationid] = event.data["firm_id"]
             elif event.type == "mednet.CaseRejected.v1" and event.data.get("reasons"):
                 rejected.add(event.causationid)
+            elif (event.type == "mednet.CommandRejected.v1" and event.data.get("reasons")
+                  and not event.data.get("dead_letter_topic")):   # a dead letter's answer is counted as dead-lettered
+                rejected.add(event.data.get("command_id"))
         letters = {(d.topic, d.partition, d.offset) for d in await dead_letters(self.bootstrap)}
         hostile = [s for s in sent if s.hostile]
         valid = [s for s in sent if not s.hostile]

@@ -6,6 +6,7 @@ from .brief import (
     Brief,
     CallNotes,
     IssueRow,
+    NotHeard,
     Observations,
     PartyObjectives,
     Position,
@@ -27,6 +28,6 @@ from .case import (
 
 __all__ = [
     "AGENDA_GROUPS", "AgendaItem", "Brief", "BriefNotReady", "CallClosed", "CallEntry", "CallNotes", "CaseState",
-    "IssueRow", "NotesPurged", "Observations", "Outgoing", "PartyEntry", "PartyObjectives", "Position",
+    "IssueRow", "NotHeard", "NotesPurged", "Observations", "Outgoing", "PartyEntry", "PartyObjectives", "Position",
     "UnknownCall", "are_compatible", "build_brief", "classify", "issue_key",
 ]

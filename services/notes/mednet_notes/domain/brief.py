@@ -5,18 +5,20 @@ in lower case ("other:office keys"). The brief puts each issue's positions side 
 
 1. hard_conflict  - some pair of positions is incompatible and both of that pair rank it high
                     (priority <= high_priority);
-2. trade_off      - raised by one party only, or the raising parties' priorities differ by trade_off_gap or more
-                    (highest minus lowest): the side that cares less can give way in exchange for something else;
-3. shared_interest - every pair of positions is compatible;
-4. open_issue     - incompatible, not both ranked high, priorities close.
+2. one_sided      - raised by one party only: a class of its own (never a trade-off, even when it is that side's
+                    first priority), with that side's priority;
+3. trade_off      - raised by two or more parties whose priorities differ by trade_off_gap or more (highest minus
+                    lowest): the side that cares less can give way in exchange for something else;
+4. shared_interest - every pair of positions is compatible;
+5. open_issue     - incompatible, not both ranked high, priorities close.
 
 The first rule that applies wins, so a clash both sides care about stays a hard conflict even when a third party
 ranks it very differently. See are_compatible for when two positions are compatible.
 
 The agenda starts with what unites the parties and ends with what divides them: shared interests, trade-offs,
-open issues, hard conflicts. Within a group the issue with the greater combined weight comes first, each raising
-party adding 11 - priority (so priority 1 adds 10 and priority 10 adds 1); ties go by issue key. The four lists
-and the issue rows follow the agenda order.
+one-sided issues (to be heard out), open issues, hard conflicts. Within a group the issue with the greater combined weight comes first, each raising
+party adding 11 - priority (so priority 1 adds 10 and priority 10 adds 1); ties go by issue key. The five lists
+and the issue rows follow the agenda order. Each issue row gives every raising side's stance and priority.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from mednet_shared.contracts.values import Amount, Objective, ObjectiveIssue, PartyRole, Stance, issue_label
 
-Classification = Literal["shared_interest", "trade_off", "open_issue", "hard_conflict"]
-AGENDA_GROUPS: tuple[Classification, ...] = ("shared_interest", "trade_off", "open_issue", "hard_conflict")
+Classification = Literal["shared_interest", "trade_off", "one_sided", "open_issue", "hard_conflict"]
+AGENDA_GROUPS: tuple[Classification, ...] = ("shared_interest", "trade_off", "one_sided", "open_issue",
+                                             "hard_conflict")
 DIVIDED_ISSUES = frozenset({ObjectiveIssue.PAYMENT_AMOUNT, ObjectiveIssue.PAYMENT_TIMING, ObjectiveIssue.COSTS})
 LOWEST_PRIORITY = 10
 
@@ -100,15 +103,36 @@ class AgendaItem(BaseModel):
     rationale: str
 
 
+class NotHeard(BaseModel):
+    party_id: str
+    reason: str = Field(description="why the brief is built without this side: its call was waived, its side "
+                                    "declined, or the case completed without its call")
+
+
+class NotReady(BaseModel):
+    party_id: str
+    outstanding: list[str] = Field(description="The required readiness items not done yet")
+
+
+class StatedInterests(BaseModel):
+    party_id: str
+    interests: str = Field(description="What matters most to the side and why, from its latest statement")
+    desired_outcomes: str = ""
+
+
 class Brief(BaseModel):
     case_id: str
-    parties: list[str]
+    parties: list[str] = Field(description="The sides that were heard: the brief is built from them")
     issues: list[IssueRow]
     shared_interests: list[str]
     trade_offs: list[str]
     hard_conflicts: list[str]
     open_issues: list[str]
     agenda: list[AgendaItem]
+    one_sided: list[str] = Field(default_factory=list, description="Issues raised by one side only")
+    not_heard: list[NotHeard] = Field(default_factory=list)
+    not_ready: list[NotReady] = Field(default_factory=list, description="Sides not ready for the session, and why")
+    stated_interests: list[StatedInterests] = Field(default_factory=list)
 
 
 def issue_key(objective: Objective) -> str:
@@ -194,7 +218,8 @@ class Verdict:
 
 
 def build_brief(
-    case_id: str, parties: Sequence[PartyObjectives], high_priority: int = 3, trade_off_gap: int = 4
+    case_id: str, parties: Sequence[PartyObjectives], high_priority: int = 3, trade_off_gap: int = 4,
+    not_heard: Sequence[NotHeard] = (),
 ) -> Brief:
     ensure_each_party_appears_once(parties)
     for party in parties:
@@ -210,6 +235,8 @@ def build_brief(
         trade_offs=keys_classified(judged, "trade_off"),
         hard_conflicts=keys_classified(judged, "hard_conflict"),
         open_issues=keys_classified(judged, "open_issue"),
+        one_sided=keys_classified(judged, "one_sided"),
+        not_heard=list(not_heard),
         agenda=[
             AgendaItem(issue=issue.key, label=issue.label, classification=verdict.classification,
                        rationale=verdict.rationale)
@@ -241,8 +268,8 @@ def classify(issue: RaisedIssue, high_priority: int, trade_off_gap: int) -> Verd
         return hard_conflict(clashes_ranked_high[0])
     if len(issue.raised) == 1:
         party, objective = issue.raised[0]
-        return Verdict("trade_off", f"only {party.party_id} raised it (priority {objective.priority}); "
-                                    "it can be exchanged for movement elsewhere")
+        return Verdict("one_sided", f"only {party.party_id} raised it ({objective.stance}, priority "
+                                    f"{objective.priority}); hear it out before weighing it against the rest")
     if max(issue.priorities) - min(issue.priorities) >= trade_off_gap:
         return Verdict("trade_off", f"{priority_summary(issue)}; the side that cares less can give way "
                                     "in exchange for something it values more")

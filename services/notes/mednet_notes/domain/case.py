@@ -2,7 +2,11 @@
 
 A case is learnt from two topics that arrive in any order (intake's CaseOpened/CaseUpdated, scheduling's calls).
 The mediator's objectives for a party are recorded once per content (the same objectives again change nothing);
-BriefReady is emitted once, when the last of the case's parties and every party's objectives has arrived.
+their amounts are kept only sealed (`sealed_amounts`, opaque here; the use cases seal and open them) and compared
+by a keyed digest, so neither the stored case nor ObjectivesRecorded holds an amount. BriefReady is emitted once,
+when every side still to be heard has its objectives: a side whose call was waived or whose representation was
+declined is not waited for, and once scheduling says the pre-mediation is complete only the sides whose call was
+completed (or whose objectives were recorded) are.
 Every event id is derived from what caused it, so a redelivery re-emits the same id.
 """
 
@@ -11,19 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import BriefReady, Message, ObjectivesRecorded
-from mednet_shared.contracts.values import Objective, Party
+from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReadinessMark, Session, Side
 
-from .brief import Brief, PartyObjectives, build_brief
+from .brief import Brief, NotHeard, NotReady, PartyObjectives, build_brief
 
 SCHEMA = 2
-CallStatus = Literal["scheduled", "cancelled"]
+CallStatus = Literal["scheduled", "cancelled", "completed", "waived"]
+FINAL_CALL_STATUSES = ("completed", "waived")
 
 
 class UnknownCall(LookupError):
@@ -49,6 +54,11 @@ class PartyEntry(BaseModel):
     party_id: str
     role: str
     firm_id: str | None = None
+    status: str = Field(default="confirmed", description="The side's status; before sides existed: confirmed")
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status == "confirmed"
 
 
 class CallEntry(BaseModel):
@@ -59,7 +69,47 @@ class CallEntry(BaseModel):
 
 class StatedObjectives(BaseModel):
     party_id: str
-    objectives: list[Objective]
+    objectives: list[Objective] = Field(description="Without amounts (unless stored before amounts were sealed)")
+    sealed_amounts: str = Field(default="", description="Each objective's amount, sealed under the case's data key")
+    amounts_digest: str = Field(default="", description="A keyed digest of the amounts: same amounts, same digest")
+
+
+class DocumentEntry(BaseModel):
+    document_id: str
+    kind: DocumentKind
+    size: int
+
+
+class StatementEntry(BaseModel):
+    """One version of a side's statement, as the case state keeps it (no text, no title)."""
+
+    statement_id: str
+    party_id: str
+    version: int
+    cause: str
+    parts: list[str]
+    documents: list[DocumentEntry]
+    received_at: datetime
+
+
+class SideReadiness(BaseModel):
+    party_id: str
+    marks: list[ReadinessMark] = Field(default_factory=list)
+
+
+class RecordedOutcome(BaseModel):
+    call_id: str
+    party_id: str
+    outcome: str
+    items_confirmed: list[str] = Field(default_factory=list)
+    next_step: str = ""
+    next_step_due: datetime | None = None
+    fingerprint: str = ""
+    sealed_confidential: str = Field(default="", description="The mediator's confidential remarks, sealed")
+    recorded_at: datetime
+
+
+DEFAULT_REQUIRED = ["agreement_signed", "attendees_named", "authority_confirmed"]
 
 
 class CaseState(BaseModel):
@@ -73,6 +123,13 @@ class CaseState(BaseModel):
     calls: list[CallEntry] = Field(default_factory=list)
     objectives: list[StatedObjectives] = Field(default_factory=list)
     brief_ready: bool = False
+    completed: bool = Field(default=False, description="Scheduling's PreMediationCompleted has arrived")
+    session_start: datetime | None = None
+    readiness: list[SideReadiness] = Field(default_factory=list)
+    required_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
+    ready_for_session: bool = False
+    outcomes: list[RecordedOutcome] = Field(default_factory=list)
+    statements: list[StatementEntry] = Field(default_factory=list, description="Each side's statement versions (statement.py)")
 
     def call(self, call_id: str) -> CallEntry | None:
         return next((c for c in self.calls if c.call_id == call_id), None)
@@ -82,6 +139,31 @@ class CaseState(BaseModel):
 
     def objectives_of(self, party_id: str) -> list[Objective]:
         return next((s.objectives for s in self.objectives if s.party_id == party_id), [])
+
+    def stated(self, party_id: str) -> StatedObjectives | None:
+        return next((s for s in self.objectives if s.party_id == party_id), None)
+
+    def calls_of(self, party_id: str) -> list[CallEntry]:
+        return [c for c in self.calls if c.party_id == party_id]
+
+    def not_heard(self) -> list[NotHeard]:
+        """The sides the brief does not wait for, and why."""
+        absent = []
+        for party in self.parties:
+            statuses = {c.status for c in self.calls_of(party.party_id)}
+            if self.objectives_of(party.party_id) or "completed" in statuses:
+                continue
+            if "waived" in statuses:
+                absent.append(NotHeard(party_id=party.party_id, reason="its call was waived"))
+            elif party.status == "declined":
+                absent.append(NotHeard(party_id=party.party_id, reason="its representation was declined"))
+            elif self.completed:
+                absent.append(NotHeard(party_id=party.party_id, reason="the case completed without its call"))
+        return absent
+
+    def to_be_heard(self) -> list[PartyEntry]:
+        absent = {n.party_id for n in self.not_heard()}
+        return [p for p in self.parties if p.party_id not in absent]
 
 
 @dataclass(frozen=True)
@@ -108,26 +190,55 @@ def case_of_call(call_id: str) -> str:
     return call_id.rpartition(":")[0]
 
 
-def party_entry(party: Party) -> PartyEntry:
+def party_entry(party: Party, side: Side | None = None) -> PartyEntry:
+    """The party and its side: the side's firm and status when intake sent sides (else: confirmed, the attorney's
+    firm, as before sides existed)."""
+    if side is not None:
+        return PartyEntry(party_id=party.party_id, role=str(party.role), firm_id=side.firm_id, status=str(side.status))
     return PartyEntry(party_id=party.party_id, role=str(party.role),
                       firm_id=party.attorney.firm_id if party.attorney else None)
 
 
-def learn_case(state: CaseState, mediator_id: str, revision: int, parties: list[Party], now: datetime) -> Decision:
+def learn_case(state: CaseState, mediator_id: str, revision: int, parties: list[Party], now: datetime,
+               sides: list[Side] | None = None, session: Session | None = None) -> Decision:
     """A case's revision from intake; an older or repeated revision changes nothing."""
     if revision <= state.revision:
         return None
+    side_of = {side.party_id: side for side in sides or []}
     learnt = state.model_copy(update={"mediator_id": mediator_id or state.mediator_id, "revision": revision,
-                                      "parties": [party_entry(p) for p in parties]})
+                                      "parties": [party_entry(p, side_of.get(p.party_id)) for p in parties],
+                                      "session_start": session.start.astimezone(UTC) if session
+                                      else state.session_start})
     return _with_brief_if_ready(learnt, [], now)
 
 
-def learn_call(state: CaseState, call_id: str, party_id: str, mediator_id: str, status: CallStatus) -> Decision:
+def learn_call(state: CaseState, call_id: str, party_id: str, mediator_id: str, status: CallStatus,
+               now: datetime | None = None) -> Decision:
+    """A call's status from scheduling; a completed or waived call stays so (a late event does not reopen it)."""
     entry = CallEntry(call_id=call_id, party_id=party_id, status=status)
-    if state.call(call_id) == entry:
+    known = state.call(call_id)
+    if known == entry or (known is not None and known.status in FINAL_CALL_STATUSES):
         return None
     calls = [c for c in state.calls if c.call_id != call_id] + [entry]
-    return state.model_copy(update={"mediator_id": state.mediator_id or mediator_id, "calls": calls}), []
+    learnt = state.model_copy(update={"mediator_id": state.mediator_id or mediator_id, "calls": calls})
+    if now is None:
+        return learnt, []
+    return _with_brief_if_ready(learnt, [], now)
+
+
+def learn_completion(state: CaseState, mediator_id: str, call_ids: list[str], waived_call_ids: list[str],
+                     now: datetime) -> Decision:
+    """Scheduling's PreMediationCompleted: every call completed or waived; the brief is built from the sides heard."""
+    final = {**{c: "completed" for c in call_ids}, **{c: "waived" for c in waived_call_ids}}
+    calls = [c.model_copy(update={"status": final[c.call_id]}) if c.call_id in final else c for c in state.calls]
+    known = {c.call_id for c in state.calls}
+    calls += [CallEntry(call_id=c, party_id=c.rpartition(":")[2], status=s) for c, s in final.items()
+              if c not in known]
+    if state.completed and calls == state.calls:
+        return None
+    learnt = state.model_copy(update={"mediator_id": state.mediator_id or mediator_id, "calls": calls,
+                                      "completed": True})
+    return _with_brief_if_ready(learnt, [], now)
 
 
 def call_of(state: CaseState | None, call_id: str, mediator_id: str | None) -> CallEntry:
@@ -139,34 +250,66 @@ def call_of(state: CaseState | None, call_id: str, mediator_id: str | None) -> C
 
 
 def ensure_open(call: CallEntry) -> None:
-    if call.status == "cancelled":
-        raise CallClosed(f"call {call.call_id} was cancelled")
+    if call.status in ("cancelled", "waived"):
+        raise CallClosed(f"call {call.call_id} was {call.status}")
 
 
-def record_objectives(state: CaseState, call: CallEntry, objectives: list[Objective], now: datetime) -> Decision:
+def without_amounts(objectives: list[Objective]) -> list[Objective]:
+    return [o.model_copy(update={"amount": None}) for o in objectives]
+
+
+def with_amounts(objectives: list[Objective], amounts: list[Amount | None] | None) -> list[Objective]:
+    """The objectives with their opened amounts (None: stored before amounts were sealed, as they are)."""
+    if amounts is None:
+        return list(objectives)
+    if len(amounts) != len(objectives):
+        raise ValueError("the sealed amounts do not match the objectives")
+    return [o.model_copy(update={"amount": a}) for o, a in zip(objectives, amounts, strict=True)]
+
+
+def record_objectives(state: CaseState, call: CallEntry, objectives: list[Objective], now: datetime,
+                      sealed_amounts: str = "", amounts_digest: str = "") -> Decision:
     """The party's objectives as the mediator recorded them after its call: ObjectivesRecorded (naming the party's
-    own firm, so only that side hears of it), and BriefReady if they were the last missing."""
-    if not objectives or state.objectives_of(call.party_id) == objectives:
+    own firm, so only that side hears of it; issues, stances and priorities, never an amount), and BriefReady if
+    they were the last missing. `objectives` may carry amounts: they are dropped here, and kept only as
+    `sealed_amounts` (sealed by the caller) with their keyed `amounts_digest`."""
+    stripped = without_amounts(objectives)
+    known = state.stated(call.party_id)
+    if not objectives or (known and known.objectives == stripped and known.amounts_digest == amounts_digest):
         return None
     stated = [s for s in state.objectives if s.party_id != call.party_id]
     recorded = state.model_copy(update={"objectives": [
-        *stated, StatedObjectives(party_id=call.party_id, objectives=list(objectives))]})
+        *stated, StatedObjectives(party_id=call.party_id, objectives=stripped, sealed_amounts=sealed_amounts,
+                                  amounts_digest=amounts_digest)]})
     party = state.party(call.party_id)
     event = ObjectivesRecorded(case_id=state.case_id, call_id=call.call_id, party_id=call.party_id,
-                               party_firm_id=party.firm_id if party else None, objectives=objectives,
+                               party_firm_id=party.firm_id if party else None, objectives=stripped,
                                recorded_at=now)
-    return _with_brief_if_ready(recorded, [Outgoing(event, derived_id(call.call_id, "objectives",
-                                                                        fingerprint(objectives)))], now)
+    cause = fingerprint(stripped) + amounts_digest[:16]
+    return _with_brief_if_ready(recorded, [Outgoing(event, derived_id(call.call_id, "objectives", cause))], now)
 
 
-def brief_of(state: CaseState | None, case_id: str, mediator_id: str | None) -> Brief:
+def brief_of(state: CaseState | None, case_id: str, mediator_id: str | None,
+             amounts: dict[str, list[Amount | None]] | None = None) -> Brief:
+    """The brief from the sides heard (amounts: each party's opened amounts, by party id)."""
     if state is None or (mediator_id is not None and state.mediator_id != mediator_id):
         raise UnknownCall(case_id)
-    missing = [p.party_id for p in state.parties if not state.objectives_of(p.party_id)]
-    if missing or len(state.parties) < 2:
+    heard = state.to_be_heard()
+    missing = [p.party_id for p in heard if not state.objectives_of(p.party_id)]
+    if missing or len(heard) < (1 if state.completed else 2):
         raise BriefNotReady(f"objectives are not yet recorded for: {', '.join(missing) or 'the parties'}")
-    return build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(state.objectives_of(p.party_id)))
-                                 for p in state.parties])
+    amounts = amounts or {}
+    brief = build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(with_amounts(
+        state.objectives_of(p.party_id), amounts.get(p.party_id)))) for p in heard], not_heard=state.not_heard())
+    return brief.model_copy(update={"not_ready": not_ready(state)})
+
+
+def not_ready(state: CaseState) -> list[NotReady]:
+    done = {r.party_id: {str(m.item) for m in r.marks if m.done} for r in state.readiness}
+    rows = [NotReady(party_id=p.party_id, outstanding=[i for i in state.required_items
+                                                       if i not in done.get(p.party_id, set())])
+            for p in state.to_be_heard() if p.status != "declined"]
+    return [row for row in rows if row.outstanding]
 
 
 def fingerprint(objectives: list[Objective]) -> str:
@@ -175,10 +318,10 @@ def fingerprint(objectives: list[Objective]) -> str:
 
 
 def _with_brief_if_ready(state: CaseState, events: list[Outgoing], now: datetime) -> Decision:
-    if state.brief_ready or len(state.parties) < 2 or not all(state.objectives_of(p.party_id)
-                                                              for p in state.parties):
+    heard = state.to_be_heard()
+    if state.brief_ready or len(heard) < 2 or not all(state.objectives_of(p.party_id) for p in heard):
         return state, events
     ready = BriefReady(case_id=state.case_id, mediator_id=state.mediator_id,
-                       party_ids=[p.party_id for p in state.parties], ready_at=now)
+                       party_ids=[p.party_id for p in heard], ready_at=now)
     return state.model_copy(update={"brief_ready": True}), [*events, Outgoing(ready, derived_id(state.case_id,
                                                                                                 "brief-ready"))]

@@ -41,8 +41,9 @@ from mednet_shared.contracts.events import (
     PreMediationCompleted,
     SchedulingFailed,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Party
+from mednet_shared.contracts.values import Party
 
+from .people import attendees, call_id_of, ids_of_call
 from .places import Secrets, new_place
 from .slots import Calendar, MediatorAvailability, NoSlot, Slot, SlotRequest, find_slot, violations
 from .state import Booked, CalendarState, CallState, CallStatus, CaseFacts, CaseState
@@ -95,28 +96,6 @@ class Change:
     messages: tuple[Message, ...] = ()
     booked: dict[str, Booked | None] = field(default_factory=dict)
     """Per party id: its call on the calendar after the decision (None: not on it)."""
-
-
-def call_id_of(case_id: str, party_id: str) -> str:
-    return f"{case_id}:{party_id}"
-
-
-def ids_of_call(call_id: str) -> tuple[str, str]:
-    """(case_id, party_id) of a call id; empty strings when it names none."""
-    case_id, _, party_id = call_id.rpartition(":")
-    return case_id, party_id
-
-
-def attendees(case: CaseFacts, party: Party) -> list[Attendee]:
-    people = [Attendee(kind=AttendeeKind.PARTY, name=party.contact.name, email=party.contact.email,
-                       time_zone=party.time_zone, firm_id=party.attorney.firm_id if party.attorney else None)]
-    if party.attorney:
-        people.append(Attendee(kind=AttendeeKind.ATTORNEY, name=party.attorney.name, email=party.attorney.email,
-                               time_zone=party.attorney.time_zone or party.time_zone, firm_id=party.attorney.firm_id))
-    mediator = case.mediator
-    people.append(Attendee(kind=AttendeeKind.MEDIATOR, name=mediator.name, email=mediator.email,
-                           time_zone=mediator.time_zone))
-    return people
 
 
 # -- on the mediator's calendar ----------------------------------------------------------------------
@@ -319,9 +298,9 @@ def with_call(state: CaseState, call: CallState) -> CaseState:
     return state.model_copy(update={"calls": {**state.calls, call.party_id: call}})
 
 
-def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState, list[Message]]:
-    """The call completed (not before it starts); when every call is completed or waived, the pre-mediation is.
-    Completing twice changes nothing."""
+def complete(state: CaseState, party_id: str, now: datetime, *, early: bool = False) -> tuple[CaseState, list[Message]]:
+    """The call completed (not before it starts, unless `early`: a played mediator on a local stack); when every
+    call is completed or waived, the pre-mediation is. Completing twice changes nothing."""
     call, facts = state.calls.get(party_id), state.facts
     if call is None:
         raise CallNotFound(call_id_of(state.case_id, party_id))
@@ -329,7 +308,7 @@ def complete(state: CaseState, party_id: str, now: datetime) -> tuple[CaseState,
         return state, []
     if CallStatus.COMPLETED not in NEXT[call.status]:
         raise CallStateError(f"call {call.call_id} is {call.status}")
-    if call.start is not None and now < call.start:
+    if call.start is not None and now < call.start and not early:
         raise CallStateError(f"call {call.call_id} starts at {call.start.isoformat()}: its completion before it "
                              "starts is refused")
     state = with_call(state, call.model_copy(update={"status": CallStatus.COMPLETED, "completed_at": now}))

@@ -37,7 +37,6 @@ from mednet_shared.contracts.events import (
     SchedulingFailed,
 )
 from mednet_shared.contracts.values import (
-    Attendee,
     AttendeeKind,
     DateWindow,
     OfferedSlot,
@@ -58,6 +57,7 @@ from .holds import (
     offer_id_of,
     slot_id_of,
 )
+from .people import attendees, call_id_of
 from .slots import Calendar, NoSlot, Slot, SlotRequest, find_slots, violations
 from .state import Booked, CalendarState, CaseFacts
 
@@ -171,11 +171,6 @@ def _same(calendar: CalendarState, offers: OfferBook) -> OfferChange:
 # -- reading the case ---------------------------------------------------------------------------------------
 
 
-def call_id_of(case_id: str, party_id: str) -> str:
-    """As calls.call_id_of: one call per party of a case."""
-    return f"{case_id}:{party_id}"
-
-
 def side_status(case: CaseFacts, party_id: str) -> SideStatus | None:
     """The party's side status; a case without sides (from before they existed): confirmed; a party of a case
     with sides but without its own side entry: None (nobody; fail closed)."""
@@ -186,30 +181,6 @@ def side_status(case: CaseFacts, party_id: str) -> SideStatus | None:
         return SideStatus.CONFIRMED
     side = next((side for side in sides if side.party_id == party_id), None)
     return side.status if side is not None else None
-
-
-def side_firm(case: CaseFacts, party: Party) -> str | None:
-    """The firm of the party's side (None: unrepresented, or not confirmed)."""
-    if side_status(case, party.party_id) is not SideStatus.CONFIRMED:
-        return None
-    sides = getattr(case, "sides", None) or []
-    side = next((side for side in sides if side.party_id == party.party_id), None)
-    if side is not None:
-        return side.firm_id
-    return party.attorney.firm_id if party.attorney else None
-
-
-def attendees(case: CaseFacts, party: Party) -> list[Attendee]:
-    """The same list as calls.attendees: the party, its attorney, the mediator (who organizes)."""
-    people = [Attendee(kind=AttendeeKind.PARTY, name=party.contact.name, email=party.contact.email,
-                       time_zone=party.time_zone, firm_id=party.attorney.firm_id if party.attorney else None)]
-    if party.attorney:
-        people.append(Attendee(kind=AttendeeKind.ATTORNEY, name=party.attorney.name, email=party.attorney.email,
-                               time_zone=party.attorney.time_zone or party.time_zone, firm_id=party.attorney.firm_id))
-    mediator = case.mediator
-    people.append(Attendee(kind=AttendeeKind.MEDIATOR, name=mediator.name, email=mediator.email,
-                           time_zone=mediator.time_zone))
-    return people
 
 
 def offer_window(case: CaseFacts, offers: OfferBook, now: datetime) -> tuple[datetime, datetime]:
@@ -347,7 +318,7 @@ def reply(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Pa
         call_id=call_id, case_id=case.case_id, party_id=party.party_id, mediator_id=case.mediator.mediator_id,
         sequence=booked.sequence + 1, reason=f"{replied.attendee_email} {what}", attendees=attendees(case, party),
         participant_firms=case.participant_firms, start=booked.start, end=booked.end,
-        side_firm_id=side_firm(case, party), place=_place_of(booked))
+        side_firm_id=case.side_firm(party.party_id), place=_place_of(booked))
     record = record or CallOffers(call_id=call_id, case_id=case.case_id, party_id=party.party_id)
     declined = (HeldSlot(slot_id=f"{call_id}:booked-{booked.sequence}", start=booked.start, end=booked.end),)
     record = record.model_copy(update={
@@ -468,7 +439,7 @@ def _current_offer(offers: OfferBook, case: CaseFacts, party: Party, offer_id: s
                                       f"case {case.case_id}")])
     assert found is not None and record is not None
     problems: Problems = []
-    if sender is not MEDIATOR and sender != SIGNED_LINK and (sender is None or sender != side_firm(case, party)
+    if sender is not MEDIATOR and sender != SIGNED_LINK and (sender is None or sender != case.side_firm(party.party_id)
                                                              or sender != found.side_firm_id):
         _refuse(ForeignOffer, [Reason(field="", message=f"firm {sender} is not the firm of party {party.party_id}'s "
                                       f"side: offer {offer_id} is not its to answer")])
@@ -526,7 +497,7 @@ def _offered(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party:
     deadline = min(now + timedelta(hours=policy.offer_response_hours),
                    slots[0].start - timedelta(hours=policy.minimum_notice_hours))
     new = Offer(offer_id=offer_id, number=number, call_id=call_id, case_id=case.case_id, party_id=party.party_id,
-                side_firm_id=side_firm(case, party), slots=slots, made_at=now, expires_at=max(deadline, now),
+                side_firm_id=case.side_firm(party.party_id), slots=slots, made_at=now, expires_at=max(deadline, now),
                 window_start=start, window_end=end, sequence=sequence)
     past = record.past if record.current is None else (*record.past, record.current)[-PAST_OFFERS_KEPT:]
     record = record.model_copy(update={"made": number, "current": new, "past": past,
@@ -555,7 +526,7 @@ def _book(calendar: CalendarState, offers: OfferBook, case: CaseFacts, party: Pa
     scheduled = CallScheduled(
         call_id=call_id, case_id=case.case_id, party_id=party.party_id, mediator_id=case.mediator.mediator_id,
         sequence=sequence, start=slot.start, end=slot.end, attendees=attendees(case, party),
-        participant_firms=case.participant_firms, side_firm_id=side_firm(case, party), place=where, booked_by=by)
+        participant_firms=case.participant_firms, side_firm_id=case.side_firm(party.party_id), place=where, booked_by=by)
     calendar = calendar.model_copy(update={"calls": {**calendar.calls, call_id: booked}})
     return OfferChange(calendar, offers.with_call(record), (scheduled,), True)
 
@@ -569,7 +540,7 @@ def _failed(case: CaseFacts, party: Party, reason: str) -> SchedulingFailed:
     return SchedulingFailed(case_id=case.case_id, firm_id=case.firm_id, mediator_id=case.mediator.mediator_id,
                             party_id=party.party_id, call_id=call_id_of(case.case_id, party.party_id),
                             reason=reason, participant_firms=case.participant_firms,
-                            side_firm_id=side_firm(case, party))
+                            side_firm_id=case.side_firm(party.party_id))
 
 
 __all__ = ["MEDIATOR", "SIGNED_LINK", "ForeignOffer", "NoSlotInProposals", "OfferChange", "OfferExpired",
