@@ -21,7 +21,8 @@ from mednet_shared.contracts.topics import Topics
 from receivers import SmtpServer
 from sample_cases import submission
 from secret_scan import secrets_in_environment, secrets_in_tree
-from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, TEST_SECRET_KEYS, skip_history
+from offers_helpers import choose_first
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_LINK_KEYS, TEST_NOTES_KEY, TEST_SECRET_KEYS, skip_history
 
 
 def dockerfile_user(service: str) -> str:
@@ -34,6 +35,8 @@ def environment_for(service: str, infrastructure, unique: str, ports: dict[str, 
            "CONSUMER_GROUP_ID": f"image-{service}-{unique}", "READY_TIMEOUT_SECONDS": "1"}
     if service in ("intake", "scheduling"):
         own["INBOUND_TOPIC_PATTERN"] = rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$"
+    if service == "scheduling":
+        own |= {"LINK_KEYS": TEST_LINK_KEYS, "LINK_ACTIVE_KID": "l1", "PUBLIC_URL": f"http://127.0.0.1:{ports[service]}"}
     if service == "notes":
         own |= {"MASTER_KEYS": json.dumps({"m1": TEST_NOTES_KEY}), "MASTER_KEY_ID": "m1"}
     if service == "notify":
@@ -113,6 +116,8 @@ def test_the_images_run_the_whole_flow_on_the_real_stack_and_exit_0_on_sigterm(i
 
             case_id = case_id_for(firm, document["external_ref"])
             asyncio.run(events_of(kafka, Topics.INTAKE, case_id, "CaseOpened", 1))
+            for party_id in ("p1", "p2"):   # the firm represents both sides: it chooses each side's first slot
+                asyncio.run(choose_first(kafka, firm, case_id, party_id))
             calls = {e.payload().call_id for e in asyncio.run(
                 events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2))}
             assert len(calls) == 2
