@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import json
 import secrets
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -92,7 +93,20 @@ async def running(service: str, settings, from_now: bool = True) -> AsyncIterato
         await asyncio.wait_for(runtime.connected.wait(), 60)
         yield app
     finally:
-        await runtime.stop()
+        await stopped(service, runtime)
+
+
+STOP_SECONDS = 45.0
+
+
+async def stopped(service: str, runtime) -> None:
+    """The runtime's shutdown, bounded: a step hung past STOP_SECONDS (its name is in the log) is abandoned with a
+    warning, as the deployed process's shutdown deadline would, instead of holding the test until its timeout."""
+    try:
+        await asyncio.wait_for(runtime.stop(), STOP_SECONDS)
+    except TimeoutError:
+        warnings.warn(f"{service}: shutdown did not finish within {STOP_SECONDS:.0f}s (see the log for the step)",
+                      stacklevel=2)
 
 
 @asynccontextmanager

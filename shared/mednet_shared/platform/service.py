@@ -132,10 +132,10 @@ class ServiceRuntime:
         if self._lag:
             self._lag.cancel()
         for stopping in self.on_stopping:
-            await stopping()
-        await self.relay.stop()
-        await self.broker.stop()
-        await self.mongo.close()
+            await _timed(getattr(stopping, "__qualname__", "on_stopping"), stopping())
+        await _timed("outbox relay", self.relay.stop())
+        await _timed("kafka broker", self.broker.stop())
+        await _timed("mongodb client", self.mongo.close())
 
     async def readiness(self) -> dict[str, bool]:
         timeout = self.settings.ready_timeout_seconds
@@ -192,6 +192,15 @@ class ServiceRuntime:
         http.install(app, self.name, runtime_policy, self.settings.http_max_body_bytes)
         audit.install(app, self.db[audit.COLLECTION])
         return app
+
+
+async def _timed(step: str, stopping: Awaitable[None], slow_seconds: float = 5.0) -> None:
+    """One shutdown step; one that takes long is named in the log while it still runs (a hung step is found)."""
+    task = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({task}, timeout=slow_seconds)
+    if not done:
+        log.warning("shutdown: %s still stopping after %.0fs", step, slow_seconds)
+    await task
 
 
 def _own_topic(service: str) -> str:
