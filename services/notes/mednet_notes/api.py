@@ -42,6 +42,8 @@ class Purged(BaseModel):
     purged_at: str
     unreadable_notes: int
     deleted_legacy_notes: int
+    deleted_statements: int
+    deleted_documents: int
 
 
 class Rewrapped(BaseModel):
@@ -152,7 +154,8 @@ async def brief(case_id: str, request: Request, caller: Principal = Depends(medi
 
 @router.post("/cases/{case_id}/notes/purge", **answers(Purged))
 async def purge_notes(case_id: str, request: Request, caller: Principal = Depends(operator)) -> dict:
-    """Delete the case's data key: its notes can never be read again, other cases' notes stay readable."""
+    """Delete the case's data key, then its sealed statements and documents: nothing of the case can be read again,
+    other cases stay readable."""
     return await notes_of(request).purge(case_id)
 
 

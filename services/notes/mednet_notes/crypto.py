@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
+DATA_KEY_ID = "case-data-key"
 NONCE_BYTES = 12
 SEPARATOR = "|"
 

@@ -21,6 +21,7 @@ class MemoryNotesStore:
         self.cases, self.notes, self.case_keys = Documents(), Documents(), Documents()
         self.statements: dict[str, dict[str, Any]] = {}
         self.documents: dict[str, bytes] = {}
+        self.document_cases: dict[str, str] = {}
         self.rejections: set[str] = set()
         self.outbox = MemoryOutbox()
 
@@ -90,10 +91,21 @@ class MemoryNotesStore:
         return self.statements.get(statement_id)
 
     async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
-        self.documents.setdefault(document_id, bytes(sealed))
+        if document_id not in self.documents:
+            self.documents[document_id], self.document_cases[document_id] = bytes(sealed), case_id
 
     async def document(self, document_id: str) -> bytes | None:
         return self.documents.get(document_id)
+
+    async def delete_statements_of_case(self, case_id: str) -> int:
+        doomed = [key for key, statement in self.statements.items() if statement["case_id"] == case_id]
+        return len([self.statements.pop(key) for key in doomed])
+
+    async def delete_documents_of_case(self, case_id: str) -> int:
+        doomed = [key for key, owner in self.document_cases.items() if owner == case_id]
+        for key in doomed:
+            del self.documents[key], self.document_cases[key]
+        return len(doomed)
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         if rejection_id not in self.rejections:

@@ -62,6 +62,9 @@ class NotesStore(Protocol):
     async def put_document(self, document_id: str, case_id: str, sealed: bytes) -> None:
         """Store a sealed document's bytes under its id, once."""
     async def document(self, document_id: str) -> bytes | None: ...
+    async def delete_statements_of_case(self, case_id: str) -> int: ...
+    async def delete_documents_of_case(self, case_id: str) -> int:
+        """Every sealed document file of the case, with all its chunks."""
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         """A CommandRejected, written once (a second write of the same id changes nothing)."""
     async def sessions(self) -> list[tuple[Any, bool]]:
@@ -179,6 +182,15 @@ class MongoNotesStore:
         except NoFile:
             return None
         return await stream.read()
+
+    async def delete_statements_of_case(self, case_id: str) -> int:
+        return (await self.statements.delete_many({"case_id": case_id})).deleted_count
+
+    async def delete_documents_of_case(self, case_id: str) -> int:
+        files = await self.documents.find({"metadata.case_id": case_id}).to_list()
+        for file in files:
+            await self.documents.delete(file._id)
+        return len(files)
 
     async def reject(self, rejection_id: str, event: CloudEvent) -> None:
         await outbox.insert_once(self.rejections, self.relay, rejection_id, [(Topics.NOTES, event)])

@@ -8,19 +8,14 @@ error; each case's notes are sealed under its own data key, wrapped by a master 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pydantic import TypeAdapter
-
 from mednet_shared.contracts.envelope import CloudEvent, derived_id, new_event
 from mednet_shared.contracts.events import CommandRejected
 from mednet_shared.contracts.values import (
-    Amount,
     DocumentKind,
     Objective,
     Party,
@@ -32,7 +27,7 @@ from mednet_shared.contracts.values import (
 )
 from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_set
 
-from .crypto import NONCE_BYTES, NoteSealer
+from .crypto import DATA_KEY_ID, NONCE_BYTES, NoteSealer
 from .domain import case as rules
 from .domain.brief import Brief, CallNotes, Observations, StatedInterests
 from .domain import preparation as sheet
@@ -43,10 +38,9 @@ from .domain.case import CallStatus, CaseState, Decision, NotesPurged, Outgoing,
 from .domain.statement import StatementRefused, StatementText
 from .envelope import MasterKeys
 from .store import NotesStore
+from .terms import open_terms, seal_terms
 
 SOURCE = "/mednet/notes"
-DATA_KEY_ID = "case-data-key"
-AMOUNTS = TypeAdapter(list[Amount | None])
 
 
 class Notes:
@@ -98,7 +92,7 @@ class Notes:
         sealed = sealer.seal(notes.observations.model_dump_json().encode(), case_id=case_id, call_id=call_id)
         await self.store.save_note(call_id, case_id, call.party_id, sealed)
         if notes.objectives:
-            sealed, digest = await self.sealed_amounts(case_id, call.party_id, notes.objectives)
+            sealed, digest = seal_terms(await self.data_key_of(case_id), case_id, call.party_id, notes.objectives)
             await self.change_case(case_id, lambda s: rules.record_objectives(s, call, notes.objectives,
                                                                               self.clock(), sealed, digest))
 
@@ -110,7 +104,7 @@ class Notes:
         observations = Observations()
         if note:
             observations = Observations.model_validate_json(await self._opened(case_id, call_id, note))
-        objectives = await self.objectives_with_amounts(state, call.party_id)
+        objectives = await self.opened_objectives(state, call.party_id)
         return {"call_id": call_id, "case_id": case_id, "party_id": call.party_id,
                 "observations": observations.model_dump(),
                 "objectives": [o.model_dump(mode="json") for o in objectives]}
@@ -118,9 +112,9 @@ class Notes:
     async def brief(self, case_id: str, mediator_id: str | None) -> Brief:
         state = await self.store.case(case_id)
         rules.brief_of(state, case_id, mediator_id)  # who may read it, and whether it is ready, before any key
-        amounts = {s.party_id: await self.opened_amounts(case_id, s.party_id, s.sealed_amounts)
-                   for s in state.objectives if s.sealed_amounts}
-        brief = rules.brief_of(state, case_id, mediator_id, amounts)
+        opened = {s.party_id: await self.opened_objectives(state, s.party_id)
+                  for s in state.objectives if s.sealed_terms}
+        brief = rules.brief_of(state, case_id, mediator_id, opened)
         stated = []
         for party_id in brief.parties:
             latest = statements.latest_statement(state, party_id)
@@ -131,32 +125,15 @@ class Notes:
                                                   desired_outcomes=opened["desired_outcomes"]))
         return brief.model_copy(update={"stated_interests": stated})
 
-    async def objectives_with_amounts(self, state: CaseState, party_id: str) -> list[Objective]:
+    async def opened_objectives(self, state: CaseState, party_id: str) -> list[Objective]:
+        """The party's objectives with their terms (wants, amounts) opened, for the case's mediator."""
         stated = state.stated(party_id)
         if stated is None:
             return []
-        if not stated.sealed_amounts:
+        if not stated.sealed_terms:
             return list(stated.objectives)
-        amounts = await self.opened_amounts(state.case_id, party_id, stated.sealed_amounts)
-        return rules.with_amounts(stated.objectives, amounts)
-
-    async def sealed_amounts(self, case_id: str, party_id: str, objectives: list[Objective]) -> tuple[str, str]:
-        """The objectives' amounts sealed under the case's data key (empty when none has an amount), and their
-        digest keyed by that data key (so equal amounts compare equal without a readable trace)."""
-        amounts = [o.amount for o in objectives]
-        if all(a is None for a in amounts):
-            return "", ""
-        data_key = await self.data_key_of(case_id, create=True)
-        plain = AMOUNTS.dump_json(amounts)
-        sealed = NoteSealer(data_key, DATA_KEY_ID).seal(plain, case_id=case_id, call_id=amounts_context(party_id))
-        digest = hmac.new(data_key, b"mednet-amounts|" + plain, hashlib.sha256).hexdigest()
-        return base64.b64encode(sealed["nonce"] + sealed["ciphertext"]).decode(), digest
-
-    async def opened_amounts(self, case_id: str, party_id: str, token: str) -> list[Amount | None]:
-        raw = base64.b64decode(token)
-        sealed = {"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]}
-        sealer = await self.sealer_of(case_id)
-        return AMOUNTS.validate_json(sealer.open(sealed, case_id=case_id, call_id=amounts_context(party_id)))
+        terms = open_terms(await self.data_key_of(state.case_id), state.case_id, party_id, stated.sealed_terms)
+        return rules.with_terms(stated.objectives, terms)
 
     # -- a side's statement ---------------------------------------------------------------------------
 
@@ -318,7 +295,7 @@ class Notes:
             "readiness": self.readiness_view(state, call.party_id),
             "earlier_calls": earlier,
             "objectives": [{"party_id": s.party_id, "objectives": [o.model_dump(mode="json") for o in
-                                                                    await self.objectives_with_amounts(state, s.party_id)]}
+                                                                    await self.opened_objectives(state, s.party_id)]}
                            for s in state.objectives],
             "other_sides": sheet.other_sides(state, call),
         }
@@ -338,10 +315,12 @@ class Notes:
         if state is None or mediator_id is None or state.mediator_id != mediator_id:
             raise UnknownCall(case_id)
         found = statements.document_entry(state, document_id)
-        raw = await self.store.document(document_id) if found else None
-        if raw is None:
+        if found is None:
             raise UnknownCall(document_id)
         sealer = await self.sealer_of(case_id)
+        raw = await self.store.document(document_id)
+        if raw is None:
+            raise UnknownCall(document_id)
         content = sealer.open({"key_id": DATA_KEY_ID, "nonce": raw[:NONCE_BYTES], "ciphertext": raw[NONCE_BYTES:]},
                               case_id=case_id, call_id=f"document~{document_id}")
         opened = await self._opened_statement(state, found[0])
@@ -349,10 +328,10 @@ class Notes:
         return title, content
 
     async def _opened_statement(self, state: CaseState, entry) -> dict:
+        sealer = await self.sealer_of(state.case_id)
         stored = await self.store.statement(entry.statement_id)
         if stored is None:
             raise UnknownCall(entry.statement_id)
-        sealer = await self.sealer_of(state.case_id)
         opened = json.loads(sealer.open(stored["sealed"], case_id=state.case_id,
                                         call_id=f"statement~{entry.statement_id}"))
         versions = [e.version for e in state.statements if e.party_id == entry.party_id]
@@ -378,11 +357,14 @@ class Notes:
         return self.master_keys.unwrap(wrapping, case_id)
 
     async def purge(self, case_id: str) -> dict:
-        """Crypto-shred one case's notes: its wrapped data key is deleted; other cases are untouched."""
+        """Crypto-shred one case: its wrapped data key is deleted first, then its sealed statements and document
+        files (a purge again finishes what a failed one left); other cases are untouched."""
         purged = await self.store.purge_case_key(case_id)
         deleted = await self.store.delete_notes_not_sealed_with(case_id, DATA_KEY_ID)
         return {"case_id": case_id, "purged_at": purged["purged_at"].isoformat(),
-                "unreadable_notes": await self.store.notes_of_case(case_id), "deleted_legacy_notes": deleted}
+                "unreadable_notes": await self.store.notes_of_case(case_id), "deleted_legacy_notes": deleted,
+                "deleted_statements": await self.store.delete_statements_of_case(case_id),
+                "deleted_documents": await self.store.delete_documents_of_case(case_id)}
 
     async def rewrap_all(self) -> dict:
         """Every case's data key wrapped by the active master key, so older master keys can be dropped."""
@@ -411,7 +393,3 @@ class Notes:
     def _event(self, outgoing: Outgoing) -> CloudEvent:
         return new_event(outgoing.message, SOURCE, event_id=outgoing.event_id)
 
-
-def amounts_context(party_id: str) -> str:
-    """What a party's sealed amounts are bound to (with the case): another party's or case's do not open."""
-    return f"amounts~{party_id}"

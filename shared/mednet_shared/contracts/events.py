@@ -17,7 +17,7 @@ from .values import (
     Mediator,
     Attorney,
     Contact,
-    Objective,
+    ObjectiveSummary,
     OfferedSlot,
     Party,
     PartyRole,
@@ -250,14 +250,15 @@ class PreMediationCompleted(Message):
 
 
 class ObjectivesRecorded(Message):
-    """Only what the party stated as its objectives; delivered to that party's own side only."""
+    """The issues, stances and priorities the party stated, never its words or amounts (sealed in notes);
+    delivered to that party's own side only."""
 
     topic: ClassVar[str] = Topics.NOTES
     case_id: Identifier
     call_id: Identifier
     party_id: Identifier
     party_firm_id: FirmId | None = Field(default=None, description="The firm of the party's own attorney")
-    objectives: list[Objective] = Field(min_length=1, max_length=50)
+    objectives: list[ObjectiveSummary] = Field(min_length=1, max_length=50)
     recorded_at: AwareDatetime
 
 

@@ -259,6 +259,19 @@ class Objective(Contract):
     shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
 
 
+class ObjectiveSummary(Contract):
+    """An objective as its own side is told of it: the issue, the stance, the priority and whether it may be shared.
+    What the party wants, in the mediator's words, and any amount stay sealed in notes."""
+
+    issue: ObjectiveIssue
+    free_issue: ShortText | None = Field(default=None, description="The issue's name when issue is 'other'")
+    wants: LongText = Field(default="", description="Always empty: sealed in notes (older events carried the text)")
+    stance: Stance = Field(default=Stance.WANTS, description="wants it, is willing to give it, or opposes it")
+    amount: Amount | None = Field(default=None, description="Always empty: amounts are sealed in notes")
+    priority: int = Field(ge=1, le=10, description="1 is the party's highest priority")
+    shareable: bool = Field(default=False, description="The party allows it to be shown to the other side")
+
+
 class DocumentKind(StrEnum):
     POSITION_PAPER = "position_paper"
     EVIDENCE = "evidence"

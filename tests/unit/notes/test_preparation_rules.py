@@ -46,9 +46,9 @@ def test_objectives_are_stored_and_sent_without_amounts_and_compared_by_their_di
     assert state.objectives[0].objectives[0].amount is None and events[0].message.objectives[0].amount is None
     assert rules.record_objectives(state, call("p1"), paid, NOW, "other-token", "digest-1") is None
     again, events = rules.record_objectives(state, call("p1"), paid, NOW, "token-2", "digest-2")
-    assert again.objectives[0].sealed_amounts == "token-2" and len(events) == 1
+    assert again.objectives[0].sealed_terms == "token-2" and len(events) == 1
     with pytest.raises(ValueError):
-        rules.with_amounts(paid, [])
+        rules.with_terms(paid, [])
 
 
 def test_only_the_sides_confirmed_firm_may_send_its_statement_and_each_cause_is_one_version():

@@ -2,8 +2,9 @@
 
 A case is learnt from two topics that arrive in any order (intake's CaseOpened/CaseUpdated, scheduling's calls).
 The mediator's objectives for a party are recorded once per content (the same objectives again change nothing);
-their amounts are kept only sealed (`sealed_amounts`, opaque here; the use cases seal and open them) and compared
-by a keyed digest, so neither the stored case nor ObjectivesRecorded holds an amount. BriefReady is emitted once,
+what the party wants, in the mediator's words, and its amounts are its terms, kept only sealed (`sealed_terms`,
+opaque here; the use cases seal and open them) and compared by a keyed digest, so neither the stored case nor
+ObjectivesRecorded (issues, stances, priorities) holds them. BriefReady is emitted once,
 when every side still to be heard has its objectives: a side whose call was waived or whose representation was
 declined is not waited for, and once scheduling says the pre-mediation is complete only the sides whose call was
 completed (or whose objectives were recorded) are.
@@ -22,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import BriefReady, Message, ObjectivesRecorded
-from mednet_shared.contracts.values import Amount, DocumentKind, Objective, Party, ReadinessMark, Session, Side
+from mednet_shared.contracts.values import (Amount, DocumentKind, Objective, ObjectiveSummary, Party, ReadinessMark,
+                                            Session, Side)
 
 from .brief import Brief, NotHeard, NotReady, PartyObjectives, build_brief
 
@@ -67,11 +69,18 @@ class CallEntry(BaseModel):
     status: CallStatus
 
 
+class ObjectiveTerms(BaseModel):
+    """What of an objective only the case's mediator reads: the party's wants in the mediator's words, any amount."""
+
+    wants: str = ""
+    amount: Amount | None = None
+
+
 class StatedObjectives(BaseModel):
     party_id: str
-    objectives: list[Objective] = Field(description="Without amounts (unless stored before amounts were sealed)")
-    sealed_amounts: str = Field(default="", description="Each objective's amount, sealed under the case's data key")
-    amounts_digest: str = Field(default="", description="A keyed digest of the amounts: same amounts, same digest")
+    objectives: list[Objective] = Field(description="Without their terms (unless stored before terms were sealed)")
+    sealed_terms: str = Field(default="", description="Each objective's terms, sealed under the case's data key")
+    terms_digest: str = Field(default="", description="A keyed digest of the terms: same terms, same digest")
 
 
 class DocumentEntry(BaseModel):
@@ -254,53 +263,63 @@ def ensure_open(call: CallEntry) -> None:
         raise CallClosed(f"call {call.call_id} was {call.status}")
 
 
-def without_amounts(objectives: list[Objective]) -> list[Objective]:
-    return [o.model_copy(update={"amount": None}) for o in objectives]
+def terms_of(objectives: list[Objective]) -> list[ObjectiveTerms]:
+    return [ObjectiveTerms(wants=o.wants, amount=o.amount) for o in objectives]
 
 
-def with_amounts(objectives: list[Objective], amounts: list[Amount | None] | None) -> list[Objective]:
-    """The objectives with their opened amounts (None: stored before amounts were sealed, as they are)."""
-    if amounts is None:
+def without_terms(objectives: list[Objective]) -> list[Objective]:
+    return [o.model_copy(update={"wants": "", "amount": None}) for o in objectives]
+
+
+def with_terms(objectives: list[Objective], terms: list[ObjectiveTerms] | None) -> list[Objective]:
+    """The objectives with their opened terms (None: stored before terms were sealed, as they are)."""
+    if terms is None:
         return list(objectives)
-    if len(amounts) != len(objectives):
-        raise ValueError("the sealed amounts do not match the objectives")
-    return [o.model_copy(update={"amount": a}) for o, a in zip(objectives, amounts, strict=True)]
+    if len(terms) != len(objectives):
+        raise ValueError("the sealed terms do not match the objectives")
+    return [o.model_copy(update={"wants": t.wants, "amount": t.amount})
+            for o, t in zip(objectives, terms, strict=True)]
+
+
+def summaries(objectives: list[Objective]) -> list[ObjectiveSummary]:
+    return [ObjectiveSummary(issue=o.issue, free_issue=o.free_issue, stance=o.stance, priority=o.priority,
+                             shareable=o.shareable) for o in objectives]
 
 
 def record_objectives(state: CaseState, call: CallEntry, objectives: list[Objective], now: datetime,
-                      sealed_amounts: str = "", amounts_digest: str = "") -> Decision:
+                      sealed_terms: str = "", terms_digest: str = "") -> Decision:
     """The party's objectives as the mediator recorded them after its call: ObjectivesRecorded (naming the party's
-    own firm, so only that side hears of it; issues, stances and priorities, never an amount), and BriefReady if
-    they were the last missing. `objectives` may carry amounts: they are dropped here, and kept only as
-    `sealed_amounts` (sealed by the caller) with their keyed `amounts_digest`."""
-    stripped = without_amounts(objectives)
+    own firm, so only that side hears of it; issues, stances and priorities, never its words or an amount), and
+    BriefReady if they were the last missing. The terms (wants, amounts) are dropped here, and kept only as
+    `sealed_terms` (sealed by the caller) with their keyed `terms_digest`."""
+    stripped = without_terms(objectives)
     known = state.stated(call.party_id)
-    if not objectives or (known and known.objectives == stripped and known.amounts_digest == amounts_digest):
+    if not objectives or (known and known.objectives == stripped and known.terms_digest == terms_digest):
         return None
     stated = [s for s in state.objectives if s.party_id != call.party_id]
     recorded = state.model_copy(update={"objectives": [
-        *stated, StatedObjectives(party_id=call.party_id, objectives=stripped, sealed_amounts=sealed_amounts,
-                                  amounts_digest=amounts_digest)]})
+        *stated, StatedObjectives(party_id=call.party_id, objectives=stripped, sealed_terms=sealed_terms,
+                                  terms_digest=terms_digest)]})
     party = state.party(call.party_id)
     event = ObjectivesRecorded(case_id=state.case_id, call_id=call.call_id, party_id=call.party_id,
-                               party_firm_id=party.firm_id if party else None, objectives=stripped,
+                               party_firm_id=party.firm_id if party else None, objectives=summaries(objectives),
                                recorded_at=now)
-    cause = fingerprint(stripped) + amounts_digest[:16]
+    cause = fingerprint(stripped) + terms_digest[:16]
     return _with_brief_if_ready(recorded, [Outgoing(event, derived_id(call.call_id, "objectives", cause))], now)
 
 
 def brief_of(state: CaseState | None, case_id: str, mediator_id: str | None,
-             amounts: dict[str, list[Amount | None]] | None = None) -> Brief:
-    """The brief from the sides heard (amounts: each party's opened amounts, by party id)."""
+             opened: dict[str, list[Objective]] | None = None) -> Brief:
+    """The brief from the sides heard (opened: each party's objectives with their terms opened, by party id)."""
     if state is None or (mediator_id is not None and state.mediator_id != mediator_id):
         raise UnknownCall(case_id)
     heard = state.to_be_heard()
     missing = [p.party_id for p in heard if not state.objectives_of(p.party_id)]
     if missing or len(heard) < (1 if state.completed else 2):
         raise BriefNotReady(f"objectives are not yet recorded for: {', '.join(missing) or 'the parties'}")
-    amounts = amounts or {}
-    brief = build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(with_amounts(
-        state.objectives_of(p.party_id), amounts.get(p.party_id)))) for p in heard], not_heard=state.not_heard())
+    opened = opened or {}
+    brief = build_brief(case_id, [PartyObjectives(p.party_id, p.role, tuple(
+        opened.get(p.party_id, state.objectives_of(p.party_id)))) for p in heard], not_heard=state.not_heard())
     return brief.model_copy(update={"not_ready": not_ready(state)})
 
 
