@@ -145,3 +145,23 @@ async def test_notes_statements_documents_and_rejections_are_written_once(notes_
         assert [e.id for e in notes_store.outbox.events()] == ["rej-1"]
     else:
         assert [(c, len(p)) for c, _, p in notes_store.relay.woken] == [("rejections", 1)]
+
+
+async def test_a_cases_statements_and_document_files_are_deleted_with_every_chunk_and_no_other_cases(notes_store):
+    sealed = {"key_id": "case-data-key", "nonce": b"n" * 12, "ciphertext": b"sealed"}
+    big = bytes(range(256)) * 2000  # several GridFS chunks
+    for case_id in ("case-1", "case-2"):
+        await notes_store.save_statement(f"st-{case_id}", case_id, "p1", sealed)
+        for n in range(2):
+            await notes_store.put_document(f"doc-{case_id}-{n}", case_id, big)
+    assert await notes_store.delete_statements_of_case("case-1") == 1
+    assert await notes_store.delete_documents_of_case("case-1") == 2
+    assert await notes_store.delete_documents_of_case("case-1") == 0
+    assert await notes_store.statement("st-case-1") is None and await notes_store.document("doc-case-1-0") is None
+    assert await notes_store.statement("st-case-2") and await notes_store.document("doc-case-2-1") == big
+    if isinstance(notes_store, MongoNotesStore):
+        database = notes_store.statements.database
+        files, chunks = database["documents.files"], database["documents.chunks"]
+        kept = [f["_id"] for f in await files.find({}).to_list()]
+        assert kept == ["doc-case-2-0", "doc-case-2-1"]
+        assert {c["files_id"] for c in await chunks.find({}, {"files_id": 1}).to_list()} == set(kept)
