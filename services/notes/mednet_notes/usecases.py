@@ -71,13 +71,13 @@ class Notes:
 
     async def learn_case(self, case_id: str, mediator_id: str, revision: int, parties: list[Party],
                          sides: list[Side] | None = None, session: Session | None = None) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_case(s, mediator_id, revision, parties, self.clock(),
-                                                                   sides, session))
+        await self.change_case(case_id, lambda s: readiness.announced(
+            s, rules.learn_case(s, mediator_id, revision, parties, self.clock(), sides, session), self.clock()))
 
     async def learn_call(self, case_id: str, call_id: str, party_id: str, mediator_id: str,
                          status: CallStatus) -> None:
-        await self.change_case(case_id, lambda s: rules.learn_call(s, call_id, party_id, mediator_id, status,
-                                                                   self.clock()))
+        await self.change_case(case_id, lambda s: readiness.announced(
+            s, rules.learn_call(s, call_id, party_id, mediator_id, status, self.clock()), self.clock()))
 
     async def learn_completion(self, case_id: str, mediator_id: str, call_ids: list[str],
                                waived_call_ids: list[str]) -> None:

@@ -1,10 +1,12 @@
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mednet_shared.platform.sealed import SecretBox
 from mednet_shared.platform.settings import ServiceSettings
+
+from .readiness import parse_days
 
 
 class Settings(ServiceSettings):
@@ -45,6 +47,24 @@ class Settings(ServiceSettings):
         description='seal webhook signing secrets at rest: {"s1": "<urlsafe base64 of 32 random bytes>"}; '
                     "unset keeps them in clear")
     secret_key_id: str = ""
+    readiness_reminder_days: str = Field(
+        default="7,2", description="Days before the session when each side is reminded of its outstanding "
+                                   "readiness items, comma-separated whole days")
+    readiness_sweep_seconds: float = Field(default=60.0, gt=0, description="How often due readiness reminders "
+                                                                            "are looked for")
+
+    @field_validator("readiness_reminder_days")
+    @classmethod
+    def _reminder_days(cls, value: str) -> str:
+        try:
+            parse_days(value)
+        except ValueError as error:
+            raise ValueError(f"MEDNET_NOTIFY_READINESS_REMINDER_DAYS: {error}") from None
+        return value
+
+    @property
+    def readiness_days(self) -> tuple[int, ...]:
+        return parse_days(self.readiness_reminder_days)
 
     @model_validator(mode="after")
     def _smtp_login_only_over_tls(self) -> "Settings":

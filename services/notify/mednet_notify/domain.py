@@ -51,10 +51,12 @@ from mednet_shared.contracts.values import Attendee, AttendeeKind, Party, Place,
 
 REMINDER_LEADS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
 ALWAYS_SENT = ("invitation", "cancellation")
+REMINDERS = ("reminder", "readiness-reminder")
 
 Channel = Literal["email", "webhook"]
 JobKind = Literal["invitation", "reminder", "cancellation", "completion", "objectives", "brief-ready",
-                  "scheduling-failed", "webhook", "slots-offered", "call-waived", "confirmation-overdue"]
+                  "scheduling-failed", "webhook", "slots-offered", "call-waived", "confirmation-overdue",
+                  "readiness-reminder"]
 CallStatus = Literal["booked", "cancelled", "completed", "missed", "waived", "failed"]
 EVERY_SEQUENCE = 2**31  # drop_reminders below this: every reminder of the call
 JobStatus = Literal["pending", "sending", "sent", "failed", "dropped"]
@@ -380,7 +382,7 @@ def wanted(jobs: Iterable[Job], preferences: Mapping[str, Preferences]) -> list[
         choice = preferences.get(job.recipient) or Preferences()
         if job.purpose in ALWAYS_SENT:
             return True
-        return choice.email and (job.purpose != "reminder" or choice.reminders)
+        return choice.email and (job.purpose not in REMINDERS or choice.reminders)
 
     return [job for job in jobs if goes(job)]
 

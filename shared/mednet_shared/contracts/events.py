@@ -30,6 +30,7 @@ from .values import (
     Session,
     ShortText,
     Side,
+    SideOutstanding,
     TimeZoneName,
     WeeklyWindow,
 )
@@ -328,6 +329,20 @@ class CaseReadyForSession(Message):
     ready_at: AwareDatetime
 
 
+class ReadinessRequired(Message):
+    """Each side's outstanding readiness items and the session's start: when notes first learns of a case and
+    whenever either changes (required items set, a side added or confirmed, the session moved). For notify's
+    readiness reminders; no firm receives it."""
+
+    topic: ClassVar[str] = Topics.NOTES
+    case_id: Identifier
+    mediator_id: Identifier
+    session_start: AwareDatetime | None = None
+    required_items: list[ReadinessItem] = Field(default_factory=list)
+    sides: list[SideOutstanding] = Field(default_factory=list, description="The sides still to be heard")
+    set_at: AwareDatetime
+
+
 # -- notify ---------------------------------------------------------------------------------------
 
 
@@ -345,6 +360,19 @@ class InvitationReplied(Message):
                                        description="COUNTER: the time the attendee proposes")
     comment: LongText = ""
     received_at: AwareDatetime
+
+
+class ReadinessReminder(Message):
+    """Days before the session, to one side's own firm: that side's readiness items still outstanding."""
+
+    topic: ClassVar[str] = Topics.NOTIFY
+    case_id: Identifier
+    party_id: Identifier
+    side_firm_id: FirmId | None = Field(default=None, description="The side's confirmed firm; None: unrepresented")
+    session_start: AwareDatetime
+    days_before: int = Field(ge=1)
+    outstanding: list[ReadinessItem] = Field(min_length=1)
+    reminded_at: AwareDatetime
 
 
 class NotificationOutcome(Message):
@@ -463,8 +491,8 @@ EVENTS: tuple[type[Message], ...] = (
     CallSlotsOffered, CallScheduled, CallRescheduled, CallCancelled, CallCompleted, CallMissed, CallWaived,
     SchedulingFailed, PreMediationCompleted,
     ObjectivesRecorded, BriefReady, StatementReceived, SideReadinessChanged, CaseReadyForSession,
-    CallOutcomeRecorded,
-    InvitationReplied, NotificationSent, NotificationFailed,
+    ReadinessRequired, CallOutcomeRecorded,
+    InvitationReplied, ReadinessReminder, NotificationSent, NotificationFailed,
 )
 COMMANDS: tuple[type[Message], ...] = (SubmitCase, UpdatePartyAvailability, RequestReschedule, WithdrawCase,
                                        MoveSession, AcceptRepresentation, DeclineRepresentation, ChooseCallSlot,

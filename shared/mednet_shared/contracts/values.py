@@ -308,6 +308,13 @@ class ReadinessMark(Contract):
     set_at: AwareDatetime
 
 
+class SideOutstanding(Contract):
+    """One side's required readiness items not done yet."""
+
+    party_id: Identifier
+    outstanding: list[ReadinessItem] = Field(default_factory=list)
+
+
 def utc_now() -> datetime:
     from datetime import UTC
 

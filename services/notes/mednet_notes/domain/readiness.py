@@ -4,7 +4,8 @@ The side's own confirmed firm may set the items it can vouch for; the case's med
 call. Nothing changes once the session has started. The required items are set per case (default: agreement
 signed, attendees named, authority confirmed). A side is ready when every required item is done; CaseReadyForSession
 fires once, when every side still to be heard (not waived, not declined) is ready. SideReadinessChanged goes to the
-mediator and that side only.
+mediator and that side only. ReadinessRequired tells notify each side's outstanding items and the session's start from
+the case's first revision on, and again whenever either changes (for its reminders).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mednet_shared.contracts.envelope import derived_id
-from mednet_shared.contracts.events import CaseReadyForSession, SideReadinessChanged
-from mednet_shared.contracts.values import ReadinessItem, ReadinessMark
+from mednet_shared.contracts.events import CaseReadyForSession, ReadinessRequired, SideReadinessChanged
+from mednet_shared.contracts.values import ReadinessItem, ReadinessMark, SideOutstanding
 
 from .case import CaseState, Decision, Outgoing, SideReadiness
 
@@ -71,7 +72,29 @@ def set_required(state: CaseState, items: list[ReadinessItem], now: datetime) ->
     required = list(dict.fromkeys(str(i) for i in items))
     if required == state.required_items:
         return None
-    return with_case_ready_if_so(state.model_copy(update={"required_items": required}), [], now)
+    return announced(state, with_case_ready_if_so(state.model_copy(update={"required_items": required}), [], now),
+                     now)
+
+
+def sides_outstanding(state: CaseState) -> list[SideOutstanding]:
+    return [SideOutstanding(party_id=p.party_id, outstanding=outstanding(state, p.party_id))
+            for p in state.to_be_heard() if p.status != "declined"]
+
+
+def announced(before: CaseState, decision: Decision, now: datetime) -> Decision:
+    """The decision, with ReadinessRequired when it changes what the sides have outstanding or when the session
+    starts (or is the case's first revision)."""
+    if decision is None:
+        return None
+    changed, events = decision
+    sides = sides_outstanding(changed)
+    if not changed.revision or before.revision and sides == sides_outstanding(before) and changed.session_start == before.session_start:
+        return decision
+    required = ReadinessRequired(case_id=changed.case_id, mediator_id=changed.mediator_id,
+                                 session_start=changed.session_start, required_items=changed.required_items,
+                                 sides=sides, set_at=now)
+    return changed, [*events, Outgoing(required, derived_id(changed.case_id, "readiness-required",
+                                                            str(before.version + 1)))]
 
 
 def with_case_ready_if_so(state: CaseState, events: list[Outgoing], now: datetime) -> Decision:
