@@ -1,5 +1,6 @@
 """The full pipeline under load: the four services as processes on their own databases, groups and ports, a
-firm topic of its own, and an SMTP sink that notes when each invitation arrives."""
+firm of its own (its inbound and outbound topics; it chooses every offered slot at once), and an SMTP sink that
+notes when each invitation arrives."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 from .. import fleet
 from ..processes import ManagedProcess, free_port, port_answers
 from . import measure
+from .firm import Chooser
 from ..smtp_sink import Receipts, command as sink_command
 from .workload import BenchCase
 
@@ -49,6 +51,8 @@ class PhaseResult:
     commands: dict[str, dict[str, int]] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
     stages: dict[str, list[float]] = field(default_factory=dict)
+    consent: dict[str, list[float]] = field(default_factory=dict)
+    choices: int = 0
 
     @property
     def cases_per_second(self) -> float:
@@ -74,7 +78,7 @@ class Pipeline:
         self.run, self.data_dir = run, data_dir
         self.bootstrap, self.mongo_url, self.replication = bootstrap, mongo_url, replication
         self.firm = f"bench-{run}"
-        self.inbound = Topics.firm_inbound(self.firm)
+        self.inbound, self.outbound = Topics.firm_inbound(self.firm), Topics.firm_outbound(self.firm)
         self.sink_port = free_port()
         self.sink = ManagedProcess("bench-smtp-sink", data_dir / "run", data_dir / "logs")
         self.receipts = Receipts(data_dir / "receipts.jsonl")
@@ -91,7 +95,7 @@ class Pipeline:
 
     async def prepare(self) -> None:
         """Topics exist; every new group starts at the current end, not at other runs' history."""
-        await ensure_topics(self.bootstrap, [*Topics.service_topics(), self.inbound], 3, self.replication)
+        await ensure_topics(self.bootstrap, [*Topics.service_topics(), self.inbound, self.outbound], 3, self.replication)
         for name, topics in READS.items():
             await _start_at_end(self.bootstrap, f"bench-{self.run}-{name}", topics)
 
@@ -175,7 +179,8 @@ async def _start_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
 async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: float | None,
                 extra_pids: dict[str, int], on_progress=lambda received, expected: None,
                 stall_seconds: float = 90.0) -> PhaseResult:
-    """Submit every case (as fast as possible, or paced at `rate` per second) and wait for every invitation."""
+    """Submit every case (as fast as possible, or paced at `rate` per second), choose every offered slot at once,
+    and wait for every invitation."""
     pids = {**pipeline.pids(), **extra_pids}
     offsets, cpu, commands = await measure.end_offsets(pipeline.bootstrap), measure.cpu_seconds(pids), pipeline.commands()
     owner = {address: case.reference for case in cases for address in case.addresses}
@@ -186,6 +191,8 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
     producer = AIOKafkaProducer(bootstrap_servers=pipeline.bootstrap, **PRODUCER_DEFAULTS)
     await producer.start()
     pipeline.receipts.poll()
+    firm = Chooser(pipeline.bootstrap, pipeline.firm, producer)
+    choosing = asyncio.create_task(firm.run(offsets))
     started = time.time()
     sending = asyncio.create_task(_submit(producer, pipeline, cases, rate, submitted))
     try:
@@ -203,15 +210,17 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
                 received += len(ours)
                 progress_at = time.monotonic()
                 on_progress(received, expected)
-            if sending.done() and sending.exception():
-                raise sending.exception()
+            for task in (sending, choosing):
+                if task.done() and task.exception():
+                    raise task.exception()
             if time.monotonic() - progress_at > stall_seconds:
                 raise PipelineStalled(f"{name}: {received} of {expected} invitations after {stall_seconds:.0f}s "
                                       f"without progress\n{pipeline.logs_tail()}")
         await sending
     finally:
-        if not sending.done():
-            sending.cancel()
+        for task in (sending, choosing):
+            task.cancel()
+        await asyncio.gather(sending, choosing, return_exceptions=True)
         await producer.stop()
     await asyncio.sleep(1.0)
     after = await measure.end_offsets(pipeline.bootstrap)
@@ -229,29 +238,51 @@ async def drive(pipeline: Pipeline, name: str, cases: list[BenchCase], rate: flo
         documents={service: measure.writes_of(counts)[1] for service, counts in sent.items()},
         commands=sent,
         instances={service: len(processes) for service, processes in pipeline.instances.items()},
-        stages=stages(submitted, first, events))
+        stages=stages(submitted, first, events), consent=consent(firm.chosen, events), choices=firm.choices)
 
 
 STAGES = ("submitted -> CaseOpened", "CaseOpened -> first CallScheduled", "first CallScheduled -> first invitation")
+CONSENT = ("CaseOpened -> first CallSlotsOffered", "first CallSlotsOffered -> first choice sent",
+           "first choice sent -> first CallScheduled")
 
 
 def stages(submitted: dict[str, float], invited: dict[str, float], events: list[dict]) -> dict[str, list[float]]:
     """Where the time goes, per case, in milliseconds: from the events' own timestamps (when each service
     created them) and the SMTP receipt."""
-    opened: dict[str, tuple[str, float]] = {}
-    scheduled: dict[str, float] = {}
+    opened, scheduled = _opened(events), _first(events, "mednet.CallScheduled.v1")
+    return _spans(STAGES, {case_id: (submitted.get(reference), at, scheduled.get(case_id), invited.get(reference))
+                           for case_id, (reference, at) in opened.items()})
+
+
+def consent(chosen: dict[str, float], events: list[dict]) -> dict[str, list[float]]:
+    """Inside "CaseOpened -> first CallScheduled", per case: scheduling's offer, the firm seeing it on its
+    outbound topic and choosing (notify's relay included), scheduling booking the choice."""
+    opened = _opened(events)
+    offered, scheduled = _first(events, "mednet.CallSlotsOffered.v1"), _first(events, "mednet.CallScheduled.v1")
+    return _spans(CONSENT, {case_id: (at, offered.get(case_id), chosen.get(case_id), scheduled.get(case_id))
+                            for case_id, (_, at) in opened.items()})
+
+
+def _opened(events: list[dict]) -> dict[str, tuple[str, float]]:
+    return {e["data"]["case_id"]: (e["data"]["external_ref"], datetime.fromisoformat(e["time"]).timestamp())
+            for e in events if e["type"] == "mednet.CaseOpened.v1"}
+
+
+def _first(events: list[dict], event_type: str) -> dict[str, float]:
+    first: dict[str, float] = {}
     for event in events:
-        at = datetime.fromisoformat(event["time"]).timestamp()
-        if event["type"] == "mednet.CaseOpened.v1":
-            opened[event["data"]["case_id"]] = (event["data"]["external_ref"], at)
-        elif event["type"] == "mednet.CallScheduled.v1":
-            case_id = event["data"]["case_id"]
-            scheduled[case_id] = min(at, scheduled.get(case_id, at))
-    result: dict[str, list[float]] = {name: [] for name in STAGES}
-    for case_id, (reference, opened_at) in opened.items():
-        if reference in submitted and case_id in scheduled and reference in invited:
-            moments = (submitted[reference], opened_at, scheduled[case_id], invited[reference])
-            for name, (earlier, later) in zip(STAGES, zip(moments, moments[1:]), strict=True):
+        if event["type"] == event_type:
+            at, case_id = datetime.fromisoformat(event["time"]).timestamp(), event["data"]["case_id"]
+            first[case_id] = min(at, first.get(case_id, at))
+    return first
+
+
+def _spans(names: tuple[str, ...], moments: dict[str, tuple]) -> dict[str, list[float]]:
+    """Milliseconds between consecutive moments of each case that has them all."""
+    result: dict[str, list[float]] = {name: [] for name in names}
+    for times in moments.values():
+        if None not in times:
+            for name, (earlier, later) in zip(names, zip(times, times[1:]), strict=True):
                 result[name].append((later - earlier) * 1000)
     return result
 

@@ -2,7 +2,7 @@
 
 One process per service, as in the pipeline. Each reads the same topics with the same number of consumer
 groups, forwards along the same hops with the same fan-out (inbound -> intake -> scheduling -> notes/notify
-and the firms' outbound topics), writes records of the same mean size with the same durability (acks=all,
+and the firms' outbound topics; the firm's outbound topic -> its choices on the inbound topic), writes records of the same mean size with the same durability (acks=all,
 idempotent producer, offsets committed after the forward was acknowledged), and makes as many MongoDB write commands
 as that service sent, carrying as many documents as it wrote (insert_one, or insert_many where the service's
 commands carried several documents each).
@@ -35,6 +35,7 @@ class Role:
     source: str
     expected: int
     emits: tuple[Emit, ...] = ()
+    basis: int | None = None  # after this many records every emit is due (the firm's submissions, not its choices)
 
 
 @dataclass(frozen=True)
@@ -75,38 +76,45 @@ class RawPlan:
         return self.seed.count + sum(e.count for p in self.processes for r in p.roles for e in r.emits)
 
 
-def label_of(topic: str, inbound: str) -> str:
-    names = {inbound: "inbound", Topics.INTAKE: "intake", Topics.SCHEDULING: "scheduling", Topics.NOTES: "notes",
+def label_of(topic: str, inbound: str, outbound: str | None = None) -> str:
+    names = {inbound: "inbound", outbound: "outbound", Topics.INTAKE: "intake", Topics.SCHEDULING: "scheduling", Topics.NOTES: "notes",
              Topics.NOTIFY: "notify"}
     return names.get(topic, "other")
 
 
 def plan_like(run: str, bootstrap: str, mongo_url: str, inbound: str, records: dict[str, int],
               sizes: dict[str, float], writes: dict[str, int], replication: int = 1,
-              documents: dict[str, int] | None = None) -> RawPlan:
+              documents: dict[str, int] | None = None, *, outbound: str | None = None,
+              submissions: int | None = None) -> RawPlan:
     """The raw equivalent of what the pipeline did in one phase (records and sizes per topic, write commands and
-    documents written per service)."""
+    documents written per service). Of the inbound records, `submissions` are the seed and the rest the firm's
+    choices, sent as it reads its outbound topic (all of them seed without `submissions`)."""
     count: dict[str, int] = {}
     volume: dict[str, float] = {}
     for topic, records_of_topic in records.items():
-        label = label_of(topic, inbound)
+        label = label_of(topic, inbound, outbound)
         count[label] = count.get(label, 0) + records_of_topic
         volume[label] = volume.get(label, 0.0) + records_of_topic * sizes.get(topic, 1000.0)
 
     def emit(label: str) -> Emit:
         return Emit(label, count.get(label, 0), int(volume.get(label, 0) / max(1, count.get(label, 0))))
 
-    def role(source: str, *emits: str) -> Role:
-        return Role(source, count.get(source, 0), tuple(e for e in map(emit, emits) if e.count))
+    def role(source: str, *emits: str, basis: int | None = None) -> Role:
+        return Role(source, count.get(source, 0), tuple(e for e in map(emit, emits) if e.count), basis)
 
-    shapes = {"intake": [role("inbound", "intake")],
+    seed = emit("inbound")
+    seeded = seed.count if submissions is None else min(submissions, seed.count)
+    choices = Emit("inbound", seed.count - seeded, seed.size)
+    shapes = {"intake": [role("inbound", "intake", basis=seeded)],
               "scheduling": [role("intake", "scheduling"), role("inbound")],
-              "notes": [role("intake"), role("scheduling", "notes")],
-              "notify": [role("intake"), role("scheduling", "notify", "other"), role("notes")]}
+              "notes": [role("intake"), role("scheduling", "notes"), role("inbound")],
+              "notify": [role("intake"), role("scheduling", "notify", "outbound", "other"), role("notes")],
+              "firm": [Role("outbound", count.get("outbound", 0), (choices,) if choices.count else ())]}
     processes = tuple(RawProcess(name, tuple(r for r in roles if r.expected), writes.get(name, 0),
                                  (documents or {}).get(name, 0))
                       for name, roles in shapes.items())
-    return RawPlan(run, bootstrap, mongo_url, emit("inbound"), processes, replication)
+    return RawPlan(run, bootstrap, mongo_url, Emit("inbound", seeded, seed.size),
+                   tuple(p for p in processes if p.roles or p.writes), replication)
 
 
 @dataclass
@@ -211,8 +219,9 @@ async def _relay(plan: RawPlan, role: Role, consumer, producer) -> None:
         batches = await consumer.getmany(timeout_ms=100)
         consumed += sum(len(records) for records in batches.values())
         sends = []
+        basis = role.basis or role.expected
         for emit in role.emits:
-            due = emit.count if consumed >= role.expected else emit.count * consumed // role.expected
+            due = emit.count if consumed >= basis else emit.count * consumed // basis
             for _ in range(due - emitted[emit.label]):
                 sends.append(await producer.send(plan.topic(emit.label), os.urandom(emit.size // 2).hex().encode(),
                                                  key=uuid.uuid4().bytes))

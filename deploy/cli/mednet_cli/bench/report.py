@@ -23,6 +23,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
+def spread(stages: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {stage: {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1)}
+            for stage, values in stages.items()}
+
+
 def phase_figures(phase: PhaseResult) -> dict:
     latencies = [ms for _, ms in phase.latencies_ms]
     return {
@@ -32,8 +37,7 @@ def phase_figures(phase: PhaseResult) -> dict:
         "events_per_second": round(phase.events_per_second, 1),
         "latency_ms": {name: round(percentile(latencies, q), 1) for name, q in
                        (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
-        "stages_ms": {stage: {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1)}
-                      for stage, values in phase.stages.items()},
+        "stages_ms": spread(phase.stages), "consent_stages_ms": spread(phase.consent), "choices": phase.choices,
         "cpu_seconds": {name: round(seconds, 3) for name, seconds in phase.cpu_seconds.items()},
         "cpu_ms_per_case": {name: round(1000 * seconds / phase.cases, 2) for name, seconds in phase.cpu_seconds.items()},
         "mongodb_writes": phase.writes, "mongodb_documents_written": phase.documents,
@@ -84,15 +88,10 @@ def show(console: Console, result: dict) -> None:
                       f"{phase['cases_per_second']:.2f}", f"{phase['events_per_second']:.1f}", f"{latency['p50']:.0f}",
                       f"{latency['p95']:.0f}", f"{latency['p99']:.0f}", f"{latency['max']:.0f}")
     console.print(table)
-    stages = Table(title="where the time goes: p50 / p95 ms per stage (event timestamps, SMTP receipt)")
-    stages.add_column("phase")
-    names = list(next(iter(result["phases"].values()))["stages_ms"])
-    for name in names:
-        stages.add_column(name, justify="right")
-    for phase_name, phase in result["phases"].items():
-        stages.add_row(phase_name, *(f"{phase['stages_ms'][n]['p50']:.0f} / {phase['stages_ms'][n]['p95']:.0f}"
-                                     for n in names))
-    console.print(stages)
+    console.print(stage_table(result, "stages_ms", "where the time goes: p50 / p95 ms per stage (event timestamps, "
+                                                   "SMTP receipt)"))
+    console.print(stage_table(result, "consent_stages_ms", "inside CaseOpened -> first CallScheduled: the offer, "
+                                                           "the firm's choice (p50 / p95 ms)"))
     raw = result["raw_limit"]
     console.print(f"raw limit (same {raw['messages']} records over the same hops, acks=all + idempotence; "
                   f"{raw['mongodb_writes']} MongoDB write commands carrying {raw['mongodb_documents_written']} documents): "
@@ -121,6 +120,17 @@ def show(console: Console, result: dict) -> None:
                   f"{scaling['two_instances_cases_per_second']:.2f} cases/s (x{scaling['gain']:.2f})")
     for target, met in result["targets"].items():
         console.print(f"target {target.replace('_', ' ')}: {'[green]met[/]' if met else '[red]not met[/]'}")
+
+
+def stage_table(result: dict, key: str, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("phase")
+    names = list(next(iter(result["phases"].values()))[key])
+    for name in names:
+        table.add_column(name, justify="right")
+    for phase_name, phase in result["phases"].items():
+        table.add_row(phase_name, *(f"{phase[key][n]['p50']:.0f} / {phase[key][n]['p95']:.0f}" for n in names))
+    return table
 
 
 def save(result: dict, out: Path) -> tuple[Path, Path]:

@@ -96,7 +96,8 @@ def run(options: BenchOptions, console: Console) -> dict:
                     limit = raw.measure(raw.plan_like(pipeline.run, infra.bootstrap, infra.mongo_url,
                                                       pipeline.inbound, phases["max"].records, phases["max"].sizes,
                                                       phases["max"].writes, infra.replication,
-                                                      phases["max"].documents))
+                                                      phases["max"].documents, outbound=pipeline.outbound,
+                                                      submissions=phases["max"].cases))
                     phases["half"] = phase("half", phases["max"].cases_per_second / 2)
                     slowest = _slowest(phases["max"])
                     progress.console.print(f"slowest service by CPU: {slowest}; starting a second instance")
