@@ -133,7 +133,7 @@ def due_reminder(reminder: Reminder, state: Readiness | None, case: CaseState | 
         return None
     return ReadinessReminder(case_id=reminder.case_id, party_id=reminder.party_id, side_firm_id=firm,
                              session_start=reminder.session_start, days_before=reminder.days_before,
-                             outstanding=left, reminded_at=now)
+                             outstanding=left, reminded_at=reminder.due_at)
 
 
 def party_of(case: CaseState | None, party_id: str) -> Attendee | None:

@@ -1,7 +1,7 @@
 """Readiness reminders at work: the events that change a case's readiness re-plan its reminders; a sweep sends
 those due, as jobs the dispatcher delivers (the party's email, the side's firm's webhooks) and the firm's outbound
-record. Every id is derived from the reminder's, so a redelivered event or two instances sweeping at once send
-each reminder once."""
+record. Every id is derived from the reminder's, and its time is the reminder's due time, so a redelivered event or
+two instances sweeping at once send each reminder once, and alike."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ class Reminders:
         if message is None:
             await self.readiness.reminder_done(reminder.id, "dropped")
             return
-        event = new_event(message, SOURCE, event_id=derived_id(reminder.id, "reminded"))
+        event = new_event(message, SOURCE, event_id=derived_id(reminder.id, "reminded")).model_copy(
+            update={"time": reminder.due_at})
         jobs = await self._firm_jobs(Known(event, now, case), message, case) + self._email_jobs(
             Known(event, now, case), message, reminder, case)
         await self.store.publish(f"{event.id}:notify", Topics.NOTIFY, event)
@@ -98,6 +99,8 @@ class Reminders:
         return domain.webhook_jobs(known, message, [(e["_id"], e["firm_id"]) for e in endpoints], projected)
 
     async def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            return  # connected again after a failed start: one sweep is enough
         self._task = asyncio.create_task(self._sweeping(), name="notify-readiness-reminders")
 
     async def stop(self) -> None:

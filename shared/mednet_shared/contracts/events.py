@@ -372,7 +372,7 @@ class ReadinessReminder(Message):
     session_start: AwareDatetime
     days_before: int = Field(ge=1)
     outstanding: list[ReadinessItem] = Field(min_length=1)
-    reminded_at: AwareDatetime
+    reminded_at: AwareDatetime = Field(description="When the reminder was due (the same in every copy of it)")
 
 
 class NotificationOutcome(Message):
