@@ -105,6 +105,8 @@ def add_place(event: Event, place: Place) -> None:
 
 
 def calendar_of(method: str, event: Event) -> bytes:
+    """The calendar, each VTIMEZONE it needs spliced in before the event as bytes made once per zone and span
+    (the same lines icalendar writes for it: serialising a zone's onsets was most of an invitation's cost)."""
     calendar = Calendar()
     calendar.prodid = PRODID
     calendar.version = "2.0"
@@ -112,20 +114,21 @@ def calendar_of(method: str, event: Event) -> bytes:
     calendar.add_component(event)
     first_year = min(TIME_ZONE_YEARS[0], (event.start.date() - TIME_ZONE_MARGIN).year)
     last_year = max(TIME_ZONE_YEARS[1], (event.end.date() + TIME_ZONE_MARGIN).year)
-    for tzid in sorted(calendar.get_missing_tzids()):
-        if (timezone := time_zone(tzid, first_year, last_year)) is not None:
-            calendar.subcomponents.insert(len(calendar.timezones), timezone)
-    return calendar.to_ical()
+    zones = b"".join(time_zone(tzid, first_year, last_year) for tzid in sorted(calendar.get_missing_tzids()))
+    if not zones:
+        return calendar.to_ical()
+    head, event_begins, rest = calendar.to_ical().partition(b"BEGIN:VEVENT\r\n")
+    return head + zones + event_begins + rest
 
 
 @lru_cache(maxsize=512)
-def time_zone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
-    """The VTIMEZONE of a zone over whole years (built once: it is the costly part of an invitation)."""
+def time_zone(tzid: str, first_year: int, last_year: int) -> bytes:
+    """The VTIMEZONE of a zone over whole years, as written in a calendar (b"" for a zone without one)."""
     try:
         timezone = Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 12, 31))
     except ValueError:
-        return None
-    return one_rdate_a_line(timezone)
+        return b""
+    return one_rdate_a_line(timezone).to_ical()
 
 
 def one_rdate_a_line(timezone: Timezone) -> Timezone:
