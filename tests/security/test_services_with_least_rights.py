@@ -17,7 +17,7 @@ from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
 from mednet_shared.contracts.topics import Topics
 from sample_cases import submission
 from mednet_cli.processes import free_port
-from services_harness import TEST_NOTES_KEY, jwt_settings, running
+from services_harness import TEST_LINK_KEYS, TEST_NOTES_KEY, jwt_settings, running
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -57,12 +57,34 @@ async def events(secure, topic: str, subject: str, kind: str, timeout: float = 1
     raise AssertionError(f"no {kind} for {subject} on {topic} within {timeout}s")
 
 
+async def choose_each(secure, firm, offers) -> None:
+    """The firm chooses each side's first offered slot on its own inbound topic (its own credentials)."""
+    newest = {offer.party_id: offer for offer in offers}
+    for offer in newest.values():
+        choice = command({"case_id": offer.case_id, "party_id": offer.party_id, "offer_id": offer.offer_id,
+                          "slot_id": offer.slots[0].slot_id}, "mednet.ChooseCallSlot.v1")
+        await produce_one(secure.bootstrap, firm.kafka_security, Topics.firm_inbound(firm.firm_id),
+                          choice.to_record("unused").value)
+
+
+async def of_each(secure, case_id: str, kind: str, parties: set[str], timeout: float = 120) -> list[CloudEvent]:
+    """The case's scheduling events of this kind once there is one for every named party."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await events(secure, Topics.SCHEDULING, case_id, kind, timeout)
+        if {e.payload().party_id for e in found} >= parties:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no {kind} for each of {sorted(parties)} of {case_id} within {timeout}s")
+
+
 async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from_the_topic(secure, unique):
     a, b = secure.firm_a, secure.firm_b
     intake = secure_settings(secure, "intake", unique,
                              inbound_topic_pattern=rf"mednet\.firm\.{a.firm_id}\.inbound$")
     others = {name: secure_settings(secure, name, unique, **extra) for name, extra in
-              (("scheduling", {}), ("notes", {"encryption_key": TEST_NOTES_KEY}),
+              (("scheduling", {"link_keys": TEST_LINK_KEYS, "link_active_kid": "l1",
+                                "public_url": "http://scheduling.test"}), ("notes", {"encryption_key": TEST_NOTES_KEY}),
                ("notify", {"smtp_port": free_port(), "delivery_max_attempts": 1}))}
     async with running("intake", intake, from_now=False), \
             running("scheduling", others["scheduling"], from_now=False), \
@@ -77,8 +99,10 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
         opened = await events(secure, Topics.INTAKE, case_id_for(a.firm_id, f"sec-{unique}"), "CaseOpened")
         assert opened[0].payload().firm_id == a.firm_id, "the firm is the topic's, not the envelope's"
         assert opened[0].firmid == a.firm_id
-        scheduled = await events(secure, Topics.SCHEDULING, opened[0].subject, "CallScheduled")
-        assert scheduled
+        offered = await of_each(secure, opened[0].subject, "CallSlotsOffered", {"p1", "p2"})
+        await choose_each(secure, a, [e.payload() for e in offered])
+        scheduled = await of_each(secure, opened[0].subject, "CallScheduled", {"p1", "p2"})
+        assert {e.payload().booked_by for e in scheduled} == {"choice"}
         reschedule = command({"case_id": opened[0].subject, "party_id": "p1", "reason": "travelling"},
                              "mednet.RequestReschedule.v1")
         await produce_one(secure.bootstrap, a.kafka_security, Topics.firm_inbound(a.firm_id),
