@@ -125,7 +125,8 @@ def due_reminder(reminder: Reminder, state: Readiness | None, case: CaseState | 
                  now: datetime) -> ReadinessReminder | None:
     """What the side is told when its reminder comes due; None: it is not sent (the side is done or not confirmed,
     the case withdrawn, the session moved or started)."""
-    if state is None or state.withdrawn or state.session_start != reminder.session_start or now >= reminder.session_start:
+    moved = state is None or state.session_start != reminder.session_start
+    if moved or state.withdrawn or now >= reminder.session_start:
         return None
     left = state.outstanding(reminder.party_id)
     confirmed, firm = confirmed_side(case, reminder.party_id)

@@ -88,7 +88,8 @@ def announced(before: CaseState, decision: Decision, now: datetime) -> Decision:
         return None
     changed, events = decision
     sides = sides_outstanding(changed)
-    if not changed.revision or before.revision and sides == sides_outstanding(before) and changed.session_start == before.session_start:
+    same = sides == sides_outstanding(before) and changed.session_start == before.session_start
+    if not changed.revision or before.revision and same:
         return decision
     required = ReadinessRequired(case_id=changed.case_id, mediator_id=changed.mediator_id,
                                  session_start=changed.session_start, required_items=changed.required_items,
