@@ -17,9 +17,9 @@ from email.message import Message as MimeMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from typing import Literal, NamedTuple, Protocol
+from typing import Annotated, Any, Literal, NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from mednet_shared.contracts.envelope import CloudEvent, derived_id
 from mednet_shared.contracts.events import (
@@ -163,15 +163,31 @@ class Due(NamedTuple):
     firm_id: str
 
 
+def known_attendee(value: Any) -> Attendee:
+    """An attendee of an event already validated, or read back from notify's own state: its address is not
+    checked again (that check was most of the cost of reading a case). Anything of another shape is validated."""
+    if isinstance(value, Attendee):
+        return value
+    if isinstance(value, dict) and ATTENDEE_NEEDS <= value.keys() <= ATTENDEE_FIELDS and value["kind"] in KINDS:
+        return Attendee.model_construct(**{**value, "kind": AttendeeKind(value["kind"])})
+    return Attendee.model_validate(value)
+
+
+ATTENDEE_FIELDS = frozenset(Attendee.model_fields)
+ATTENDEE_NEEDS = frozenset(name for name, info in Attendee.model_fields.items() if info.is_required())
+KINDS = frozenset(AttendeeKind)
+KnownAttendee = Annotated[Attendee, BeforeValidator(known_attendee)]
+
+
 class CaseState(State):
     firm_id: str = ""
     participant_firms: list[str] = []
     mediator_id: str = ""
-    mediator: Attendee | None = None
+    mediator: KnownAttendee | None = None
     party_firms: dict[str, list[str]] = Field(default={}, description="Per party: its CONFIRMED firm (none: "
                                                                        "unrepresented or not confirmed)")
     sides: list[Side] = []
-    people: dict[str, list[Attendee]] = Field(default={}, description="Per party: the party and its attorney")
+    people: dict[str, list[KnownAttendee]] = Field(default={}, description="Per party: the party and its attorney")
 
 
 class CallState(State):
@@ -181,7 +197,7 @@ class CallState(State):
     sequence: int = 0
     start: datetime
     end: datetime
-    attendees: list[Attendee]
+    attendees: list[KnownAttendee]
     side_firm_id: str | None = None
     place: Place | None = None
     status: CallStatus = "booked"
@@ -500,18 +516,18 @@ def people_of(parties: Sequence[Party]) -> dict[str, list[Attendee]]:
     people: dict[str, list[Attendee]] = {}
     for p in parties:
         firm = p.attorney.firm_id if p.attorney else None
-        people[p.party_id] = [Attendee(kind=AttendeeKind.PARTY, name=p.contact.name, email=p.contact.email,
-                                       time_zone=p.time_zone, firm_id=firm)]
+        people[p.party_id] = [known_attendee({"kind": AttendeeKind.PARTY, "name": p.contact.name,
+                                              "email": p.contact.email, "time_zone": p.time_zone, "firm_id": firm})]
         if p.attorney:
-            people[p.party_id].append(Attendee(kind=AttendeeKind.ATTORNEY, name=p.attorney.name,
-                                               email=p.attorney.email, firm_id=firm,
-                                               time_zone=p.attorney.time_zone or p.time_zone))
+            people[p.party_id].append(known_attendee({"kind": AttendeeKind.ATTORNEY, "name": p.attorney.name,
+                                                      "email": p.attorney.email, "firm_id": firm,
+                                                      "time_zone": p.attorney.time_zone or p.time_zone}))
     return people
 
 
 def opened(message: CaseOpened) -> CaseState:
-    mediator = Attendee(kind=AttendeeKind.MEDIATOR, name=message.mediator.name, email=message.mediator.email,
-                        time_zone=message.mediator.time_zone)
+    mediator = known_attendee({"kind": AttendeeKind.MEDIATOR, "name": message.mediator.name,
+                               "email": message.mediator.email, "time_zone": message.mediator.time_zone})
     return CaseState(firm_id=message.firm_id, participant_firms=message.participant_firms,
                      mediator_id=message.mediator.mediator_id, mediator=mediator,
                      party_firms=party_firm_map(message), sides=message.sides, people=people_of(message.parties))
