@@ -1,21 +1,24 @@
-"""Adding an instance of a service and then taking one away (SIGTERM) while cases stream in: the partitions move
-between instances, and every call is scheduled once and every invitation sent once."""
+"""Adding an instance of a service and then taking one away (SIGTERM) while cases stream in and the firms choose
+each offered slot at once: the partitions move between instances, and every side is offered once, every choice is
+booked once as chosen, and every invitation sent once."""
 
 import asyncio
 import os
+import random
 
 import pytest
 
 from kafka_helpers import wait_for
 from mednet_cli.chaos import workload
+from mednet_cli.chaos.chooser import Chooser
 from mednet_cli.chaos.instances import Instance
+from mednet_cli.chaos.ledger import Ledger, follow
+from mednet_cli.chaos.verdict import consent
 from mednet_cli.smtp_sink import SmtpSink
 from mednet_cli.processes import free_port
-from mednet_cli.records import read_all
-from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
-from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, skip_history
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_LINK_KEYS, TEST_NOTES_KEY, skip_history
 
 CASES = 40
 
@@ -24,6 +27,8 @@ def environment(infrastructure, unique: str, firms: list[str], smtp_port: int) -
     env = {**TEST_JWT_ENVIRONMENT, "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
            "MONGODB_URL": infrastructure.mongodb_url, "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
            "MEDNET_NOTIFY_SMTP_PORT": str(smtp_port), "MEDNET_NOTIFY_POLL_SECONDS": "0.3", "MEDNET_LOG_LEVEL": "INFO",
+           "MEDNET_SCHEDULING_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1",
+           "MEDNET_SCHEDULING_PUBLIC_URL": "http://scheduling.test",
            "MEDNET_INTAKE_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$",
            "MEDNET_SCHEDULING_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$"}
     for service in ("intake", "scheduling", "notify"):
@@ -47,28 +52,24 @@ async def submit(bootstrap: str, submissions: list[workload.Submission], seconds
         await producer.stop()
 
 
-async def scheduled_calls(bootstrap: str, case_ids: set[str]) -> dict[str, set[str]]:
-    """call_id -> the distinct ids of the CallScheduled events published for it."""
-    calls: dict[str, set[str]] = {}
-    for record in await read_all(bootstrap, [Topics.SCHEDULING], idle_ms=1000):
-        event = CloudEvent.from_bytes(record.value)
-        if event.type == "mednet.CallScheduled.v1" and event.subject in case_ids:
-            calls.setdefault(event.data["call_id"], set()).add(event.id)
-    return calls
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infrastructure, unique, tmp_path):
     kafka = infrastructure.kafka_bootstrap_servers
     firms = workload.firm_ids(unique, 3)
     submissions = workload.submissions(unique, CASES, firms, workload.mediator_ids(unique, 6), seed=7)
-    await ensure_topics(kafka, [Topics.firm_inbound(f) for f in firms])
+    expected = sum(s.parties for s in submissions)
+    await ensure_topics(kafka, [*Topics.service_topics(), *(Topics.firm_inbound(f) for f in firms)])
     for service, topics in (("scheduling", [Topics.INTAKE]), ("notify", [Topics.INTAKE, Topics.SCHEDULING,
                                                                         Topics.NOTES])):
         await skip_history(kafka, f"t-{unique}-{service}", topics)
+    ledger = Ledger(firms=frozenset(firms))
+    chooser = Chooser(kafka, ledger, random.Random(7))
+    ledger.on_offered = chooser.offered
+    stopped = asyncio.Event()
     first = {name: Instance(name, 0, free_port(), tmp_path) for name in ("intake", "scheduling", "notify")}
     second = {name: Instance(name, 1, free_port(), tmp_path) for name in ("scheduling", "notify")}
+    background = [asyncio.create_task(follow(kafka, ledger, stopped)), asyncio.create_task(chooser.work())]
     with SmtpSink(free_port()) as sink:
         env = {**os.environ, **environment(infrastructure, unique, firms, sink.port)}
         for instance in first.values():
@@ -85,33 +86,34 @@ async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infras
                 await asyncio.to_thread(first[name].stop)
             await streaming
 
-            expected = sum(s.parties for s in submissions)
-            case_ids: set[str] = set()
-
+            case_ids = {ledger.opened[s.event_id] for s in submissions if s.event_id in ledger.opened}
             progress = {}
 
-            async def all_scheduled() -> bool:
-                case_ids.update(await opened_case_ids(kafka, {s.event_id for s in submissions}, firms))
-                progress.update(cases=len(case_ids), calls=len(await scheduled_calls(kafka, case_ids)))
-                return progress == {"cases": CASES, "calls": expected}
+            def all_booked() -> bool:
+                case_ids.update(ledger.opened[s.event_id] for s in submissions if s.event_id in ledger.opened)
+                progress.update(cases=len(case_ids), offers=sum(len(ledger.offers_of(c)) for c in case_ids),
+                                choices=len(ledger.choices), booked=sum(len(ledger.calls_of(c)) for c in case_ids))
+                return progress == {"cases": CASES, "offers": expected, "choices": expected, "booked": expected}
             try:
-                await wait_for(all_scheduled, timeout=180, interval=2)
+                await wait_for(all_booked, timeout=180, interval=1)
             except AssertionError:
                 raise AssertionError(f"{progress} of {CASES} cases and {expected} calls") from None
-            calls = await scheduled_calls(kafka, case_ids)
-            await wait_for(lambda: sink.mailbox.invitations(set(calls)) >= expected * 3, timeout=120, interval=1)
+            calls = {c for case_id in case_ids for c in ledger.calls_by_case[case_id]}
+            await wait_for(lambda: sink.mailbox.invitations(calls) >= expected * 3, timeout=120, interval=1)
             await asyncio.sleep(3)
         finally:
             for instance in [*first.values(), *second.values()]:
                 await asyncio.to_thread(instance.stop)
+            stopped.set()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
 
-    assert all(len(ids) == 1 for ids in calls.values()), "every call was scheduled by exactly one effect"
-    assert sink.mailbox.invitations(set(calls)) == expected * 3, "each call invites the party, its counsel and the mediator"
+    booking = consent(ledger, case_ids)
+    assert (booking.offers_made, booking.choices_sent) == (expected, expected), booking
+    assert chooser.resent > 0, "some choices were sent twice (a firm's retry)"
+    assert booking.choices_refused == booking.choices_lost == 0, booking.examples
+    assert booking.calls_offered_twice == booking.calls_booked_twice == booking.bookings_without_choice == 0, \
+        booking.examples
+    assert sink.mailbox.invitations(calls) == expected * 3, "each call invites the party, its counsel and the mediator"
     assert sink.mailbox.redeliveries() == 0 and sink.mailbox.duplicate_alerts() == []
-
-
-async def opened_case_ids(bootstrap: str, causes: set[str], firms: list[str]) -> set[str]:
-    """The cases these submissions opened: the seeded event ids repeat from run to run, the run's firms do not."""
-    events = [CloudEvent.from_bytes(r.value) for r in await read_all(bootstrap, [Topics.INTAKE], 1000)]
-    return {e.data["case_id"] for e in events
-            if e.type == "mednet.CaseOpened.v1" and e.causationid in causes and e.data["firm_id"] in firms}

@@ -32,8 +32,9 @@ def chaos_command(
     data_dir: Annotated[Path | None, typer.Option(help="Where the run keeps its stack and logs (default: temp)")] = None,
 ) -> None:
     """Push cases through the whole flow on a three-broker cluster while SIGKILLing service instances and one
-    broker, then print cases lost, duplicate alerts, double bookings, outbox backlog, dead letters against the
-    injected poison and the time to drain. Exit 1 unless every figure is as it must be."""
+    broker (each side is offered slots and its firm chooses one at once), then print cases lost, offers, choices
+    lost or refused, calls offered or booked twice, duplicate alerts, double bookings, outbox backlog, dead letters
+    against the injected poison and the time to drain. Exit 1 unless every figure is as it must be."""
     console = Console()
     plan = Plan(cases=cases, poison=poison, per_service=instances, submit_seconds=submit_seconds or cases * 0.45,
                 kill_every=kill_every, broker_kill=broker_kill, drain_timeout=drain_timeout, seed=seed)

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from ..stack import Stack
 from .instances import Instance
 
+BROKER_RESTART_TIMEOUT = 300.0
+"""A restarted broker recovers every partition it holds; on two busy cores that can take minutes."""
+
 
 @dataclass
 class Fault:
@@ -61,7 +64,7 @@ class Monkey:
         self.record(f"SIGKILL Kafka broker {node.node_id}")
         await asyncio.sleep(down_for)
         await asyncio.to_thread(node.start, stack.cluster_id)
-        await asyncio.to_thread(node.wait_ready)
+        await asyncio.to_thread(node.wait_ready, BROKER_RESTART_TIMEOUT)
         self.record(f"restarted Kafka broker {node.node_id}")
 
     async def revive_all(self) -> None:

@@ -26,6 +26,7 @@ from ..tokens import Issuer
 from ..processes import free_port
 from ..stack import Stack
 from . import inspect, workload
+from .chooser import Chooser
 from .instances import Instance, instances
 from .ledger import Ledger, follow
 from ..smtp_sink import SmtpSink
@@ -65,10 +66,12 @@ class ChaosRun:
         self.stack = Stack(data_dir / "stack", brokers=3, mongo_port=free_port(),
                            kafka_ports=[(free_port(), free_port()) for _ in range(3)])
         self.instances: list[Instance] = instances({s: plan.per_service for s in SERVICES}, data_dir)
-        self.ledger = Ledger()
+        self.firms = workload.firm_ids(self.run_id, plan.firms)
+        self.ledger = Ledger(firms=frozenset(self.firms))
         self.queue: asyncio.Queue = asyncio.Queue()
         self.ledger.on_scheduled = self.queue.put_nowait
-        self.firms = workload.firm_ids(self.run_id, plan.firms)
+        self.chooser = Chooser(self.stack.bootstrap, self.ledger, random.Random(self.rng.getrandbits(32)))
+        self.ledger.on_offered = self.chooser.offered
         seed = self.rng.getrandbits(32)
         self.submissions = workload.submissions(self.run_id, plan.cases, self.firms,
                                                 workload.mediator_ids(self.run_id, plan.mediator_count), seed)
@@ -100,26 +103,31 @@ class ChaosRun:
         async with httpx.AsyncClient(timeout=10) as http:
             mediators = Mediators(self.instances, Issuer(self.data_dir), http)
             background = [asyncio.create_task(follow(self.stack.bootstrap, self.ledger, stopped)),
+                          asyncio.create_task(self.chooser.work()),
                           *(asyncio.create_task(mediators.work(self.queue)) for _ in range(self.plan.mediator_workers))]
-            with self._progress(sink, mediators) as progress:
-                faults = [asyncio.create_task(monkey.kill_services(faults_over))]
-                if self.plan.broker_kill:
-                    faults.append(asyncio.create_task(monkey.kill_broker(
-                        self.stack, self.plan.submit_seconds / 3, self.plan.broker_down_seconds, faults_over)))
-                await self._submit()
+            try:
+                with self._progress(sink, mediators) as progress:
+                    faults = [asyncio.create_task(monkey.kill_services(faults_over))]
+                    if self.plan.broker_kill:
+                        faults.append(asyncio.create_task(monkey.kill_broker(
+                            self.stack, self.plan.submit_seconds / 3, self.plan.broker_down_seconds, faults_over)))
+                    await self._submit()
+                    faults_over.set()
+                    await asyncio.gather(*faults)
+                    await monkey.revive_all()
+                    self.console.log(f"faults over ({len(monkey.faults)} injected); draining")
+                    drained = await self._drain(sink, progress)
+                figures = judge(self.submissions, self.poison_positions, self.ledger, sink.mailbox,
+                                await inspect.dead_letters(self.stack.bootstrap),
+                                await inspect.outbox_backlog(self.stack.mongo.url),
+                                await inspect.consumer_lag(self.stack.bootstrap), len(monkey.faults), drained,
+                                choices_resent=self.chooser.resent)
+            finally:
                 faults_over.set()
-                await asyncio.gather(*faults)
-                await monkey.revive_all()
-                self.console.log(f"faults over ({len(monkey.faults)} injected); draining")
-                drained = await self._drain(sink, progress)
-            figures = judge(self.submissions, self.poison_positions, self.ledger, sink.mailbox,
-                            await inspect.dead_letters(self.stack.bootstrap),
-                            await inspect.outbox_backlog(self.stack.mongo.url),
-                            await inspect.consumer_lag(self.stack.bootstrap), len(monkey.faults), drained)
-            stopped.set()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+                stopped.set()
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
         return figures
 
     def _environment(self, smtp_port: int) -> dict[str, str]:
@@ -195,7 +203,8 @@ class LiveProgress:
         calls = sum(s.parties for s in run.submissions)
         cases = len(run.submissions)
         self.tasks = {name: self.progress.add_task(name, total=total) for name, total in (
-            ("cases submitted", cases), ("cases opened", cases), ("calls scheduled", calls),
+            ("cases submitted", cases), ("cases opened", cases), ("slots offered", calls), ("offers chosen", calls),
+            ("calls booked", calls),
             ("calls completed + notes", calls), ("briefs ready", cases))}
         self._refresher: asyncio.Task | None = None
 
@@ -217,7 +226,8 @@ class LiveProgress:
     def _update(self) -> None:
         ledger = self.run.ledger
         for name, value in (("cases submitted", self.run.submitted), ("cases opened", len(ledger.opened)),
-                            ("calls scheduled", len(ledger.calls)), ("calls completed + notes", self.mediators.recorded),
+                            ("slots offered", len(ledger.offers)), ("offers chosen", len(ledger.choices)),
+                            ("calls booked", len(ledger.calls)), ("calls completed + notes", self.mediators.recorded),
                             ("briefs ready", len(ledger.briefs))):
             self.progress.update(self.tasks[name], completed=value)
 
@@ -228,10 +238,11 @@ def report(figures: Figures, console: Console) -> None:
     table.add_column("value", justify="right")
     table.add_column("expected", justify="right")
     expected = {"cases_lost": 0, "duplicate_alerts": 0, "double_bookings": 0, "outbox_backlog": 0,
-                "consumer_lag": 0, "unexpected_dead_letters": 0,
+                "consumer_lag": 0, "unexpected_dead_letters": 0, "choices_refused": 0, "choices_lost": 0,
+                "calls_offered_twice": 0, "calls_booked_twice": 0, "bookings_without_choice": 0,
                 "dead_letters_distinct": figures.poison_injected, "dead_letters_matching_poison": figures.poison_injected}
     for name, value in figures.as_dict().items():
-        if name in ("lost_examples", "duplicate_examples", "passed"):
+        if name in ("lost_examples", "duplicate_examples", "consent_examples", "passed"):
             continue
         want = expected.get(name)
         style = "" if want is None else ("green" if value == want else "bold red")
@@ -242,6 +253,8 @@ def report(figures: Figures, console: Console) -> None:
         console.print(f"  lost: {example}")
     for example in figures.duplicate_examples:
         console.print(f"  duplicate: {example}")
+    for example in figures.consent_examples:
+        console.print(f"  {example}")
     console.print("[bold green]PASSED[/]" if figures.passed else "[bold red]FAILED[/]")
 
 
