@@ -40,7 +40,7 @@ def test_every_event_of_the_design_brief_has_a_v1_contract():
         "SideConfirmationOverdue", "CommandRejected", "CallSlotsOffered", "CallWaived", "InvitationReplied",
         "CallScheduled", "CallRescheduled", "CallCancelled", "CallCompleted", "CallMissed", "SchedulingFailed",
         "PreMediationCompleted", "ObjectivesRecorded", "BriefReady", "StatementReceived", "SideReadinessChanged",
-        "CaseReadyForSession", "CallOutcomeRecorded", "NotificationSent",
+        "CaseReadyForSession", "CallOutcomeRecorded", "ReadinessRequired", "ReadinessReminder", "NotificationSent",
         "NotificationFailed",
     }
     assert all(name.endswith(".v1") for name in BY_TYPE)

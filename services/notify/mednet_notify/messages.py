@@ -19,7 +19,8 @@ from mednet_shared.contracts.events import (
     SchedulingFailed,
     SideConfirmationOverdue,
 )
-from mednet_shared.contracts.values import Attendee, AttendeeKind, Objective, Place, PlaceKind, issue_label
+from mednet_shared.contracts.values import (Attendee, AttendeeKind, ObjectiveSummary, Place, PlaceKind, Stance,
+                                           issue_label)
 
 from . import invites
 from .domain import Email, reminder_times
@@ -286,14 +287,19 @@ def call_summary(attendees: Sequence[Attendee]) -> str:
     return f"Pre-mediation call: {mediator_of(attendees).name} and {party.name}'s side"
 
 
-def objectives_text(objectives: Iterable[Objective]) -> str:
+STANCES = {Stance.WANTS: "wants it", Stance.WILLING: "willing to give it", Stance.OPPOSES: "opposes it"}
+
+
+def objectives_text(objectives: Iterable[ObjectiveSummary]) -> str:
     by_priority = sorted(objectives, key=lambda objective: objective.priority)
     return "\n\n".join(objective_text(objective) for objective in by_priority)
 
 
-def objective_text(objective: Objective) -> str:
+def objective_text(objective: ObjectiveSummary) -> str:
+    """The issue, the side's stance and priority: what it wants in words, and any amount, stay sealed in notes."""
     shared = "yes" if objective.shareable else "no"
     return (
-        f"- {issue_label(objective.issue, objective.free_issue)} (priority {objective.priority}): {objective.wants}\n"
+        f"- {issue_label(objective.issue, objective.free_issue)} (priority {objective.priority}): "
+        f"{STANCES[objective.stance]}\n"
         f"  May be shared with the other side: {shared}"
     )

@@ -38,7 +38,11 @@ async def test_notes_learn_a_case_and_its_calls_and_ignore_an_older_revision(wor
     state = await world.store.case(case.case_id)
     assert state.mediator_id == MEDIATOR and state.revision == 3 and [p.party_id for p in state.parties] == ["p1", "p2"]
     assert [(c.call_id, c.status) for c in state.calls] == [(f"{case.case_id}:p1", "scheduled")]
-    assert state.parties[0].firm_id == "firm-a" and not world.store.outbox.records
+    assert state.parties[0].firm_id == "firm-a"
+    announced = world.store.outbox.messages()
+    assert [type(m).__name__ for m in announced] == ["ReadinessRequired", "ReadinessRequired"], \
+        "learning the case, then losing a party, announce each side's outstanding readiness items, nothing else"
+    assert [[s.party_id for s in m.sides] for m in announced] == [["p1", "p2", "p3"], ["p1", "p2"]]
 
 
 async def test_the_mediator_records_sealed_notes_and_the_partys_objectives_once(world):

@@ -167,7 +167,7 @@ async def test_recorded_objectives_go_to_the_partys_own_side_only(world):
                                            objectives=[{"issue": "non_monetary_terms", "wants": "x", "priority": 1}]))
     confirmed = [e for e in world.mail.sent.values() if e.subject.startswith("Your objectives")]
     assert {e.to for e in confirmed} == {PAT, ANN}
-    assert "- Non-monetary terms (priority 1): x" in confirmed[0].text
+    assert "- Non-monetary terms (priority 1): wants it" in confirmed[0].text
     assert outbound(world, "firm-a")[-1] == "mednet.ObjectivesRecorded.v1"
     assert "mednet.ObjectivesRecorded.v1" not in outbound(world, "firm-s") + outbound(world, "firm-b")
 

@@ -19,7 +19,7 @@ from mednet_notify.messages import (
     scheduling_failed_notice,
 )
 from mednet_shared.contracts.events import BriefReady, CallCompleted, ObjectivesRecorded, SchedulingFailed
-from mednet_shared.contracts.values import Amount, AttendeeKind, Objective, ObjectiveIssue, Stance
+from mednet_shared.contracts.values import AttendeeKind, ObjectiveIssue, ObjectiveSummary, Stance
 
 from .test_invites import (
     ATTORNEY,
@@ -271,8 +271,8 @@ def test_reminders_are_due_only_while_still_ahead(now, expected_leads):
 # -- confirmations and notices --------------------------------------------------------------------
 
 
-def objective(issue, wants, priority, shareable=False, **more) -> Objective:
-    return Objective(issue=issue, wants=wants, priority=priority, shareable=shareable, **more)
+def objective(issue, priority, shareable=False, **more) -> ObjectiveSummary:
+    return ObjectiveSummary(issue=issue, priority=priority, shareable=shareable, **more)
 
 
 def test_the_objectives_confirmation_lists_exactly_the_partys_own_objectives_by_priority():
@@ -281,9 +281,9 @@ def test_the_objectives_confirmation_lists_exactly_the_partys_own_objectives_by_
         call_id="call-42",
         party_id="p1",
         objectives=[
-            objective(ObjectiveIssue.APOLOGY, "A written apology", 2, shareable=True, stance=Stance.WANTS),
-            objective(ObjectiveIssue.PAYMENT_AMOUNT, "At least 40,000", 1, amount=Amount(minimum=40000)),
-            objective(ObjectiveIssue.OTHER, "Keep the office lease", 3, free_issue="Office lease"),
+            objective(ObjectiveIssue.APOLOGY, 2, shareable=True, stance=Stance.WANTS),
+            objective(ObjectiveIssue.PAYMENT_AMOUNT, 1, stance=Stance.WILLING),
+            objective(ObjectiveIssue.OTHER, 3, free_issue="Office lease", stance=Stance.OPPOSES),
         ],
         recorded_at=START,
     )
@@ -291,11 +291,11 @@ def test_the_objectives_confirmation_lists_exactly_the_partys_own_objectives_by_
     listed = [line for line in text.splitlines() if line.startswith(("- ", "  "))]
 
     assert listed == [
-        "- Payment amount (priority 1): At least 40,000",
+        "- Payment amount (priority 1): willing to give it",
         "  May be shared with the other side: no",
-        "- Apology (priority 2): A written apology",
+        "- Apology (priority 2): wants it",
         "  May be shared with the other side: yes",
-        "- Office lease (priority 3): Keep the office lease",
+        "- Office lease (priority 3): opposes it",
         "  May be shared with the other side: no",
     ]
     assert KOLKATA_START_TEXT in text
@@ -304,11 +304,11 @@ def test_the_objectives_confirmation_lists_exactly_the_partys_own_objectives_by_
 @pytest.mark.parametrize("issue", list(ObjectiveIssue))
 def test_every_issue_has_a_readable_label(issue):
     recorded = ObjectivesRecorded(
-        case_id="case-1", call_id="call-42", party_id="p1", objectives=[objective(issue, "x", 1)], recorded_at=START
+        case_id="case-1", call_id="call-42", party_id="p1", objectives=[objective(issue, 1)], recorded_at=START
     )
     [line] = [line for line in objectives_confirmation(recorded, PARTY).text.splitlines() if line.startswith("- ")]
 
-    assert re.fullmatch(r"- [A-Z][a-z -]+ \(priority 1\): x", line)
+    assert re.fullmatch(r"- [A-Z][a-z -]+ \(priority 1\): wants it", line)
 
 
 def test_a_completion_confirmation_gives_the_end_in_the_recipients_zone():
