@@ -11,7 +11,7 @@ import pytest
 
 from kafka_clients import produce_one, read_all
 from kafka_helpers import command
-from mednet_cli import kafka_acls
+from mednet_cli import firms, kafka_acls
 from mednet_intake.domain import case_id_for
 from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
 from mednet_shared.contracts.topics import Topics
@@ -119,3 +119,24 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
         while len(getattr(await notes.state.notes.store.case(opened[0].subject), "calls", [])) < len(scheduled):
             assert time.monotonic() < deadline, "notes learned the case and its calls"
             await asyncio.sleep(0.5)
+
+
+async def test_without_its_read_on_the_firm_inbound_topic_scheduling_never_books_the_firm_choice(secure, unique):
+    """A right the wiring derives is needed: scheduling's read on a firm's inbound topic is taken away, and that
+    firm's ChooseCallSlot is never booked (the first test books the same choice with every right in place)."""
+    gamma = await asyncio.to_thread(firms.add, secure.stack, f"gamma-{unique[:8]}")
+    inbound = Topics.firm_inbound(gamma.firm_id)
+    await asyncio.to_thread(kafka_acls.run_admin, secure.stack, [
+        f"acl-delete\ttopic\tliteral\t{inbound}\tUser:{kafka_acls.service_user('scheduling')}"])
+    pattern = {"inbound_topic_pattern": rf"mednet\.firm\.{gamma.firm_id}\.inbound$"}
+    scheduling = secure_settings(secure, "scheduling", unique, link_keys=TEST_LINK_KEYS, link_active_kid="l1",
+                                 public_url="http://scheduling.test", **pattern)
+    async with running("intake", secure_settings(secure, "intake", unique, **pattern), from_now=False), \
+            running("scheduling", scheduling, from_now=False):
+        document = submission(f"gamma-{unique}", mediator_id=f"med-g{unique}", represented_by=gamma.firm_id)
+        await produce_one(secure.bootstrap, gamma.kafka_security, inbound, command(document).to_record(inbound).value)
+        case_id = case_id_for(gamma.firm_id, f"gamma-{unique}")
+        offered = await of_each(secure, case_id, "CallSlotsOffered", {"p1", "p2"})
+        await choose_each(secure, gamma, [e.payload() for e in offered])
+        with pytest.raises(AssertionError, match="no CallScheduled"):
+            await events(secure, Topics.SCHEDULING, case_id, "CallScheduled", timeout=30)
