@@ -9,6 +9,7 @@ import asyncio
 import base64
 import logging
 import struct
+import uuid
 
 import bson
 from kafka_helpers import as_record, command, events_of, new_topic, produce, read, wait_for
@@ -22,14 +23,15 @@ from receivers import SmtpServer, WebhookReceiver
 from sample_cases import accept_representation, submission
 from services_harness import all_four, client, register_webhooks
 
-STATEMENT = {"interests": "stmt-interest-the-harbour-berth-4412", "concerns": "stmt-concern-the-night-shift-8830",
-             "desired_outcomes": "stmt-outcome-a-second-crane-1957", "questions": "stmt-question-who-signs-6604"}
-BY_COMMAND = "stmt-by-command-the-silo-lease-2718"
-DOC_ONE = b"doc-one-body-the-tally-sheets-5093 " * 40
-DOC_TWO = b"doc-two-body-the-crane-photos-3172"
-WORDS = {"p1": "wants-words-settle-for-the-berth-9021", "p2": "wants-words-no-second-crane-7715"}
-AMOUNTS = (73519.25, 88104.5)
-OBSERVATION = "observation-the-foreman-is-afraid-6361"
+RUN = uuid.uuid4().hex[:10]  # the markers are this run's own: earlier runs' records stay on the shared topics
+STATEMENT = {"interests": f"stmt-interest-the-harbour-berth-{RUN}", "concerns": f"stmt-concern-night-shift-{RUN}",
+             "desired_outcomes": f"stmt-outcome-a-second-crane-{RUN}", "questions": f"stmt-question-who-signs-{RUN}"}
+BY_COMMAND = f"stmt-by-command-the-silo-lease-{RUN}"
+DOC_ONE = f"doc-one-body-the-tally-sheets-{RUN} ".encode() * 40
+DOC_TWO = f"doc-two-body-the-crane-photos-{RUN}".encode()
+WORDS = {"p1": f"wants-words-settle-for-the-berth-{RUN}", "p2": f"wants-words-no-second-crane-{RUN}"}
+AMOUNTS = (70000 + int(RUN[:4], 16) % 9999 + 0.25, 80000 + int(RUN[4:8], 16) % 9999 + 0.5)
+OBSERVATION = f"observation-the-foreman-is-afraid-{RUN}"
 
 
 def objectives(party_id: str, amount: float) -> list[dict]:
@@ -40,8 +42,8 @@ def objectives(party_id: str, amount: float) -> list[dict]:
 
 def secrets() -> list[bytes]:
     texts = [*STATEMENT.values(), BY_COMMAND, *WORDS.values(), OBSERVATION, *(f"{a:.2f}".rstrip("0") for a in AMOUNTS)]
-    return [t.encode() for t in texts] + [DOC_ONE[:35], DOC_TWO, base64.b64encode(DOC_ONE)[:40],
-                                          base64.b64encode(DOC_TWO)[:40]]
+    return [t.encode() for t in texts] + [DOC_ONE[:41], DOC_TWO, base64.b64encode(DOC_ONE)[:56],
+                                          base64.b64encode(DOC_TWO)[:56]]
 
 
 def packed(amount: float) -> bytes:
@@ -103,13 +105,13 @@ async def test_nothing_of_a_statement_a_document_or_an_objective_leaves_notes_re
             for party_id, firm in firms.items():
                 await choose_first(kafka, firm, case_id, party_id)
             calls = {e.payload().party_id: e.payload()
-                     for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2)}
+                     for e in await events_of(kafka, Topics.SCHEDULING, case_id, "CallScheduled", 2, timeout=90)}
 
             async def notes_knows() -> bool:
                 state = await notes.state.notes.store.case(case_id)
                 return bool(state and len(state.calls) == 2 and all(p.confirmed for p in state.parties))
 
-            await wait_for(notes_knows, timeout=40, interval=0.3)
+            await wait_for(notes_knows, timeout=90, interval=0.3)
             statement = {**STATEMENT, "documents": [
                 {"title": "Tally sheets", "kind": "evidence", "content_base64": base64.b64encode(DOC_ONE).decode()},
                 {"title": "Crane photos", "kind": "evidence", "content_base64": base64.b64encode(DOC_TWO).decode()}]}
@@ -120,7 +122,7 @@ async def test_nothing_of_a_statement_a_document_or_an_objective_leaves_notes_re
             by_command = command({"case_id": case_id, "party_id": "p2", "interests": BY_COMMAND},
                                  "mednet.SubmitStatement.v1")
             await produce(kafka, Topics.firm_inbound(firms["p2"]), [as_record(by_command)])
-            await events_of(kafka, Topics.NOTES, case_id, "StatementReceived", 2)
+            await events_of(kafka, Topics.NOTES, case_id, "StatementReceived", 2, timeout=90)
 
             async with client(notes, Role.MEDIATOR, mediator_id=mediator_id) as mediator:
                 for (party_id, call), amount in zip(sorted(calls.items()), AMOUNTS, strict=True):
@@ -138,13 +140,13 @@ async def test_nothing_of_a_statement_a_document_or_an_objective_leaves_notes_re
             assert read_back["interests"] == STATEMENT["interests"] and by_kafka["interests"] == BY_COMMAND
             assert file_one == DOC_ONE
 
-            await events_of(kafka, Topics.NOTES, case_id, "ObjectivesRecorded", 2)
-            await events_of(kafka, Topics.NOTES, case_id, "BriefReady", 1)
+            await events_of(kafka, Topics.NOTES, case_id, "ObjectivesRecorded", 2, timeout=90)
+            await events_of(kafka, Topics.NOTES, case_id, "BriefReady", 1, timeout=90)
             for party_id, firm in firms.items():
-                await wait_for(lambda: delivered_types(hooks, firm) == RECEIPTS, timeout=40, interval=0.5)
+                await wait_for(lambda: delivered_types(hooks, firm) == RECEIPTS, timeout=90, interval=0.5)
                 for attendee in (a for a in calls[party_id].attendees if a.kind in ("party", "attorney")):
                     await wait_for(lambda: any("objectives" in m["Subject"].lower()
-                                               for m in smtp.mailbox.to(attendee.email)), timeout=40, interval=0.5)
+                                               for m in smtp.mailbox.to(attendee.email)), timeout=90, interval=0.5)
             confirmation = next(m for m in smtp.mailbox.messages if "objectives" in m["Subject"].lower())
             text = "".join(p.get_payload(decode=True).decode() for p in confirmation.walk()
                            if p.get_content_maintype() == "text")
