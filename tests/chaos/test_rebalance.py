@@ -14,7 +14,7 @@ from mednet_cli.chaos.chooser import Chooser
 from mednet_cli.chaos.instances import Instance
 from mednet_cli.chaos.ledger import Ledger, follow
 from mednet_cli.chaos.verdict import consent
-from mednet_cli.smtp_sink import SmtpSink
+from mednet_cli.smtp_sink import Mailbox, SmtpSink
 from mednet_cli.processes import free_port
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
@@ -70,7 +70,7 @@ async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infras
     first = {name: Instance(name, 0, free_port(), tmp_path) for name in ("intake", "scheduling", "notify")}
     second = {name: Instance(name, 1, free_port(), tmp_path) for name in ("scheduling", "notify")}
     background = [asyncio.create_task(follow(kafka, ledger, stopped)), asyncio.create_task(chooser.work())]
-    with SmtpSink(free_port()) as sink:
+    with SmtpSink(free_port(), Mailbox(keep=False)) as sink:
         env = {**os.environ, **environment(infrastructure, unique, firms, sink.port)}
         for instance in first.values():
             instance.start(env)

@@ -29,7 +29,7 @@ from . import inspect, workload
 from .chooser import Chooser
 from .instances import Instance, instances
 from .ledger import Ledger, follow
-from ..smtp_sink import SmtpSink
+from ..smtp_sink import Mailbox, SmtpSink
 from .mediator import Mediators
 from .monkey import Monkey
 from .verdict import Figures, judge, missing_for
@@ -85,7 +85,9 @@ class ChaosRun:
                          f"{self.plan.per_service} instances per service, 3 Kafka brokers")
         await asyncio.to_thread(self.stack.up, lambda step: self.console.log(step))
         try:
-            with SmtpSink(free_port()) as sink:
+            # summaries only: aiosmtpd reads every property of its handler on each connection, and
+            # Mailbox.messages parses every message kept, so a long run's sink would stop answering
+            with SmtpSink(free_port(), Mailbox(keep=False)) as sink:
                 return await self._run_with(sink)
         finally:
             await asyncio.to_thread(self._tear_down)
