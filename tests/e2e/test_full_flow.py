@@ -15,6 +15,7 @@ from kafka_helpers import as_record, events_of, new_topic, produce, read, wait_f
 from offers_helpers import choose_first
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import ObjectiveIssue, issue_label
 from mednet_shared.platform.auth import Role
 from receivers import SmtpServer, WebhookReceiver
 from sample_cases import accept_representation, submission
@@ -143,11 +144,12 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
                 for attendee in side:
                     await wait_for(lambda: _objectives_mail(smtp, attendee.email), timeout=30)
                     confirmation = body_text(_objectives_mail(smtp, attendee.email)[0])
-                    assert OBJECTIVES[party_id][0]["wants"] in confirmation
-                    for other, items in OBJECTIVES.items():
-                        if other != party_id:
-                            assert all(i["wants"] not in confirmation for i in items
-                                       if i["wants"] not in [o["wants"] for o in OBJECTIVES[party_id]])
+                    for own in OBJECTIVES[party_id]:   # the side's issues and priorities; words and amounts sealed
+                        label = issue_label(ObjectiveIssue(own["issue"]))
+                        assert f"- {label} (priority {own['priority']})" in confirmation, confirmation
+                    for items in OBJECTIVES.values():
+                        assert all(i["wants"] not in confirmation for i in items), confirmation
+                        assert all(str(v) not in confirmation for i in items for v in i.get("amount", {}).values())
                 assert not _objectives_mail(smtp, mediator_email) or all(
                     OBJECTIVES[party_id][0]["wants"] not in body_text(m) for m in _objectives_mail(smtp, mediator_email))
                 for attendee in call.attendees:
