@@ -1,6 +1,7 @@
 """Each service as a real process: ready only while Kafka and MongoDB answer, Prometheus metrics, exit 0 on SIGTERM."""
 
 import subprocess
+import time
 
 import pytest
 
@@ -8,6 +9,17 @@ from mednet_cli.fleet import SERVICES, probe
 from mednet_cli.processes import free_port
 from mednet_cli.stack import KafkaNode, MongoWire, _kafka_cluster_id
 from service_processes import start_service, terminate, wait_status
+
+
+def scraped(url: str, series: str, timeout: float = 15.0) -> str:
+    """The service's /metrics once it shows the series (or the last scrape, for the assertion's message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metrics = subprocess.run(["curl", "-s", f"{url}/metrics"], capture_output=True, text=True).stdout
+        if series in metrics or time.monotonic() > deadline:
+            assert series in metrics, metrics[-2000:]
+            return metrics
+        time.sleep(0.5)
 
 
 def test_all_four_services_start_ready_expose_metrics_and_exit_0_on_sigterm(infrastructure, tmp_path):
@@ -21,9 +33,8 @@ def test_all_four_services_start_ready_expose_metrics_and_exit_0_on_sigterm(infr
             body = wait_status(url, 200)
             assert body == {"service": name, "ready": True, "kafka": True, "mongodb": True, "started": True}
             assert probe(f"{url}/healthz")[0] == 200
-            metrics = subprocess.run(["curl", "-s", f"{url}/metrics"], capture_output=True, text=True).stdout
+            metrics = scraped(url, f'mednet_outbox_backlog{{service="{name}"}}')   # set by the first outbox sweep
             assert f'mednet_dependency_up{{dependency="kafka",service="{name}"}} 1.0' in metrics
-            assert f'mednet_outbox_backlog{{service="{name}"}}' in metrics
     finally:
         outcomes = {name: terminate(process) for name, (process, _) in running.items()}
     for name, (code, seconds) in outcomes.items():
