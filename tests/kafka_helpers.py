@@ -101,10 +101,12 @@ def as_record(event: CloudEvent) -> tuple[bytes, bytes, list]:
 
 async def events_of(kafka: str, topic: str, case_id: str, kind: str, expected: int, timeout: float = 40) -> list:
     found: list[CloudEvent] = []
+    key = case_id.encode()
 
     async def enough() -> bool:
         records = await read(kafka, topic, 10**6, timeout=1.5)
-        found[:] = [e for e in map(lambda r: CloudEvent.from_bytes(r.value), records)
+        own = [r for r in records if r.key == key]   # keyed by subject: parse only the case's own records
+        found[:] = [e for e in map(lambda r: CloudEvent.from_bytes(r.value), own)
                     if e.subject == case_id and e.type == f"mednet.{kind}.v1"]
         return len({e.id for e in found}) >= expected
 

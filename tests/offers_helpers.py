@@ -21,7 +21,7 @@ async def offer_for(kafka: str, case_id: str, party_id: str, seen: Iterable[str]
 
     async def offered() -> bool:
         records = await read(kafka, Topics.SCHEDULING, 10**6, timeout=1.5)
-        events = [CloudEvent.from_bytes(r.value) for r in records]
+        events = [CloudEvent.from_bytes(r.value) for r in records if r.key == case_id.encode()]   # keyed by subject
         found[:] = [e.payload() for e in events if e.subject == case_id and e.type == CallSlotsOffered.type_name()
                     and e.payload().party_id == party_id and e.payload().offer_id not in skip]
         return bool(found)
