@@ -19,6 +19,7 @@ from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform.auth import Role, TokenPolicy, issue_token
 from routes import PROBES, SERVICES, probes_of, routes_of
 from sample_cases import submission
+from offers_helpers import choose_first_http
 from services_harness import client, running, services, settings_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -124,6 +125,7 @@ async def test_another_firm_and_another_mediator_get_403_or_404_on_every_route(i
             async def notify_knows_the_case():
                 return (await owner.get("/v1/notifications", params={"case_id": case_id})).status_code == 200
             await until(notify_knows_the_case)
+        await choose_first_http(infrastructure.kafka_bootstrap_servers, app["scheduling"], firm, case_id, "p1")
         async with client(app["notes"], Role.MEDIATOR, mediator_id=mediator) as the_mediator:
             call_id = f"{case_id}:p1"
 

@@ -310,7 +310,16 @@ def _refused(error: OfferRefused) -> HTTPException:
     return refused
 
 
-async def _offer_side(request: Request, offer_id: str, caller: Principal) -> tuple[CaseState, str, str | None]:
+OfferSide = tuple[CaseState, str, str | None]
+
+
+async def offer_side(offer_id: str, request: Request, caller: Principal = Depends(anyone)) -> OfferSide:
+    """As a dependency: another firm learns nothing of an offer, not even what a valid answer's body would be (its
+    404 comes before the body is read)."""
+    return await _offer_side(request, offer_id, caller)
+
+
+async def _offer_side(request: Request, offer_id: str, caller: Principal) -> OfferSide:
     """The case and party an offer id names, and who answers it: the side's own firm (its id) or the case's
     mediator (offers.MEDIATOR). Another firm, or an offer nobody can name: 404 (nothing about it is told)."""
     call_id = offer_id.rpartition(":offer-")[0]
@@ -338,18 +347,20 @@ async def _answered(request: Request, use_case, party_id: str) -> dict:
 
 
 @router.post("/offers/{offer_id}/choose", **answers(CallView, 403, 404, 409, 410, 422))
-async def choose_slot(offer_id: str, body: Choice, request: Request, caller: Principal = Depends(anyone)) -> dict:
+async def choose_slot(offer_id: str, body: Choice, request: Request,
+                      side: OfferSide = Depends(offer_side)) -> dict:
     """The side's own confirmed firm (or the case's mediator) chooses one slot of its current offer: it is
     booked (CallScheduled, booked_by "choice" or "mediator")."""
-    state, party_id, sender = await _offer_side(request, offer_id, caller)
+    state, party_id, sender = side
     return await _answered(request, scheduler_of(request).choose(
         state.case_id, party_id, offer_id, body.slot_id, Cause(), sender=sender), party_id)
 
 
 @router.post("/offers/{offer_id}/decline", **answers(CallView, 403, 404, 409, 410, 422))
-async def decline_slots(offer_id: str, body: Decline, request: Request, caller: Principal = Depends(anyone)) -> dict:
+async def decline_slots(offer_id: str, body: Decline, request: Request,
+                        side: OfferSide = Depends(offer_side)) -> dict:
     """None of the slots: a new offer, inside the proposals when there are any (each inside the offer window)."""
-    state, party_id, sender = await _offer_side(request, offer_id, caller)
+    state, party_id, sender = side
     return await _answered(request, scheduler_of(request).decline(
         state.case_id, party_id, offer_id, body.proposals, Cause(), sender=sender), party_id)
 
