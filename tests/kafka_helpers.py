@@ -106,9 +106,12 @@ async def events_of(kafka: str, topic: str, case_id: str, kind: str, expected: i
     async def enough() -> bool:
         records = await read(kafka, topic, 10**6, timeout=1.5)
         own = [r for r in records if r.key == key]   # keyed by subject: parse only the case's own records
-        found[:] = [e for e in map(lambda r: CloudEvent.from_bytes(r.value), own)
-                    if e.subject == case_id and e.type == f"mednet.{kind}.v1"]
-        return len({e.id for e in found}) >= expected
+        distinct: dict[str, CloudEvent] = {}
+        for event in map(lambda r: CloudEvent.from_bytes(r.value), own):
+            if event.subject == case_id and event.type == f"mednet.{kind}.v1":
+                distinct.setdefault(event.id, event)   # each event once: the relay publishes at least once
+        found[:] = distinct.values()
+        return len(found) >= expected
 
     await wait_for(enough, timeout=timeout, interval=0.5)
     return found
