@@ -13,12 +13,10 @@ from pathlib import Path
 
 from mednet_cli.fleet import probe
 from mednet_cli.processes import free_port
-from services_harness import TEST_JWT_ENVIRONMENT, TEST_LINK_KEYS, TEST_NOTES_KEY, skip_history
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, link_settings, skip_history
 
 
-OWN_SECRETS = {"scheduling": lambda port: {"MEDNET_SCHEDULING_LINK_KEYS": TEST_LINK_KEYS,
-                                           "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1",
-                                           "MEDNET_SCHEDULING_PUBLIC_URL": f"http://127.0.0.1:{port}"}}
+OWN_SECRETS = {"scheduling": lambda port: link_settings(f"http://127.0.0.1:{port}")}
 """What a service refuses to start without (it fails closed), beyond what every one needs."""
 
 
@@ -38,7 +36,7 @@ def start_service(name: str, kafka: str, mongodb_url: str, log: Path, jwt: dict[
         f"{prefix}MONGODB_DATABASE": f"mednet_{name}_{port}",
         "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
         f"{prefix}CONSUMER_GROUP_ID": f"test-{name}-{port}",
-        **(OWN_SECRETS.get(name, lambda _: {})(port)),
+        **{f"{prefix}{key.upper()}": value for key, value in OWN_SECRETS.get(name, lambda _: {})(port).items()},
         **{f"{prefix}{key.upper()}": value for key, value in settings.items()},
     }
     consumes = getattr(importlib.import_module(f"mednet_{name}.app"), "CONSUMES", [])

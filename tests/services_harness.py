@@ -28,6 +28,11 @@ TEST_JWT_ENVIRONMENT = {"MEDNET_JWT_KEYS": TEST_JWT_KEYS, "MEDNET_JWT_ACTIVE_KID
 TEST_LINK_KEYS = '{"l1": "tests-only-offer-link-key-0123456789abcdef"}'
 
 
+def link_settings(public_url: str = "http://scheduling.test") -> dict[str, str]:
+    """What scheduling refuses to start without: the offer links' key set, its active key, the links' base URL."""
+    return {"link_keys": TEST_LINK_KEYS, "link_active_kid": "l1", "public_url": public_url}
+
+
 def settings_for(service: str, infrastructure, unique: str, **overrides):
     """Own databases and groups; firm inbound topics limited to the test's own firms (ids containing unique)."""
     config = importlib.import_module(f"mednet_{service}.config")
@@ -37,9 +42,7 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
         overrides.setdefault("poll_seconds", 0.3)
         overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
     if "link_keys" in config.Settings.model_fields:
-        overrides.setdefault("link_keys", TEST_LINK_KEYS)
-        overrides.setdefault("link_active_kid", "l1")
-        overrides.setdefault("public_url", "http://scheduling.test")
+        overrides = {**link_settings(), **overrides}
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     jwt = {"jwt_jwks_url": "", "jwt_secret": ""} if "jwt_keys" in overrides else \

@@ -22,7 +22,7 @@ from receivers import SmtpServer
 from sample_cases import submission
 from secret_scan import secrets_in_environment, secrets_in_tree
 from offers_helpers import choose_first
-from services_harness import TEST_JWT_ENVIRONMENT, TEST_LINK_KEYS, TEST_NOTES_KEY, TEST_SECRET_KEYS, skip_history
+from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, TEST_SECRET_KEYS, link_settings, skip_history
 
 
 def dockerfile_user(service: str) -> str:
@@ -36,7 +36,7 @@ def environment_for(service: str, infrastructure, unique: str, ports: dict[str, 
     if service in ("intake", "scheduling"):
         own["INBOUND_TOPIC_PATTERN"] = rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$"
     if service == "scheduling":
-        own |= {"LINK_KEYS": TEST_LINK_KEYS, "LINK_ACTIVE_KID": "l1", "PUBLIC_URL": f"http://127.0.0.1:{ports[service]}"}
+        own |= {key.upper(): value for key, value in link_settings(f"http://127.0.0.1:{ports[service]}").items()}
     if service == "notes":
         own |= {"MASTER_KEYS": json.dumps({"m1": TEST_NOTES_KEY}), "MASTER_KEY_ID": "m1"}
     if service == "notify":

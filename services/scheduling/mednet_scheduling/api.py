@@ -314,14 +314,9 @@ OfferSide = tuple[CaseState, str, str | None]
 
 
 async def offer_side(offer_id: str, request: Request, caller: Principal = Depends(anyone)) -> OfferSide:
-    """As a dependency: another firm learns nothing of an offer, not even what a valid answer's body would be (its
-    404 comes before the body is read)."""
-    return await _offer_side(request, offer_id, caller)
-
-
-async def _offer_side(request: Request, offer_id: str, caller: Principal) -> OfferSide:
     """The case and party an offer id names, and who answers it: the side's own firm (its id) or the case's
-    mediator (offers.MEDIATOR). Another firm, or an offer nobody can name: 404 (nothing about it is told)."""
+    mediator (offers.MEDIATOR). Another firm, or an offer nobody can name: 404 (nothing about it is told), and as a
+    dependency before the body is read, so not even what a valid answer's body would be."""
     call_id = offer_id.rpartition(":offer-")[0]
     case_id, party_id = ids_of_call(call_id)
     found = await scheduler_of(request).case_of_call(call_id) if case_id and party_id else None
