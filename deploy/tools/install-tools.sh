@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The operations tools the tests need: promtool and prometheus, buildah and debootstrap (Debian packages); kustomize
+# The operations tools the tests need: promtool and prometheus, buildah, debootstrap and kcat (Debian packages); kustomize
 # and syft (Go modules, pinned). Idempotent: does nothing when they are present. Go tools go to
 # ~/.cache/mednet/bin.
 set -euo pipefail
@@ -28,6 +28,12 @@ if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
     echo "installing buildah and debootstrap with apt-get (the service images: deploy/images)"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends buildah debootstrap >/dev/null
+fi
+
+if ! command -v kcat >/dev/null; then
+    echo "installing kcat with apt-get (the firm guide's kcat example: docs/examples)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends kcat >/dev/null
 fi
 
 GO="$(command -v go || echo /usr/local/go/bin/go)"
