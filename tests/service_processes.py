@@ -21,10 +21,11 @@ OWN_SECRETS = {"scheduling": lambda port: link_settings(f"http://127.0.0.1:{port
 
 
 def start_service(name: str, kafka: str, mongodb_url: str, log: Path, jwt: dict[str, str] | None = None,
-                  **settings: str) -> tuple[subprocess.Popen, str]:
+                  port: int | None = None, **settings: str) -> tuple[subprocess.Popen, str]:
     """`settings` are extra MEDNET_<NAME>_* variables, e.g. inbound_topic_pattern=...; `jwt` the MEDNET_JWT_*
-    variables (default: the tests' HS256 key set; {} for none at all)."""
-    port = free_port()
+    variables (default: the tests' HS256 key set; {} for none at all); `port` one chosen beforehand (another
+    service's settings name it)."""
+    port = port or free_port()
     prefix = f"MEDNET_{name.upper()}_"
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("MEDNET_JWT_")},
