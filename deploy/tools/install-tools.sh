@@ -36,6 +36,12 @@ if ! command -v kcat >/dev/null; then
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends kcat >/dev/null
 fi
 
+if [ ! -x /usr/bin/chromium ]; then
+    echo "installing chromium with apt-get (the browser tests drive it headless through Playwright: tests/browser)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+
 GO="$(command -v go || echo /usr/local/go/bin/go)"
 go_install() {  # go_install NAME PACKAGE VERSION: unless $BIN_DIR/NAME was built from PACKAGE's module at VERSION
     local name=$1 package=$2 version=$3
