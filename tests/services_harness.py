@@ -33,6 +33,12 @@ def link_settings(public_url: str = "http://scheduling.test") -> dict[str, str]:
     return {"link_keys": TEST_LINK_KEYS, "link_active_kid": "l1", "public_url": public_url}
 
 
+def console_settings(base: str = "http://127.0.0.1:1") -> dict:
+    """What the console refuses to start without: its public URL, the services' addresses, a way to sign in."""
+    return {"public_url": "http://console.test", "login_links": True,
+            **{f"{name}_url": base for name in ("intake", "scheduling", "notes", "notify")}}
+
+
 def settings_for(service: str, infrastructure, unique: str, **overrides):
     """Own databases and groups; firm inbound topics limited to the test's own firms (ids containing unique)."""
     config = importlib.import_module(f"mednet_{service}.config")
@@ -43,6 +49,8 @@ def settings_for(service: str, infrastructure, unique: str, **overrides):
         overrides.setdefault("secret_keys", TEST_SECRET_KEYS)
     if "link_keys" in config.Settings.model_fields:
         overrides = {**link_settings(), **overrides}
+    if "login_links" in config.Settings.model_fields:
+        overrides = {**console_settings(), **overrides}
     if "inbound_topic_pattern" in config.Settings.model_fields:
         overrides.setdefault("inbound_topic_pattern", rf"mednet\.firm\.[a-z0-9-]*{unique}[a-z0-9-]*\.inbound$")
     jwt = {"jwt_jwks_url": "", "jwt_secret": ""} if "jwt_keys" in overrides else \
