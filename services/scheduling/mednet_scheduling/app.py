@@ -18,7 +18,7 @@ from mednet_shared.contracts.events import (
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
-from . import api
+from . import agenda_api, api, side_api
 from .config import Settings
 from .handlers import SchedulingHandlers
 from .links import Links
@@ -44,7 +44,8 @@ async def sweep_forever(scheduler: Scheduler, every_seconds: float) -> None:
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    links = Links(settings.link_keyset(), settings.public_url)   # fail closed: no service without its link keys
+    links = Links(settings.link_keyset(), settings.public_url,   # fail closed: no service without its link keys
+                  settings.console_url)
 
     async def start_sweeping(_: ServiceRuntime) -> None:
         if any(task.get_name() == "scheduling-offer-sweep" for task in asyncio.all_tasks()):
@@ -85,6 +86,6 @@ def build(settings: Settings | None = None) -> FastAPI:
         on_invalid=dict.fromkeys((RequestReschedule, ChooseCallSlot, DeclineCallSlots), handlers.invalid_command),
         unparseable_left_to="intake",
     )
-    app = runtime.http_app([api.router])
+    app = runtime.http_app([api.router, agenda_api.router, side_api.router])
     app.state.scheduler = scheduler
     return app
