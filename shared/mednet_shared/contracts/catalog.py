@@ -11,7 +11,6 @@ from .events import BY_TYPE
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 ASYNCAPI_DIR = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
-SERVICES = ("intake", "scheduling", "notes", "notify")
 ENVELOPE_SCHEMA = "cloudevents.envelope"
 
 
@@ -40,36 +39,10 @@ def _write(directory: Path, documents: dict[str, dict[str, Any]]) -> list[Path]:
 
 
 def asyncapi_documents() -> dict[str, dict[str, Any]]:
-    """Each service's AsyncAPI 3.0 document, from its own wiring (the services must be installed)."""
-    import importlib
-    import os
+    """Each service's AsyncAPI document and the firms' one, from the services' wiring (they must be installed)."""
+    from .asyncapi import documents
 
-    from faststream.specification import AsyncAPI
-
-    documentation_settings = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017",
-                              "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE=",
-                              "MEDNET_JWT_JWKS_URL": "https://issuer.example.org/.well-known/jwks.json",
-                              "MEDNET_JWT_KEYS": "", "MEDNET_JWT_SECRET": "",
-                              "MEDNET_SCHEDULING_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}',
-                              "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "doc",
-                              "MEDNET_SCHEDULING_PUBLIC_URL": "https://scheduling.example.org"}
-    saved = {key: os.environ.get(key) for key in documentation_settings}
-    os.environ.update(documentation_settings)
-    try:
-        documents = {}
-        for service in SERVICES:
-            app = importlib.import_module(f"mednet_{service}.app").build()
-            spec = AsyncAPI(app.state.runtime.broker, title=f"mednet {service}", version="1",
-                            description=f"The {service} service's subscriptions and publications",
-                            schema_version="3.0.0")
-            documents[service] = json.loads(spec.to_specification().to_json())
-        return documents
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return documents()
 
 
 def export_asyncapi(directory: Path = ASYNCAPI_DIR) -> list[Path]:

@@ -1,0 +1,114 @@
+"""What each service subscribes to and publishes, read from its own app.py (the services must be installed): the
+source of its AsyncAPI document and of the wiring section of its CANVAS.md."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .events import COMMANDS, EVENTS, CommandRejected, Message
+from .topics import Topics
+
+SERVICES = ("intake", "scheduling", "notes", "notify")
+FIRM_INBOUND = "mednet.firm.{firmId}.inbound"
+FIRM_OUTBOUND = "mednet.firm.{firmId}.outbound"
+DOCUMENTATION_SETTINGS = {
+    "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "MONGODB_URL": "mongodb://mongo:27017",
+    "MEDNET_NOTES_ENCRYPTION_KEY": "ZG9jdW1lbnRhdGlvbi1vbmx5LW5vdC1hLXJlYWwtayE=",
+    "MEDNET_JWT_JWKS_URL": "https://issuer.example.org/.well-known/jwks.json", "MEDNET_JWT_KEYS": "",
+    "MEDNET_JWT_SECRET": "", "MEDNET_SCHEDULING_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}',
+    "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "doc", "MEDNET_SCHEDULING_PUBLIC_URL": "https://scheduling.example.org",
+    "MEDNET_NOTES_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}', "MEDNET_NOTES_LINK_ACTIVE_KID": "doc",
+}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    channel: str  # a topic, or FIRM_INBOUND for the firms' inbound topics (subscribed by pattern)
+    group_id: str
+    handled: tuple[type[Message], ...]  # handled, or turned into an answer when invalid
+    passing: tuple[type[Message], ...] = ()  # accepted on the topic, handled by another service
+
+
+@dataclass(frozen=True)
+class Wiring:
+    service: str
+    subscriptions: tuple[Subscription, ...]
+    publishes: dict[str, tuple[type[Message], ...]] = field(default_factory=dict)  # topic -> types
+
+    def consumed(self) -> dict[str, tuple[type[Message], ...]]:
+        """Each channel with the types the service handles on it, in the order first subscribed."""
+        channels: dict[str, dict[type[Message], None]] = {}
+        for subscription in self.subscriptions:
+            channels.setdefault(subscription.channel, {}).update(dict.fromkeys(subscription.handled))
+        return {channel: tuple(types) for channel, types in channels.items()}
+
+
+def wiring(service: str) -> Wiring:
+    """Build the service's app with documentation-only settings and record every subscription it makes."""
+    module = importlib.import_module(f"mednet_{service}.app")
+    with _documentation_settings(), _recorded() as subscriptions:
+        app = module.build()
+    runtime = app.state.runtime
+    own = f"mednet.{service}.events"
+    answers_firms = any(s.channel == FIRM_INBOUND and s.handled for s in subscriptions)
+    publishes = {own: tuple(m for m in EVENTS if m.topic == own or (m is CommandRejected and answers_firms))
+                 for topic in runtime.topics if topic == own}
+    if getattr(module, "PUBLISHES_TO_FIRMS", False):
+        publishes[FIRM_OUTBOUND] = firm_outbound_events()
+    return Wiring(service, tuple(subscriptions), publishes)
+
+
+def wirings() -> dict[str, Wiring]:
+    return {service: wiring(service) for service in SERVICES}
+
+
+def firm_outbound_events() -> tuple[type[Message], ...]:
+    """What a firm can receive: every event notify's projection has a whitelist for (no other reaches a firm)."""
+    views = importlib.import_module("mednet_notify.projection").VIEWS
+    return tuple(model for model in EVENTS if model in views)
+
+
+def firm_commands(all_wirings: dict[str, Wiring]) -> tuple[type[Message], ...]:
+    """Every command some service handles on the firms' inbound topics, in the contracts' order."""
+    handled = {m for w in all_wirings.values() for s in w.subscriptions if s.channel == FIRM_INBOUND for m in s.handled}
+    return tuple(model for model in COMMANDS if model in handled)
+
+
+@contextmanager
+def _recorded() -> Iterator[list[Subscription]]:
+    from ..platform.consumer import EventConsumer
+
+    original, seen = EventConsumer.subscribe, []
+
+    def recording(consumer, topics=(), handlers=None, group_id="", **options):
+        handled = tuple(dict.fromkeys([*(handlers or {}), *(options.get("on_invalid") or {})]))
+        passing = tuple(options.get("passing", ()))
+        channels = [FIRM_INBOUND] if options.get("pattern") == Topics.FIRM_INBOUND_PATTERN else list(topics)
+        if "pattern" in options and options["pattern"] != Topics.FIRM_INBOUND_PATTERN:
+            raise ValueError(f"{consumer.service}: pattern {options['pattern']!r} is no documented channel")
+        seen.extend(Subscription(channel, group_id, handled, passing) for channel in channels)
+        return original(consumer, topics, handlers, group_id, **options)
+
+    EventConsumer.subscribe = recording
+    try:
+        yield seen
+    finally:
+        EventConsumer.subscribe = original
+
+
+@contextmanager
+def _documentation_settings() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in DOCUMENTATION_SETTINGS}
+    os.environ.update(DOCUMENTATION_SETTINGS)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
