@@ -62,3 +62,11 @@ if [ ! -x "$BIN_DIR/kustomize" ] || ! "$BIN_DIR/kustomize" version 2>/dev/null |
     mkdir -p "$BIN_DIR"
     GOBIN="$BIN_DIR" GOTOOLCHAIN=local "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
+
+ASYNCAPI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/asyncapi"
+if [ ! -f "$ASYNCAPI_DIR/node_modules/.package-lock.json" ] \
+   || [ "$ASYNCAPI_DIR/package-lock.json" -nt "$ASYNCAPI_DIR/node_modules/.package-lock.json" ]; then
+    command -v npm >/dev/null || { echo "error: node 20+ and npm are required (the AsyncAPI parser): apt-get install nodejs npm"; exit 1; }
+    echo "installing @asyncapi/parser (npm ci) into $ASYNCAPI_DIR/node_modules"
+    (cd "$ASYNCAPI_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
