@@ -12,7 +12,7 @@ from typing import Any
 from .envelope import CONTENT_TYPE, CloudEvent
 from .events import CaseRejected, CommandRejected, Message, SubmitCase
 from .topics import FIRM_ID_PATTERN
-from .wiring import FIRM_INBOUND, FIRM_OUTBOUND, Wiring, firm_commands, wirings
+from .wiring import FIRM_INBOUND, FIRM_OUTBOUND, Wiring, firm_commands, published_on, wirings
 
 VERSION = "3.1.0"
 KAFKA = {"bindingVersion": "0.5.0"}
@@ -43,10 +43,7 @@ value is the event's JSON, the header `content-type: application/cloudevents+jso
 def documents() -> dict[str, dict[str, Any]]:
     """Each service's document and the firm's ('firm'), from the services' wiring."""
     all_wirings = wirings()
-    published: dict[str, set[type[Message]]] = {}
-    for each in all_wirings.values():
-        for topic, types in each.publishes.items():
-            published.setdefault(topic, set()).update(types)
+    published = published_on(all_wirings)
     return {**{name: service_document(each, published) for name, each in all_wirings.items()},
             "firm": firm_document(all_wirings)}
 
@@ -54,9 +51,8 @@ def documents() -> dict[str, dict[str, Any]]:
 def service_document(wiring: Wiring, published: dict[str, set[type[Message]]]) -> dict[str, Any]:
     book = Book()
     channels, operations = {}, {}
-    for channel, types in wiring.consumed().items():
-        types = tuple(m for m in types if channel == FIRM_INBOUND or m in published.get(channel, ()))
-        groups = sorted({s.group_id for s in wiring.subscriptions if s.channel == channel})
+    for channel, types in wiring.consumed(published).items():
+        groups = wiring.groups(channel)
         name = _channel_id(channel)
         channels[name] = book.channel(channel, types)
         operations[f"receive.{name}"] = book.operation(

@@ -21,7 +21,8 @@ DOCUMENTATION_SETTINGS = {
     "MEDNET_JWT_JWKS_URL": "https://issuer.example.org/.well-known/jwks.json", "MEDNET_JWT_KEYS": "",
     "MEDNET_JWT_SECRET": "", "MEDNET_SCHEDULING_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}',
     "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "doc", "MEDNET_SCHEDULING_PUBLIC_URL": "https://scheduling.example.org",
-    "MEDNET_NOTES_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}', "MEDNET_NOTES_LINK_ACTIVE_KID": "doc",
+    "MEDNET_NOTES_LINK_KEYS": '{"doc": "documentation-only-not-a-real-link-key"}',
+    "MEDNET_NOTES_LINK_ACTIVE_KID": "doc",
 }
 
 
@@ -39,12 +40,20 @@ class Wiring:
     subscriptions: tuple[Subscription, ...]
     publishes: dict[str, tuple[type[Message], ...]] = field(default_factory=dict)  # topic -> types
 
-    def consumed(self) -> dict[str, tuple[type[Message], ...]]:
-        """Each channel with the types the service handles on it, in the order first subscribed."""
+    def consumed(self, published: dict[str, set[type[Message]]] | None = None) -> dict[str, tuple[type[Message], ...]]:
+        """Each channel with the types the service handles on it, in the order first subscribed; given what is
+        published where (`published_on`), only those a topic carries."""
         channels: dict[str, dict[type[Message], None]] = {}
         for subscription in self.subscriptions:
             channels.setdefault(subscription.channel, {}).update(dict.fromkeys(subscription.handled))
-        return {channel: tuple(types) for channel, types in channels.items()}
+        return {channel: tuple(m for m in types if published is None or channel == FIRM_INBOUND
+                               or m in published.get(channel, ())) for channel, types in channels.items()}
+
+    def groups(self, channel: str) -> list[str]:
+        return sorted({s.group_id for s in self.subscriptions if s.channel == channel})
+
+    def passing(self, channel: str) -> tuple[type[Message], ...]:
+        return tuple(dict.fromkeys(m for s in self.subscriptions if s.channel == channel for m in s.passing))
 
 
 def wiring(service: str) -> Wiring:
@@ -64,6 +73,15 @@ def wiring(service: str) -> Wiring:
 
 def wirings() -> dict[str, Wiring]:
     return {service: wiring(service) for service in SERVICES}
+
+
+def published_on(all_wirings: dict[str, Wiring]) -> dict[str, set[type[Message]]]:
+    """Each topic with every type some service publishes on it."""
+    published: dict[str, set[type[Message]]] = {}
+    for each in all_wirings.values():
+        for topic, types in each.publishes.items():
+            published.setdefault(topic, set()).update(types)
+    return published
 
 
 def firm_outbound_events() -> tuple[type[Message], ...]:

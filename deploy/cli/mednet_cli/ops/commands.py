@@ -121,7 +121,8 @@ firms_app = typer.Typer(help="Firms on a secured cluster: Kafka user, topics, AC
 dlq_app = typer.Typer(help="Dead letters: <topic>.dlq with the error; list, show and replay after a fix.",
                       no_args_is_help=True)
 notes_app = typer.Typer(help="Operator actions on the notes service.", no_args_is_help=True)
-catalog_app = typer.Typer(help="The contracts: JSON Schemas of every event and command.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The contracts: JSON Schemas, AsyncAPI documents, the canvases' wiring.",
+                          no_args_is_help=True)
 issuer_app = typer.Typer(help="The token issuer's keys (for a cluster other than the local stack).",
                          no_args_is_help=True)
 
@@ -328,13 +329,15 @@ def issuer_init(issuer_keys: Annotated[Path, typer.Option("--issuer-keys", envva
 def catalog_export(
     directory: Annotated[Path | None, typer.Option(help="Target directory; default: shared/schemas")] = None,
 ) -> None:
-    """Write the JSON Schema of every event and command (the checked-in catalog)."""
-    from mednet_shared.contracts import catalog
+    """Write the JSON Schema of every event and command, the AsyncAPI documents (each service's and the firms')
+    and the wiring section of each service's CANVAS.md, all from the models and the services' wiring."""
+    from mednet_shared.contracts import canvas, catalog
 
     written = catalog.export(directory or catalog.SCHEMA_DIR)
     console.print(f"wrote {len(written)} schemas to {written[0].parent}")
     documents = catalog.export_asyncapi()
     console.print(f"wrote {len(documents)} AsyncAPI documents to {documents[0].parent}")
+    console.print(f"wrote the wiring section of {len(canvas.export())} CANVAS.md files")
 
 
 @catalog_app.command("check")
