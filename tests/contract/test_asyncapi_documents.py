@@ -142,3 +142,36 @@ def test_each_service_document_lists_what_its_wiring_consumes_and_publishes(wire
             assert {m.__name__ for m in types} == addresses[topic], (service, topic)
     assert "CommandRejected" in {m.__name__ for m in wired["scheduling"].publishes["mednet.scheduling.events"]}
     assert wired["notify"].publishes["mednet.firm.{firmId}.outbound"] == firm_outbound_events()
+
+
+def validator(document: dict, name: str):
+    from jsonschema import Draft7Validator
+
+    # formats are annotations (JSON Schema's default): pydantic names a time of day `format: time`, yet reads
+    # "18:00", which RFC 3339's full-time (what a format checker asserts) is not
+    return Draft7Validator({"$ref": f"#/components/schemas/{name}", "components": document["components"]})
+
+
+def test_a_firms_real_command_and_its_projected_events_are_valid_under_the_firm_document():
+    from datetime import UTC, datetime
+
+    from mednet_cli import samples
+    from mednet_notify.projection import project
+    from mednet_shared.contracts.envelope import new_event
+    from mednet_shared.contracts.events import CaseOpened
+    from mednet_shared.contracts.values import Side
+
+    firm = checked_in("firm")
+    document = samples.submission("ref-1", parties=3, now=datetime(2026, 12, 1, tzinfo=UTC))
+    command = samples.submit_case("firm-a", document)
+    assert list(validator(firm, "SubmitCase.event").iter_errors(command.model_dump(mode="json"))) == []
+    sides = [Side(party_id=p["party_id"], role=p["role"], firm_id=p["attorney"]["firm_id"], status="confirmed",
+                  since=datetime(2026, 12, 1, tzinfo=UTC), confirmed_by="firm") for p in document["parties"]]
+    opened = CaseOpened(**document, case_id="case-1", firm_id="firm-a", sides=sides,
+                        participant_firms=["firm-a", "firm-b", "firm-c"])
+    event = new_event(opened, "/mednet/intake", caused_by=command)
+    seen = project(event, opened, "firm-b").model_dump(mode="json", exclude_none=True)
+    assert list(validator(firm, "FirmView.CaseOpened.event").iter_errors(seen)) == []
+    strict = list(validator(checked_in("intake"), "CaseOpened.event").iter_errors(seen))
+    assert strict, "a firm's view leaves out other sides' data: the model's own schema refuses it"
+    assert list(validator(firm, "FirmView.CaseOpened.event").iter_errors({**seen, "type": "mednet.Other.v1"}))
