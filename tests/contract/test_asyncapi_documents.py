@@ -175,3 +175,22 @@ def test_a_firms_real_command_and_its_projected_events_are_valid_under_the_firm_
     strict = list(validator(checked_in("intake"), "CaseOpened.event").iter_errors(seen))
     assert strict, "a firm's view leaves out other sides' data: the model's own schema refuses it"
     assert list(validator(firm, "FirmView.CaseOpened.event").iter_errors({**seen, "type": "mednet.Other.v1"}))
+
+
+def test_every_message_says_what_its_kafka_key_is_and_an_undocumented_key_stops_the_export():
+    from mednet_shared.contracts.events import BY_TYPE, CaseRejected
+
+    firm = checked_in("firm")
+    keys = {m["name"]: m["bindings"]["kafka"]["key"]["description"] for m in firm["components"]["messages"].values()
+            if "kafka" in m["bindings"]}
+    assert keys["SubmitCase"].startswith("Your `external_ref`") and "reference" in keys["CaseRejected"]
+    assert keys["ChooseCallSlot"] == "The case id (the CloudEvent `subject`)."
+    overridden = [model for model in BY_TYPE.values() if model.subject is not BY_TYPE["mednet.CaseOpened.v1"].subject]
+    assert all("case id (the CloudEvent" not in asyncapi.key_of(model) for model in overridden)
+
+    class Undocumented(CaseRejected):
+        def subject(self) -> str:
+            return self.firm_id
+
+    with pytest.raises(ValueError, match="Undocumented.subject"):
+        asyncapi.key_of(Undocumented)

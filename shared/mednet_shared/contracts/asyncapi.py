@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .envelope import CONTENT_TYPE, CloudEvent
-from .events import CaseRejected, CommandRejected, Message, SubmitCase
+from .events import Message, SubmitCase
 from .topics import FIRM_ID_PATTERN
 from .wiring import FIRM_INBOUND, FIRM_OUTBOUND, Wiring, firm_commands, published_on, wirings
 
@@ -18,11 +18,7 @@ VERSION = "3.1.0"
 KAFKA = {"bindingVersion": "0.5.0"}
 SCHEMAS = "#/components/schemas/"
 VIEW = "FirmView."
-KEYS = {  # the Kafka key is the CloudEvent subject; where it is not the case id
-    SubmitCase: "your `external_ref` (there is no case id yet); use the same as the CloudEvent `subject`",
-    CaseRejected: "the rejected submission's `external_ref` (no case was opened, so there is no case id)",
-    CommandRejected: "the case id the command named (without one, the command's CloudEvent `id`)",
-}
+KEYS = {SubmitCase: "Your `external_ref` (there is no case id yet); the same as the CloudEvent `subject`."}
 CHANNELS = {FIRM_INBOUND: "firmInbound", FIRM_OUTBOUND: "firmOutbound"}
 RULES = """Every record is a CloudEvents 1.0 event in **structured mode** (CloudEvents Kafka protocol binding): the
 value is the event's JSON, the header `content-type: application/cloudevents+json`, no `ce_` attribute headers.
@@ -34,8 +30,9 @@ value is the event's JSON, the header `content-type: application/cloudevents+jso
   the same id is handled once), a `source` of your choosing (a URI reference naming your system, e.g.
   `/firms/harbor-law/case-system`), `subject` = the key. Who sent it is the topic (and your SASL login), never the
   payload.
-* **Answers**: every event caused by your command carries `correlationid` and `causationid` = your command's
-  `id`; a refused or dead-lettered command is answered by CommandRejected with every reason (and, when
+* **Answers**: every event your command causes, directly or down the line, carries `correlationid` = your
+  command's `id` (whatever correlationid you sent is replaced); a direct answer (CaseOpened, CaseRejected,
+  CommandRejected, CallScheduled...) also `causationid` = that id. A refused or dead-lettered command is answered by CommandRejected with every reason (and, when
   dead-lettered, `dead_letter_topic`); a refused submission by CaseRejected.
 """
 
@@ -114,7 +111,7 @@ class Book:
                 "contentType": CONTENT_TYPE, "headers": {"$ref": SCHEMAS + "KafkaHeaders"},
                 "payload": {"$ref": SCHEMAS + self.envelope(model, outbound)},
                 "correlationId": {"$ref": "#/components/correlationIds/command"},
-                "bindings": {"kafka": {"key": {"type": "string", "description": KEYS.get(model, "the case id")},
+                "bindings": {"kafka": {"key": {"type": "string", "description": key_of(model)},
                                        **KAFKA}}}
         return name
 
@@ -188,6 +185,17 @@ class Book:
                         "type": "scramSha512", "description": "SASL/SCRAM-SHA-512 over TLS (SASL_SSL): the username "
                         "and password `mednet firms add` prints; verify the brokers with the cluster's CA "
                         "(ssl.ca.location). A login may read and write its own firm's topics only."}}}}
+
+
+def key_of(model: type[Message]) -> str:
+    """What the record's key (the CloudEvent subject) is: the case id, unless the model's subject() says otherwise
+    in its docstring (or KEYS does); an undocumented one stops the export."""
+    if model.subject is Message.subject:
+        return "The case id (the CloudEvent `subject`)."
+    documented = " ".join((model.subject.__doc__ or "").split()) or KEYS.get(model)
+    if not documented:
+        raise ValueError(f"{model.__name__}.subject() has no docstring saying what its Kafka key is")
+    return documented
 
 
 def _kafka_servers() -> dict[str, Any]:

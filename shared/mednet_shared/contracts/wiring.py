@@ -3,6 +3,7 @@ source of its AsyncAPI document and of the wiring section of its CANVAS.md."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Iterator
@@ -56,8 +57,10 @@ class Wiring:
         return tuple(dict.fromkeys(m for s in self.subscriptions if s.channel == channel for m in s.passing))
 
 
+@functools.cache
 def wiring(service: str) -> Wiring:
-    """Build the service's app with documentation-only settings and record every subscription it makes."""
+    """Build the service's app with documentation-only settings and record every subscription it makes (once a
+    process: building the four apps takes seconds)."""
     module = importlib.import_module(f"mednet_{service}.app")
     with _documentation_settings(), _recorded() as subscriptions:
         app = module.build()
