@@ -55,4 +55,8 @@ async def main(case: dict) -> None:
 
 
 with open(sys.argv[1]) as file:
-    asyncio.run(asyncio.wait_for(main(json.load(file)), float(env("WAIT_SECONDS", "120"))))
+    submitted = json.load(file)
+try:
+    asyncio.run(asyncio.wait_for(main(submitted), float(env("WAIT_SECONDS", "120"))))
+except TimeoutError:
+    raise SystemExit(f"not every side's call was booked within {env('WAIT_SECONDS', '120')} s") from None

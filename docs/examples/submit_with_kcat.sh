@@ -3,7 +3,8 @@
 # matched to the command by correlationid. Prints the answer as "<Kafka key><TAB><CloudEvent JSON>".
 #   KAFKA_BOOTSTRAP_SERVERS=host:port FIRM_ID=harbor-law docs/examples/submit_with_kcat.sh case.json
 # A secured cluster: KCAT_CONFIG=firm.properties with librdkafka's names (security.protocol=SASL_SSL,
-# sasl.mechanisms=SCRAM-SHA-512, sasl.username=firm-<id>, sasl.password=..., ssl.ca.location=ca.pem).
+# sasl.mechanisms=SCRAM-SHA-512, sasl.username=firm-<id>, sasl.password=..., ssl.ca.location=ca.pem); SCRAM with
+# Kafka 4 brokers needs kcat on librdkafka 2.6.1 or later (`kcat -V`).
 # COMMAND_ID=<the id sent before> sends the same command again (a retry: it changes nothing).
 set -euo pipefail
 : "${KAFKA_BOOTSTRAP_SERVERS:?set KAFKA_BOOTSTRAP_SERVERS}" "${FIRM_ID:?set FIRM_ID}"

@@ -31,6 +31,14 @@ async def run(infrastructure, firm: str, *command: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+async def trail(kafka: str, case_id: str, *topics: str) -> str:
+    """What the case's records on these topics were (for a failure's message): topic, type, id, correlationid."""
+    records = [(topic, r) for topic in topics for r in await read(kafka, topic, 10**6, timeout=1.5)
+               if r.key == case_id.encode()]
+    return "\n".join(f"{topic} {e.type} {e.id} {e.correlationid}" for topic, r in records
+                     for e in [CloudEvent.from_bytes(r.value)])
+
+
 def case_file(tmp_path: Path, name: str, document: dict) -> str:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(document, indent=2))   # as a firm would write it: over several lines
@@ -73,8 +81,9 @@ async def test_the_guides_kcat_and_python_examples_on_the_stack(infrastructure, 
             assert code == 1 and "mednet.CaseRejected.v1" in out and "parties" in out, f"{out}\n{err}"
 
             code, out, err = client
-            assert code == 0, f"{out}\n{err}"
             case_id = case_id_for(by_python, f"py-{unique}")
+            assert code == 0, f"{out}\n{err}\n" + await trail(kafka, case_id, Topics.SCHEDULING, Topics.firm_inbound(
+                by_python), Topics.firm_outbound(by_python))
             lines = out.splitlines()
             assert f"mednet.CaseOpened.v1 {case_id} " in lines
             for party in ("p1", "p2"):
