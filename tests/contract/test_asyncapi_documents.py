@@ -4,11 +4,13 @@ can receive."""
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from mednet_cli.ops import acls
 
 from mednet_shared.contracts import asyncapi, catalog
 from mednet_shared.contracts.events import COMMANDS, SubmitCase
@@ -126,6 +128,9 @@ def test_the_firm_document_has_parameterised_channels_servers_security_and_webho
     assert set(headers["required"]) == {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type"}
     policy = firm["operations"]["receiveWebhook"]["description"]
     assert all(word in policy for word in ("whsec_", "Standard Webhooks", "attempts", "disabled"))
+    group = firm["operations"]["receiveEvent"]["bindings"]["kafka"]["groupId"]
+    assert re.fullmatch(group["pattern"], acls.group_prefix("harbor-law") + "case-system")
+    assert not re.fullmatch(group["pattern"], "mednet-notify")
     webhook_types = {branch["$ref"] for branch in firm["components"]["messages"]["WebhookDelivery"]["payload"]["oneOf"]}
     assert len(webhook_types) == len(firm["channels"]["firmOutbound"]["messages"])
 

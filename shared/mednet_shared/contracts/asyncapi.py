@@ -19,21 +19,24 @@ KAFKA = {"bindingVersion": "0.5.0"}
 SCHEMAS = "#/components/schemas/"
 VIEW = "FirmView."
 KEYS = {SubmitCase: "Your `external_ref` (there is no case id yet); the same as the CloudEvent `subject`."}
+GROUPS = r"^mednet\.firm\.[a-z0-9][a-z0-9-]{1,62}\..+$"
 CHANNELS = {FIRM_INBOUND: "firmInbound", FIRM_OUTBOUND: "firmOutbound"}
-RULES = """Every record is a CloudEvents 1.0 event in **structured mode** (CloudEvents Kafka protocol binding): the
+WIRE = """Every record is a CloudEvents 1.0 event in **structured mode** (CloudEvents Kafka protocol binding): the
 value is the event's JSON, the header `content-type: application/cloudevents+json`, no `ce_` attribute headers.
 
 * **type** `mednet.<Name>.v<N>`; **data** is typed per type below; **datacontenttype** `application/json`.
 * **Key** = the CloudEvent `subject` = the case id (per-case ordering); where a message says otherwise, its
   binding's `key` says what it is (a submission is keyed by the firm's own reference).
-* **Commands** (what you send on `mednet.firm.{firmId}.inbound`): a unique `id` per command (a retry repeats it:
-  the same id is handled once), a `source` of your choosing (a URI reference naming your system, e.g.
-  `/firms/harbor-law/case-system`), `subject` = the key. Who sent it is the topic (and your SASL login), never the
-  payload.
+"""
+FIRM_RULES = """* **Commands** (what you send on `mednet.firm.{firmId}.inbound`): a unique `id` per command (a
+  retry repeats it: the same id is handled once), a `source` of your choosing (a URI reference naming your
+  system, e.g. `/firms/harbor-law/case-system`), `subject` = the key. Who sent it is the topic (and your SASL
+  login), never the payload.
 * **Answers**: every event your command causes, directly or down the line, carries `correlationid` = your
   command's `id` (whatever correlationid you sent is replaced); a direct answer (CaseOpened, CaseRejected,
-  CommandRejected, CallScheduled...) also `causationid` = that id. A refused or dead-lettered command is answered by CommandRejected with every reason (and, when
-  dead-lettered, `dead_letter_topic`); a refused submission by CaseRejected.
+  CommandRejected, CallScheduled...) also `causationid` = that id. A refused or dead-lettered command is answered
+  by CommandRejected with every reason (when dead-lettered, with `dead_letter_topic`); a refused submission by
+  CaseRejected.
 """
 
 
@@ -60,7 +63,7 @@ def service_document(wiring: Wiring, published: dict[str, set[type[Message]]]) -
         channels[name] = book.channel(channel, types, outbound=channel == FIRM_OUTBOUND)
         operations[f"send.{name}"] = book.operation("send", name, types, "Through the transactional outbox")
     return book.document(f"mednet {wiring.service}", f"What the {wiring.service} service reads and publishes "
-                         "(generated from its app.py).\n\n" + RULES, channels, operations)
+                         "(generated from its app.py).\n\n" + WIRE, channels, operations)
 
 
 def firm_document(all_wirings: dict[str, Wiring]) -> dict[str, Any]:
@@ -75,15 +78,16 @@ def firm_document(all_wirings: dict[str, Wiring]) -> dict[str, Any]:
                                       "(your login may write nowhere else)"),
         "receiveEvent": book.operation("receive", "firmOutbound", outbound, "The events about your own cases and "
                                        "sides, projected for you: no other side's data",
-                                       {"kafka": {"groupId": {"type": "string", "description": "a consumer group "
-                                                              "of your own (your login may use any)"}, **KAFKA}}),
+                                       {"kafka": {"groupId": {"type": "string", "pattern": GROUPS, "description": (
+                                           "A consumer group of your own: its name starts with "
+                                           "`mednet.firm.{firmId}.` (your login may use no other)")}, **KAFKA}}),
         "receiveWebhook": book.webhook_operation(),
     }
     return book.document("mednet for firms", "What a firm's system sends to the mediation network and what it "
                          "receives, on its own Kafka topics and by signed webhook. Operations are from the firm's "
                          "side: it sends commands, it receives events.\n\nOnboarding: `mednet firms add <firmId>` "
-                         "creates your login, topics and ACLs and prints your connection settings once.\n\n" + RULES,
-                         channels, operations)
+                         "creates your login, topics and ACLs and prints your connection settings once.\n\n"
+                         + WIRE + FIRM_RULES, channels, operations)
 
 
 class Book:
@@ -239,7 +243,7 @@ def _webhook_policy() -> str:
         f"from {defaults['delivery_backoff_seconds']:g} s, doubling up to {defaults['delivery_backoff_max_seconds']:g} "
         f"s, jittered by ±50%, for at most {defaults['delivery_max_attempts']} attempts; then the delivery fails "
         "(NotificationFailed). Your outbound topic still has the event. After "
-        f"{defaults['webhook_disable_after']} failed deliveries in a row the endpoint is disabled. Deliveries of one "
+        f"{defaults['webhook_disable_after']} failed attempts in a row the endpoint is disabled. Deliveries of one "
         "case may arrive out of order and more than once: order by the event's `time`, deduplicate by "
         "`webhook-id` or the event's `id`.")
 
