@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mednet_cli.ops import acls
 
+from mednet_cli.ops import acls
 from mednet_shared.contracts import asyncapi, catalog
 from mednet_shared.contracts.events import COMMANDS, SubmitCase
 from mednet_shared.contracts.wiring import FIRM_INBOUND, firm_commands, firm_outbound_events, wirings

@@ -57,3 +57,9 @@ def test_a_canvas_that_drifted_fails_both_checks(sections):
     assert stale != text and canvas.with_section(stale, generated) != stale
     assert "CallMissed" in named(row(canvas.prose(text), "events out"))
     assert "CallMissed" not in named(row(canvas.prose(text).replace("CallMissed, ", ""), "events out"))
+
+
+def test_every_service_on_kafka_has_its_wiring_documented():
+    on_kafka = {path.parents[1].name for path in canvas.SERVICES_DIR.glob("*/mednet_*/app.py")
+                if "ServiceRuntime" in path.read_text()}
+    assert on_kafka == set(SERVICES)
