@@ -139,7 +139,7 @@ class Book:
         return prefix + model.__name__
 
     def webhook_channel(self, types: tuple[type[Message], ...]) -> dict[str, Any]:
-        self.webhooks = True
+        self.webhooks, most = True, _notify_defaults()["webhook_max_endpoints_per_firm"]
         self.messages["WebhookDelivery"] = {
             "name": "WebhookDelivery", "title": "A signed webhook delivery",
             "summary": "One of your outbound events, as on your outbound topic, POSTed to your endpoint",
@@ -148,7 +148,7 @@ class Book:
             "bindings": {"http": {"bindingVersion": "0.3.0"}}}
         return {"address": None, "title": "Your webhook endpoint",
                 "description": "The https URL you registered with `POST /v1/webhooks` on the notify service (a "
-                               "public address; at most a few per firm). Each of your outbound events is POSTed "
+                               f"public address; at most {most} per firm). Each of your outbound events is POSTed "
                                "to every enabled endpoint of your firm.",
                 "messages": {"WebhookDelivery": {"$ref": "#/components/messages/WebhookDelivery"}},
                 "servers": [{"$ref": "#/servers/webhookEndpoint"}]}
@@ -227,11 +227,15 @@ def _webhook_headers() -> dict[str, Any]:
                                  "description": "CloudEvents HTTP binding, structured mode"}}}
 
 
-def _webhook_policy() -> str:
+def _notify_defaults() -> dict[str, Any]:
     import importlib
 
-    defaults = {name: field.default for name, field in
-                importlib.import_module("mednet_notify.config").Settings.model_fields.items()}
+    settings = importlib.import_module("mednet_notify.config").Settings
+    return {name: field.default for name, field in settings.model_fields.items()}
+
+
+def _webhook_policy() -> str:
+    defaults = _notify_defaults()
     return (
         "**Signature** (Standard Webhooks): verify `webhook-signature` with any Standard Webhooks library (e.g. "
         "`standardwebhooks`: `Webhook(secret).verify(body, headers)`) before reading the body, and refuse a "
