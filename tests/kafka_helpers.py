@@ -10,8 +10,32 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
-from mednet_shared.contracts.envelope import CloudEvent
+from cloudevents.core.bindings import kafka as cloudevents_kafka
+from cloudevents.core.formats.json import JSONFormat
+
+from mednet_shared.contracts.envelope import CONTENT_TYPE, CloudEvent
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
+
+ATTRIBUTES = ("specversion", "id", "type", "source", "subject", "datacontenttype", "firmid", "correlationid",
+              "causationid")
+
+
+def event_of(record: ConsumerRecord) -> CloudEvent:
+    """A record as the network publishes it, read exactly per the CloudEvents Kafka protocol binding in structured
+    mode: the CNCF SDK parses it (its one `content-type: application/cloudevents+json` header, no `ce_`/`ce-`
+    attribute header, no second correlation id), it is keyed by its subject, and the envelope reads the same."""
+    headers = {key: value or b"" for key, value in record.headers}
+    assert headers.get("content-type") == CONTENT_TYPE.encode(), f"not structured mode: {headers}"
+    extra = [key for key in headers if key.lower().startswith(("ce_", "ce-")) or key == "correlation_id"]
+    assert not extra, f"attribute headers beside a structured CloudEvent: {extra}"
+    parsed = cloudevents_kafka.from_structured(cloudevents_kafka.KafkaMessage(headers, record.key, record.value),
+                                               JSONFormat())
+    event = CloudEvent.from_bytes(record.value)
+    sdk = parsed.get_attributes()
+    assert {name: sdk.get(name) for name in ATTRIBUTES} == {name: getattr(event, name) for name in ATTRIBUTES}
+    assert parsed.get_time() == event.time and parsed.get_data() == event.data
+    assert record.key == event.subject.encode() == sdk["partitionkey"].encode(), "keyed by its subject"
+    return event
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes, list]]) -> None:
@@ -107,7 +131,7 @@ async def events_of(kafka: str, topic: str, case_id: str, kind: str, expected: i
         records = await read(kafka, topic, 10**6, timeout=1.5)
         own = [r for r in records if r.key == key]   # keyed by subject: parse only the case's own records
         distinct: dict[str, CloudEvent] = {}
-        for event in map(lambda r: CloudEvent.from_bytes(r.value), own):
+        for event in map(event_of, own):
             if event.subject == case_id and event.type == f"mednet.{kind}.v1":
                 distinct.setdefault(event.id, event)   # each event once: the relay publishes at least once
         found[:] = distinct.values()

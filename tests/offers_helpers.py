@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kafka_helpers import as_record, command, produce, read, wait_for
-from mednet_shared.contracts.envelope import CloudEvent
+from kafka_helpers import as_record, command, event_of, produce, read, wait_for
 from mednet_shared.contracts.events import CallSlotsOffered
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import Role
@@ -21,7 +20,7 @@ async def offer_for(kafka: str, case_id: str, party_id: str, seen: Iterable[str]
 
     async def offered() -> bool:
         records = await read(kafka, Topics.SCHEDULING, 10**6, timeout=1.5)
-        events = [CloudEvent.from_bytes(r.value) for r in records if r.key == case_id.encode()]   # keyed by subject
+        events = [event_of(r) for r in records if r.key == case_id.encode()]   # keyed by subject
         found[:] = [e.payload() for e in events if e.subject == case_id and e.type == CallSlotsOffered.type_name()
                     and e.payload().party_id == party_id and e.payload().offer_id not in skip]
         return bool(found)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from standardwebhooks import Webhook
 
-from kafka_helpers import as_record, events_of, new_topic, produce, read, wait_for
+from kafka_helpers import as_record, event_of, events_of, new_topic, produce, read, wait_for
 from offers_helpers import choose_first
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
@@ -185,9 +185,9 @@ async def test_three_party_case_end_to_end(infrastructure, kafka, unique, caplog
             assert "mednet.BriefReady.v1" not in types
 
             redelivered = [r for r in await read(kafka, Topics.SCHEDULING, 10**6, timeout=2)
-                           if r.key == case_id.encode() and dict(r.headers).get("ce-type") == b"mednet.CallScheduled.v1"]
+                           if r.key == case_id.encode() and event_of(r).type == "mednet.CallScheduled.v1"]
             first = redelivered[0]
-            call = CloudEvent.from_bytes(first.value).payload()
+            call = event_of(first).payload()
             await produce(kafka, Topics.SCHEDULING, [(first.key, first.value, list(first.headers))] * 2)
             await asyncio.sleep(4)
             for attendee in call.attendees:

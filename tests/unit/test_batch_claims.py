@@ -174,7 +174,7 @@ async def test_big_original_headers_are_left_out_and_error_texts_are_bounded_and
     big = dataclasses.replace(record, headers=[*record.headers, ("big", b"b" * 20_000)])
     await consumer.process_batch([big], {CallCompleted.type_name(): fail})
     [(_, _, _, headers)] = broker.published
-    assert headers["x-mednet-dlq-reason"] == "handler-failed" and headers["x-mednet-dlq-headers-dropped"] == "4"
+    assert headers["x-mednet-dlq-reason"] == "handler-failed" and headers["x-mednet-dlq-headers-dropped"] == "2"
     assert len(headers["x-mednet-dlq-error"]) <= 2000 and headers["x-mednet-dlq-error"].startswith("ValueError: ?e")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
+from mednet_shared.contracts.envelope import CONTENT_TYPE
 from mednet_shared.contracts.values import utc_now
 
 from .errors import DeliveryError
@@ -113,7 +114,7 @@ class WebhookSender:
         timestamp = utc_now()
         headers = {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp.timestamp())),
                    "webhook-signature": Webhook(secret).sign(message_id, timestamp, payload),
-                   "content-type": "application/json"}
+                   "content-type": CONTENT_TYPE}  # a structured CloudEvent, per the CloudEvents HTTP binding
         try:
             async with asyncio.timeout(self.deadline_seconds):
                 url, address = await self.vet(endpoint["url"])

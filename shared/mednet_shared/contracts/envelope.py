@@ -1,4 +1,20 @@
-"""CloudEvents 1.0 in structured JSON mode on Kafka; the Kafka key is the event's subject (the case id)."""
+"""CloudEvents 1.0 on Kafka, exactly per the CloudEvents Kafka protocol binding, in structured content mode.
+
+Wire format: the record's value is the whole CloudEvent as JSON (`application/cloudevents+json`), and the record
+carries one header, `content-type: application/cloudevents+json`. There are no `ce_`/`ce-` attribute headers (those
+are binary mode's, and HTTP's) and no `correlation_id` header: every attribute is in the value. Webhooks carry the
+same JSON with the same content type (the CloudEvents HTTP binding, structured mode).
+
+Key: the event's subject, which is always the case id. A CaseRejected (a submission that never became a case) is
+keyed by the firm's own reference (`external_ref`, its subject) and has no `case_id`; a CommandRejected of a command
+that names no case is keyed by the command's id (or, for a record with no readable id, by its `record`).
+
+Matching an answer to a command: the `correlationid` extension attribute is the only correlation id. A command read
+from a firm's inbound topic starts its own correlation (whatever correlationid the firm put on it is replaced by
+the command's id), so every event it causes, directly or down the line, carries correlationid = the command's id;
+an answer (CaseOpened, CaseRejected, CommandRejected, CallScheduled...) also carries causationid = the command's id.
+An event nothing caused (a sweep, a deadline) is its own correlation: correlationid = its id, no causationid.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +80,7 @@ class CloudEvent(BaseModel):
             topic=topic,
             key=self.subject.encode(),
             value=self.model_dump_json(exclude_none=True).encode(),
-            headers={"content-type": CONTENT_TYPE, "ce-type": self.type, "ce-id": self.id},
+            headers={"content-type": CONTENT_TYPE},
         )
 
     @classmethod
@@ -88,6 +104,10 @@ class CloudEvent(BaseModel):
         except (ValueError, RecursionError, MemoryError) as error:
             raise EnvelopeError(f"not a CloudEvents 1.0 envelope: {type(error).__name__}") from None
 
+    def as_firm_command(self) -> CloudEvent:
+        """The event as a command of a firm's inbound topic: it starts its own correlation (its id)."""
+        return self if self.correlationid == self.id else self.model_copy(update={"correlationid": self.id})
+
     def sender_key(self, topic: str) -> str:
         """Who sent the event and its id, unambiguously: the topic (on a firm's inbound topic, the firm), the source
         (escaped, so it holds no '|'), the id. Events of different senders never share it."""
@@ -101,6 +121,20 @@ def reasons(error: ValidationError, limit: int = MAX_REASONS) -> list[Reason]:
              for e in error.errors(include_input=False)]
     more = [Reason(field="", message=f"and {len(found) - limit} more problems")] if len(found) > limit else []
     return found[:limit] + more
+
+
+def well_formed_part(event: CloudEvent, problems: list[Reason]) -> Message | None:
+    """The command made of an invalid event's fields that no reason names, when they make a whole command: its
+    rules can then be judged too, so that one answer lists every reason. None when they do not (or a reason is the
+    whole payload's)."""
+    model, failed = BY_TYPE.get(event.type), {reason.field.split(".")[0] for reason in problems}
+    if model is None or "" in failed:
+        return None
+    kept = {name: value for name, value in event.data.items() if name in model.model_fields and name not in failed}
+    try:
+        return model.model_validate(kept)
+    except (ValidationError, ValueError, RecursionError):
+        return None
 
 
 def describe(error: ValidationError, limit: int = 20) -> str:

@@ -129,21 +129,26 @@ class CommandRejected(Message):
     case_id: str = Field(default="", max_length=128, description="The case the command named, if any")
     reasons: list[Reason] = Field(min_length=1)
     dead_letter_topic: str | None = Field(default=None, description="Where the record was dead-lettered, if it was")
+    record: str | None = Field(default=None, max_length=40, description=(
+        "A dead-lettered record's place on the firm's inbound topic, '<partition>@<offset>' (the only way to match "
+        "a record that carries no readable id)"))
     rejected_at: AwareDatetime
 
     def subject(self) -> str:
-        return self.case_id or f"{self.firm_id}/{self.command_id}"
+        """The Kafka key: the case id; for a command that names no case, its id (else its record)."""
+        return self.case_id or self.command_id or f"record {self.record}"
 
 
 class CaseRejected(Message):
     topic: ClassVar[str] = Topics.INTAKE
     firm_id: FirmId
     external_ref: str = Field(description="The submission's reference as sent, possibly invalid")
-    case_id: str = Field(default="", description="Empty when the submission never became a case")
+    case_id: str | None = Field(default=None, description="None: the submission never became a case")
     reasons: list[Reason] = Field(min_length=1)
 
     def subject(self) -> str:
-        return self.case_id or f"{self.firm_id}/{self.external_ref}"
+        """The Kafka key: the firm's own reference (a rejected submission has no case id); without one, the firm."""
+        return self.case_id or self.external_ref or self.firm_id
 
 
 class CaseWithdrawn(Message):

@@ -58,9 +58,16 @@ def make_broker(bootstrap_servers: str, client_id: str, graceful_timeout: float 
         middlewares=[_prometheus_middleware()],
         logger=logging.getLogger(f"mednet.{client_id}.kafka"),
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        id_generator=no_correlation_header,
         security=broker_security(security),
         **PRODUCER_DEFAULTS,
     )
+
+
+def no_correlation_header() -> str:
+    """FastStream adds a `correlation_id` header to every record unless its id generator gives "": the CloudEvent's
+    `correlationid` attribute is the only correlation id (structured mode: every attribute is in the value)."""
+    return ""
 
 
 def servers(bootstrap_servers: str) -> list[str]:
