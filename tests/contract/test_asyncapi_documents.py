@@ -199,3 +199,36 @@ def test_every_message_says_what_its_kafka_key_is_and_an_undocumented_key_stops_
 
     with pytest.raises(ValueError, match="Undocumented.subject"):
         asyncapi.key_of(Undocumented)
+
+
+def closed(document: dict) -> dict:
+    """The document with every data schema closed (additionalProperties false): an undocumented field fails."""
+    def close(schema):
+        if isinstance(schema, dict):
+            schema = {key: close(value) for key, value in schema.items()}
+            if "properties" in schema and "additionalProperties" not in schema:
+                schema["additionalProperties"] = False
+            return schema
+        return [close(item) for item in schema] if isinstance(schema, list) else schema
+    schemas = {name: schema if name == "CloudEvent" or name.endswith(".event") else close(schema)
+               for name, schema in document["components"]["schemas"].items()}  # the envelopes are open
+    return {**document, "components": {**document["components"], "schemas": schemas}}
+
+
+def test_a_firms_views_carry_no_field_the_firm_document_does_not_name():
+    from datetime import UTC, datetime
+
+    from mednet_notify.domain import CaseState
+    from mednet_notify.projection import project
+    from mednet_shared.contracts.envelope import new_event
+    from mednet_shared.contracts.events import CaseWithdrawn, PreMediationCompleted
+
+    firm, now = closed(checked_in("firm")), datetime(2026, 12, 1, tzinfo=UTC)
+    case = CaseState(firm_id="firm-a", party_firms={"p1": ["firm-a"], "p2": ["firm-b"]})
+    for message in (PreMediationCompleted(case_id="c", mediator_id="m", call_ids=["c:p1", "c:p2"], completed_at=now,
+                                          participant_firms=["firm-a", "firm-b"]),
+                    CaseWithdrawn(case_id="c", firm_id="firm-a", reason="settled", participant_firms=["firm-a"])):
+        seen = project(new_event(message, "/mednet/test"), message, "firm-b", case).model_dump(mode="json")
+        name = f"{asyncapi.VIEW}{type(message).__name__}.event"
+        assert list(validator(firm, name).iter_errors(seen)) == [], name
+        assert list(validator(firm, name).iter_errors({**seen, "data": {**seen["data"], "undocumented": 1}}))

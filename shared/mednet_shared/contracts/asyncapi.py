@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .envelope import CONTENT_TYPE, CloudEvent
-from .events import Message, SubmitCase
+from .events import Message, PreMediationCompleted, SubmitCase
 from .topics import FIRM_ID_PATTERN
 from .wiring import FIRM_INBOUND, FIRM_OUTBOUND, Wiring, firm_commands, published_on, wirings
 
@@ -18,6 +18,11 @@ VERSION = "3.1.0"
 KAFKA = {"bindingVersion": "0.5.0"}
 SCHEMAS = "#/components/schemas/"
 VIEW = "FirmView."
+ADDED = {  # fields a firm's view adds to its event's (notify's projection; the contract test checks no other)
+    PreMediationCompleted: {
+        "calls_done": {"type": "integer", "minimum": 1, "description": "How many of the case's calls were held"},
+        "calls_waived": {"type": "integer", "minimum": 0, "description": "How many were waived"}},
+}
 KEYS = {SubmitCase: "Your `external_ref` (there is no case id yet); the same as the CloudEvent `subject`."}
 GROUPS = r"^mednet\.firm\.[a-z0-9][a-z0-9-]{1,62}\..+$"
 CHANNELS = {FIRM_INBOUND: "firmInbound", FIRM_OUTBOUND: "firmOutbound"}
@@ -132,6 +137,8 @@ class Book:
         schema = model.model_json_schema(ref_template=SCHEMAS + prefix + "{model}")
         found = {prefix + name: definition for name, definition in schema.pop("$defs", {}).items()}
         found[prefix + model.__name__] = schema
+        if prefix and model in ADDED:
+            found[prefix + model.__name__]["properties"].update(ADDED[model])
         for name, definition in found.items():
             definition = _relaxed(definition) if prefix else definition
             if self.schemas.setdefault(name, definition) != definition:
