@@ -5,7 +5,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from kafka_helpers import as_record, command, events_of, new_topic, produce, read, wait_for
+from kafka_helpers import as_record, command, event_of, events_of, new_topic, produce, read, wait_for
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from sample_cases import DELETE, submission, variant
@@ -126,15 +126,18 @@ async def test_every_malformed_submission_is_rejected_or_dead_lettered_and_valid
         async def dead_letters_answered() -> bool:
             answered[:] = {e.id: e.payload() for r in await read(kafka, Topics.INTAKE, 10**6, timeout=1.5)
                            if (e := CloudEvent.from_bytes(r.value)).type == "mednet.CommandRejected.v1"
-                           and e.data.get("firm_id") == firm}.values()   # each once: published at least once
-            return len(answered) >= 5
+                           and e.data.get("firm_id") == firm and event_of(r)}.values()   # each once: at least once
+            return len(answered) >= len(DEAD_LETTERED)
 
         await wait_for(dead_letters_answered, timeout=30, interval=0.5)
-        # a dead letter that names its id is answered, with where it went; one that names none cannot be
-        assert len(answered) == 5 and {a.dead_letter_topic for a in answered} == {Topics.dead_letter(inbound)}
+        # every dead letter is answered, with where it went and where it was (the only name of one without an id)
+        assert len(answered) == len(DEAD_LETTERED) and {a.dead_letter_topic for a in answered} == {
+            Topics.dead_letter(inbound)}
         assert {a.command_type for a in answered} == {"", "mednet.SubmitCase.v1", "mednet.DeleteEverything.v1",
                                                        "mednet.CaseOpened.v1"}
         assert "i" in {a.command_id for a in answered}
+        places = {int(by_value[value]["x-mednet-dlq-offset"]) for value, _ in DEAD_LETTERED.values()}
+        assert {a.record for a in answered} == {f"0@{offset}" for offset in places}
 
         cases = apps["intake"][0].state.intake.store.cases
         assert await cases.count_documents({"firm_id": firm}) == 1, "nothing invalid was stored as a case"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mednet_shared.contracts.envelope import derived_id, reasons, text_of
+from mednet_shared.contracts.envelope import MAX_REASONS, derived_id, reasons, text_of
 from mednet_shared.contracts.events import (
     AcceptRepresentation,
     CaseOpened,
@@ -64,11 +64,15 @@ def case_id_for(firm_id: str, external_ref: str) -> str:
     return "case-" + uuid.uuid5(uuid.NAMESPACE_URL, f"mednet:case:{firm_id}:{external_ref}").hex[:20]
 
 
-def parse_submission(document: object) -> SubmitCase:
+def parse_submission(document: object, now: datetime | None = None) -> SubmitCase:
+    """The submission, or Rejected with every reason: the schema's and, given now, the rules' of each part that is
+    well-formed on its own (the session, the mediator, each party), so one answer lists them all."""
     try:
         return SubmitCase.model_validate(document)
     except ValidationError as error:
-        raise Rejected(reasons(error)) from None
+        found = reasons(error)
+        more = _part_problems(document, now) if now is not None and len(found) < MAX_REASONS else []
+        raise Rejected(found + more[:MAX_REASONS - len(found)]) from None
 
 
 def check_submission(submission: SubmitCase, now: datetime) -> None:
@@ -77,6 +81,25 @@ def check_submission(submission: SubmitCase, now: datetime) -> None:
     problems += _party_problems(submission.parties)
     if problems:
         raise Rejected(problems)
+
+
+def _part_problems(document: object, now: datetime) -> list[Reason]:
+    """The rules' reasons for the parts of an ill-formed submission that are well-formed on their own."""
+    if not isinstance(document, dict):
+        return []
+    session, mediator = _valid(Session, document.get("session")), _valid(Mediator, document.get("mediator"))
+    listed = document.get("parties") if isinstance(document.get("parties"), list) else []
+    parties = {index: party for index, item in enumerate(listed) if (party := _valid(Party, item)) is not None}
+    problems = _session_problems(session, now, "session") if session else []
+    problems += _window_problems(mediator.working_hours, "mediator.working_hours") if mediator else []
+    return problems + _party_problems(list(parties.values()), list(parties), whole=len(parties) == len(listed))
+
+
+def _valid(model: type[BaseModel], value: object) -> Any:
+    try:
+        return model.model_validate(value)
+    except (ValidationError, ValueError, RecursionError):
+        return None
 
 
 def _session_problems(session: Session, now: datetime, where: str) -> list[Reason]:
@@ -98,10 +121,12 @@ def _window_problems(windows: list[WeeklyWindow], where: str) -> list[Reason]:
     ]
 
 
-def _party_problems(parties: list[Party]) -> list[Reason]:
+def _party_problems(parties: list[Party], indexes: list[int] | None = None, whole: bool = True) -> list[Reason]:
+    """indexes: each party's place in the submission (by default its place in the list); whole: these are all of
+    the submission's parties (else the rule on two sides cannot be judged)."""
     problems = []
     seen: set[str] = set()
-    for index, party in enumerate(parties):
+    for index, party in zip(indexes or range(len(parties)), parties):
         if party.party_id in seen:
             problems.append(Reason(field=f"parties.{index}.party_id", message=f"duplicate party id {party.party_id!r}"))
         seen.add(party.party_id)
@@ -111,7 +136,7 @@ def _party_problems(parties: list[Party]) -> list[Reason]:
             for n, window in enumerate(party.unavailable)
             if window.end <= window.start
         ]
-    if len({party.role for party in parties}) < 2 and all(party.role != "other" for party in parties):
+    if whole and len({party.role for party in parties}) < 2 and all(party.role != "other" for party in parties):
         problems.append(Reason(field="parties", message="a case needs parties on at least two sides"))
     return problems
 
@@ -277,12 +302,12 @@ def rejection(firm_id: str, document: object, problems: list[Reason]) -> CaseRej
 
 
 def command_rejected(firm_id: str, command_id: str, command_type: str, case_id: object, problems: list[Reason],
-                     now: datetime, dead_letter_topic: str | None = None) -> CommandRejected:
+                     now: datetime, dead_letter_topic: str | None = None, record: str | None = None) -> CommandRejected:
     case = case_id if isinstance(case_id, str) and len(case_id) <= 128 else ""
     return CommandRejected(firm_id=firm_id, command_id=text_of(command_id, 200),
                            command_type=text_of(command_type, 200),
                            case_id=case, reasons=problems or [Reason(field="", message="refused")],
-                           dead_letter_topic=dead_letter_topic, rejected_at=now)
+                           dead_letter_topic=dead_letter_topic, record=record, rejected_at=now)
 
 
 def change_case(case: Case, by_firm: str, now: datetime, *, session: Session | None = None,

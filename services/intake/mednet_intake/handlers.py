@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -39,7 +40,9 @@ class FirmCommands:
             return
 
     async def invalid_submission(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
-        await self.intake.reject(firm_of(topic), event.data, error.reasons, event, event.sender_key(topic))
+        """A submission that fails its schema: rejected with the schema's reasons and the rules' (submit finds both)."""
+        with contextlib.suppress(Rejected):
+            await self.intake.submit(firm_of(topic), event.data, event, event.sender_key(topic))
 
     async def withdraw_case(self, incoming: Incoming[WithdrawCase]) -> None:
         command, firm = incoming.message, firm_of(incoming.topic)
@@ -66,21 +69,21 @@ class FirmCommands:
             case, firm, c.party_id, self.intake.clock()), readable=lambda case: case.known_to(firm))
 
     async def dead_lettered(self, event: CloudEvent | None, value: bytes, error: BaseException,
-                            dead_letter_topic: str, topic: str) -> None:
-        """After the consumer dead-lettered a record of a firm's inbound topic: CommandRejected to the firm, with
-        the dead letter's topic, when the record names its id (else there is nobody to answer)."""
+                            dead_letter_topic: str, topic: str, *, record: str | None = None) -> None:
+        """After the consumer dead-lettered a record of a firm's inbound topic: CommandRejected to that firm (the
+        topic's, whatever the record claims), with the dead letter's topic and the record's place (`record`,
+        partition@offset), even when the record names no id. The reason is the record's own fault in plain words;
+        a failure inside the network is told only as such (its text may hold anyone's data)."""
         firm = Topics.firm_of_inbound(topic)
         if firm is None:
             return
-        if event is None:
-            event = readable_envelope(value)
-            if event is None:
-                return
-        problems = getattr(error, "reasons", None) or [Reason(field="", message=f"{type(error).__name__}: "
-                                                                                f"{str(error)[:500]}")]
+        event = event or readable_envelope(value) or CloudEvent.model_construct(id="", type="", source="", data={})
+        problems = error.reasons if isinstance(error, EnvelopeError) else [Reason(field="", message=(
+            "the command could not be processed and was set aside for the network's operators (dead-lettered)"))]
         data = event.data if isinstance(event.data, dict) else {}
-        await self.intake.reject_command(firm, event, event.sender_key(topic), problems,
-                                         case_id=data.get("case_id", ""), dead_letter_topic=dead_letter_topic)
+        key = event.sender_key(topic) if event.id else f"{topic}|record|{record}"
+        await self.intake.reject_command(firm, event, key, problems, case_id=data.get("case_id", ""),
+                                         dead_letter_topic=dead_letter_topic, record=record)
 
     async def _change(self, incoming: Incoming, case_id: str, apply: Callable[[Case], Changed],
                       readable: Callable[[Case], bool] | None = None) -> None:

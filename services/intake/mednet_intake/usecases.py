@@ -35,8 +35,9 @@ class Intake:
         self.cas_policy = cas_policy
 
     async def submit(self, firm_id: str, document: object, cause: CloudEvent | None, key: str) -> Submitted:
+        now = self.clock()
         try:
-            case = domain.open_case(firm_id, domain.parse_submission(document), self.clock())
+            case = domain.open_case(firm_id, domain.parse_submission(document, now), now)
             events = [self._event(message, firm_id, cause, domain.opened_event_id(case, index))
                       for index, message in enumerate(domain.opening(case))]
             if await self.store.add(case, events):
@@ -53,11 +54,13 @@ class Intake:
         await self.store.reject(key, event)
 
     async def reject_command(self, firm_id: str, cause: CloudEvent, key: str, reasons: list[Reason], *,
-                             case_id: object = "", dead_letter_topic: str | None = None) -> None:
+                             case_id: object = "", dead_letter_topic: str | None = None,
+                             record: str | None = None) -> None:
         """CommandRejected to the sender, once per command (its id derives from the command's sender key)."""
         message = domain.command_rejected(firm_id, cause.id, cause.type, case_id, reasons, self.clock(),
-                                          dead_letter_topic)
-        await self.store.reject(key, self._event(message, firm_id, cause, domain.rejection_event_id(key)))
+                                          dead_letter_topic, record)
+        caused_by = cause if cause.id else None  # a record with no id causes nothing by name
+        await self.store.reject(key, self._event(message, firm_id, caused_by, domain.rejection_event_id(key)))
 
     async def change(self, case_id: str, firm_id: str | None, cause: CloudEvent | None, key: str,
                      apply: Callable[[Case], Changed], readable: Callable[[Case], bool] | None = None) -> Case:

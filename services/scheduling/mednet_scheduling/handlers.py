@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, text_of
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, text_of, well_formed_part
 from mednet_shared.contracts.events import (
     CaseOpened,
     CaseUpdated,
@@ -17,6 +17,7 @@ from mednet_shared.contracts.events import (
     ChooseCallSlot,
     DeclineCallSlots,
     InvitationReplied,
+    Message,
     RequestReschedule,
 )
 from mednet_shared.contracts.topics import Topics
@@ -82,8 +83,22 @@ class SchedulingHandlers:
             log.warning("reply %s to call %s ignored: %s", incoming.event.id, incoming.message.call_id, error)
 
     async def invalid_command(self, event: CloudEvent, error: EnvelopeError, topic: str) -> None:
-        """A scheduling command whose data is invalid: every reason, back to the firm."""
-        await self.scheduler.reject(Cause(event, topic), _firm(topic), _case_id_of(event.data), error.reasons)
+        """A scheduling command whose data is invalid: every reason back to the firm, the schema's and, when its
+        well-formed fields make a whole command, the rules' (those the same firm's valid command would hear)."""
+        firm, command = _firm(topic), well_formed_part(event, error.reasons)
+        more = await self._refusals(command, firm) if command is not None else []
+        await self.scheduler.reject(Cause(event, topic), firm, _case_id_of(event.data), [*error.reasons, *more])
+
+    async def _refusals(self, command: Message, firm: str) -> list[Reason]:
+        state = await self.scheduler.store.case(command.case_id)
+        if isinstance(command, RequestReschedule):
+            return access.reschedule_refusals(state, firm, command.case_id, command.party_id, command.not_before)
+        refused = access.side_command_refusals(state, firm, command.case_id, command.party_id)
+        if refused or not isinstance(command, ChooseCallSlot | DeclineCallSlots):
+            return refused
+        return await self.scheduler.answer_refusals(state, state.facts.party(command.party_id), command.offer_id, firm,
+                                                    slot_id=getattr(command, "slot_id", None),
+                                                    proposals=getattr(command, "proposals", ()))
 
 
 def _firm(topic: str) -> str:

@@ -42,6 +42,7 @@ Step = tuple[CalendarState, list[Message], bool]
 
 SOURCE = "/mednet/scheduling"
 SERVICE = "scheduling"
+CHECK = "(a check: nothing is decided)"  # the cause of a decision only judged, never a command's
 
 
 class Cause:
@@ -320,6 +321,22 @@ class Scheduler:
         return await self._cas(attempt, "calendar", mediator_id)
 
     # -- refusals ----------------------------------------------------------------------------------
+
+    async def answer_refusals(self, state: CaseState, party: Party, offer_id: str, sender: str, *,
+                              slot_id: str | None = None, proposals: Sequence[DateWindow] = ()) -> list[Reason]:
+        """Every reason the side's firm cannot answer the offer so (a choice of slot_id, else a decline), decided
+        exactly as choose and decline would and changing nothing: for a command refused for other reasons too."""
+        calendar, now = await self.store.calendar(state.facts.mediator.mediator_id), self.clock()
+        try:
+            if slot_id is not None:
+                offers.choose(calendar, calendar.offers, state.facts, party, offer_id, slot_id, now, CHECK,
+                              sender=sender)
+            else:
+                offers.decline(calendar, calendar.offers, state.facts, party, offer_id, list(proposals), now, CHECK,
+                               sender=sender)
+        except OfferRefused as refused:
+            return refused.reasons
+        return []
 
     async def reject(self, cause: Cause, firm_id: str, case_id: str, reasons: list[Reason],
                      dead_letter_topic: str | None = None) -> None:

@@ -17,7 +17,8 @@ headers or value too big) is sent again without them; one that cannot be sent at
 lines and dead-letter headers carry bounded excerpts, never the record.
 
 The guard's key says who sent the event (topic, source, id: `CloudEvent.sender_key`), so an event of one firm
-never absorbs another firm's. Metric labels take only the catalog's types (`metrics.type_label`).
+never absorbs another firm's. Metric labels take only the catalog's types (`metrics.type_label`). A command of a
+firm's inbound topic starts its own correlation (`CloudEvent.as_firm_command`: correlationid = its id).
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class Incoming(Generic[M]):
 
 Handler = Callable[[Incoming], Awaitable[None]]
 InvalidHandler = Callable[[CloudEvent, EnvelopeError, str], Awaitable[None]]
-# after a record was dead-lettered: (its envelope or None, its value, the error, the dead letter topic, its topic)
-DeadLetterHook = Callable[[CloudEvent | None, bytes, BaseException, str, str], Awaitable[None]]
+# after a record was dead-lettered: (its envelope or None, its value, the error, the dead letter topic, its topic;
+# record=its place, "<partition>@<offset>")
+DeadLetterHook = Callable[..., Awaitable[None]]
 
 
 class TransientError(RuntimeError):
@@ -206,7 +208,8 @@ class EventConsumer:
             return RecordTooLarge(f"record of {size} bytes (value, key and headers) exceeds the limit of "
                                   f"{self.max_record_bytes} bytes")
         try:
-            return CloudEvent.from_bytes(record.value or b"", self.max_record_bytes)
+            event = CloudEvent.from_bytes(record.value or b"", self.max_record_bytes)
+            return event.as_firm_command() if Topics.firm_of_inbound(record.topic) else event
         except EnvelopeError as error:
             return error
         except Exception as error:  # from_bytes names what it knows; anything else makes the record as unreadable
@@ -329,7 +332,8 @@ class EventConsumer:
             parsed = self.parsed(record)
             try:
                 await self.after_dead_letter(parsed if isinstance(parsed, CloudEvent) else None, record.value or b"",
-                                             error, Topics.dead_letter(record.topic), record.topic)
+                                             error, Topics.dead_letter(record.topic), record.topic,
+                                             record=f"{record.partition}@{record.offset}")
             except TRANSIENT as fault:  # the dead letter is guarded: a redelivery only answers again
                 await self._before_redelivery(position, "transient", fault, event_type, counted=False)
                 raise

@@ -233,19 +233,23 @@ async def test_a_confirmed_side_is_never_raised(world):
     assert await world.intake.sweep_overdue() == 0 and not world.store.outbox.messages(SideConfirmationOverdue)
 
 
-async def test_a_dead_lettered_command_is_answered_with_its_dead_letter_and_one_without_an_id_is_not(world):
+async def test_a_dead_lettered_command_is_answered_with_its_dead_letter_and_one_without_an_id_by_its_record(world):
     invalid, topic = command(B, AcceptRepresentation, {"case_id": "case-1", "party_id": "p2", "extra": 1}, "inv-1")
     with pytest.raises(EnvelopeError) as error:
         invalid.payload()
-    await world.commands.dead_lettered(invalid, b"", error.value, Topics.dead_letter(topic), topic)
+    dead = Topics.dead_letter(topic)
+    await world.commands.dead_lettered(invalid, b"", error.value, dead, topic, record="0@1")
     raw = json.dumps({"id": "raw-1", "type": 42, "source": "/x"}).encode()
-    await world.commands.dead_lettered(None, raw, EnvelopeError("not an envelope"), Topics.dead_letter(topic), topic)
-    await world.commands.dead_lettered(None, b"\xff{", EnvelopeError("unreadable"), Topics.dead_letter(topic), topic)
-    await world.commands.dead_lettered(None, b'{"id": ""}', EnvelopeError("no id"), Topics.dead_letter(topic), topic)
-    first, second = rejections(world)
+    await world.commands.dead_lettered(None, raw, EnvelopeError("not an envelope"), dead, topic, record="0@2")
+    await world.commands.dead_lettered(None, b"\xff{", EnvelopeError("unreadable"), dead, topic, record="0@3")
+    await world.commands.dead_lettered(None, b'{"id": ""}', ValueError("a secret of firm-c"), dead, topic, record="1@4")
+    first, second, third, fourth = rejections(world)
     assert (first.firm_id, first.command_id, first.case_id) == (B, "inv-1", "case-1")
-    assert first.dead_letter_topic == Topics.dead_letter(topic) and first.reasons[0].field == "extra"
+    assert first.dead_letter_topic == dead and first.reasons[0].field == "extra" and first.record == "0@1"
     assert (second.command_id, second.command_type, second.reasons[0].message) == ("raw-1", "", "not an envelope")
+    assert (third.command_id, third.record, third.reasons[0].message) == ("", "0@3", "unreadable")
+    assert fourth.record == "1@4" and "firm-c" not in str(fourth.reasons), "a failure's own text is not the firm's"
+    assert [r.subject() for r in (first, second, third)] == ["case-1", "raw-1", "record 0@3"]
 
 
 def test_a_case_stored_before_sides_existed_reads_as_every_side_confirmed():
