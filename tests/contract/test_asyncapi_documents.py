@@ -177,6 +177,7 @@ def test_a_firms_real_command_and_its_projected_events_are_valid_under_the_firm_
     event = new_event(opened, "/mednet/intake", caused_by=command)
     seen = project(event, opened, "firm-b").model_dump(mode="json", exclude_none=True)
     assert list(validator(firm, "FirmView.CaseOpened.event").iter_errors(seen)) == []
+    assert list(validator(closed(firm), "FirmView.CaseOpened.event").iter_errors(seen)) == []
     strict = list(validator(checked_in("intake"), "CaseOpened.event").iter_errors(seen))
     assert strict, "a firm's view leaves out other sides' data: the model's own schema refuses it"
     assert list(validator(firm, "FirmView.CaseOpened.event").iter_errors({**seen, "type": "mednet.Other.v1"}))
