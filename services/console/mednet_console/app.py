@@ -98,6 +98,6 @@ def build(settings: Settings | None = None, store: SessionStore | None = None) -
 
 
 def _routers():
-    from . import login, mediator
+    from . import login, mediator, oidc
 
-    return [login.router, mediator.router]
+    return [login.router, oidc.router, mediator.router]

@@ -10,7 +10,7 @@ from mednet_shared.contracts.values import ISSUE_LABELS, ObjectiveIssue, Stance,
 
 DAYS = {Weekday.MON: "Monday", Weekday.TUE: "Tuesday", Weekday.WED: "Wednesday", Weekday.THU: "Thursday",
         Weekday.FRI: "Friday", Weekday.SAT: "Saturday", Weekday.SUN: "Sunday"}
-OBSERVATIONS = {"free_text": "Notes", "concerns": "Concerns", "interests": "Interests",
+OBSERVATIONS = {"free_text": "Notes on this call", "concerns": "Concerns", "interests": "Interests",
                 "underlying_issues": "Underlying issues", "dynamics": "Dynamics", "rapport": "Rapport",
                 "settlement_authority": "Settlement authority", "settlement_range": "Settlement range"}
 ISSUES = [(issue.value, label) for issue, label in ISSUE_LABELS.items()]
