@@ -86,6 +86,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         on_invalid=dict.fromkeys((RequestReschedule, ChooseCallSlot, DeclineCallSlots), handlers.invalid_command),
         unparseable_left_to="intake",
     )
+    runtime.consumer.after_dead_letter = handlers.dead_lettered
     app = runtime.http_app([api.router, agenda_api.router, side_api.router])
     app.state.scheduler = scheduler
     return app

@@ -101,6 +101,19 @@ class SchedulingHandlers:
                                                     proposals=getattr(command, "proposals", ()))
 
 
+    async def dead_lettered(self, event: CloudEvent | None, value: bytes, error: BaseException,
+                            dead_letter_topic: str, topic: str, *, record: str | None = None) -> None:
+        """A firm's command that failed every attempt here and was dead-lettered: CommandRejected to that firm, in
+        plain words (the failure's own text may hold anyone's data). A record that is no envelope is intake's to
+        answer (the inbound topics' owner); scheduling leaves those alone."""
+        firm = Topics.firm_of_inbound(topic)
+        if firm is None or event is None:
+            return
+        reason = Reason(field="", message=("the command could not be processed and was set aside for the network's "
+                                           "operators (dead-lettered)"))
+        await self.scheduler.reject(Cause(event, topic), firm, _case_id_of(event.data), [reason], dead_letter_topic)
+
+
 def _firm(topic: str) -> str:
     firm = Topics.firm_of_inbound(topic)
     if firm is None:
