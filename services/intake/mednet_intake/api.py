@@ -26,9 +26,10 @@ from mednet_shared.contracts.values import (
 )
 from mednet_shared.platform.auth import Principal, Role, require
 from mednet_shared.platform.cas import ConflictsExhausted
-from mednet_shared.platform.http import Unprocessable, answers, json_body as documented_body, temporal_problems
+from mednet_shared.platform.http import Unprocessable, answers, documented_body, temporal_problems
 
 from . import domain
+from . import examples as example
 from .domain import Case, Changed, NotAllowed, Rejected
 from .usecases import Intake
 
@@ -118,7 +119,7 @@ class AvailabilityChange(BaseModel):
 
 
 class Withdrawal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example.WITHDRAWAL]})
     reason: LongText = ""
 
 
@@ -165,9 +166,10 @@ async def json_body(request: Request) -> object:
         raise unprocessable([Reason(field="", message=f"not JSON: {error}")]) from None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=documented_body(SubmitCase),
-             **answers(FirmCaseView, status=201, description="The case opened",
-                       extra={200: {"model": FirmCaseView, "description": "The same submission again: its case"}}))
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=documented_body(SubmitCase, example.SUBMISSION),
+             **answers(FirmCaseView, status=201, description="The case opened", example=example.FIRM_VIEW,
+                       extra={200: {"model": FirmCaseView, "description": "The same submission again: its case",
+                                    "content": {"application/json": {"example": example.FIRM_VIEW}}}}))
 async def submit_case(request: Request, response: Response, caller: Principal = Depends(firm)) -> dict:
     document = await json_body(request)
     intake = intake_of(request)
@@ -187,8 +189,9 @@ async def submit_case(request: Request, response: Response, caller: Principal = 
     return view(submitted.case, caller)
 
 
-@router.get("/{case_id}", **answers(FirmCaseView, 404, description="A firm's view; the case's mediator and an "
-                                                                  "operator see the whole CaseView"))
+@router.get("/{case_id}", **answers(FirmCaseView | CaseView, 404, example=example.FIRM_VIEW,
+                                   description="A firm's view; the case's mediator and an operator see the whole "
+                                               "CaseView"))
 async def get_case(case_id: str, request: Request, caller: Principal = Depends(anyone)) -> dict:
     case = await intake_of(request).store.get(case_id)
     seen = view(case, caller) if case is not None else None
@@ -197,7 +200,8 @@ async def get_case(case_id: str, request: Request, caller: Principal = Depends(a
     return seen
 
 
-@router.patch("/{case_id}", openapi_extra=documented_body(CaseChange), **answers(FirmCaseView, 404, 409))
+@router.patch("/{case_id}", openapi_extra=documented_body(CaseChange, example.CHANGE),
+              **answers(FirmCaseView, 404, 409, example=example.FIRM_VIEW))
 async def change_case(case_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
     change = await parsed(request, CaseChange)
     intake = intake_of(request)
@@ -205,15 +209,15 @@ async def change_case(case_id: str, request: Request, caller: Principal = Depend
         case, caller.firm_id, intake.clock(), session=change.session, add_parties=change.add_parties))
 
 
-@router.post("/{case_id}/withdraw", **answers(FirmCaseView, 404, 409))
+@router.post("/{case_id}/withdraw", **answers(FirmCaseView, 404, 409, example=example.FIRM_VIEW))
 async def withdraw_case(case_id: str, withdrawal: Withdrawal, request: Request,
                         caller: Principal = Depends(firm)) -> dict:
     return await _changed(intake_of(request), case_id, caller,
                           lambda case: domain.withdraw(case, caller.firm_id, withdrawal.reason))
 
 
-@router.post("/{case_id}/sides/{party_id}/accept", openapi_extra=documented_body(Acceptance),
-             **answers(FirmCaseView, 404, 409))
+@router.post("/{case_id}/sides/{party_id}/accept", openapi_extra=documented_body(Acceptance, example.ACCEPTANCE),
+             **answers(FirmCaseView, 404, 409, example=example.FIRM_VIEW))
 async def accept_side(case_id: str, party_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
     """The firm named for the party accepts, with its corrections (its attorney must be of this firm)."""
     body = await parsed(request, Acceptance)
@@ -226,8 +230,8 @@ async def accept_side(case_id: str, party_id: str, request: Request, caller: Pri
         case, caller.firm_id, command, intake.clock()), readable=lambda case: case.known_to(caller.firm_id))
 
 
-@router.post("/{case_id}/sides/{party_id}/decline", openapi_extra=documented_body(Declination),
-             **answers(FirmCaseView, 404, 409))
+@router.post("/{case_id}/sides/{party_id}/decline", openapi_extra=documented_body(Declination, example.DECLINATION),
+             **answers(FirmCaseView, 404, 409, example=example.FIRM_VIEW))
 async def decline_side(case_id: str, party_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
     await parsed(request, Declination)
     intake = intake_of(request)
@@ -235,8 +239,9 @@ async def decline_side(case_id: str, party_id: str, request: Request, caller: Pr
         case, caller.firm_id, party_id, intake.clock()), readable=lambda case: case.known_to(caller.firm_id))
 
 
-@router.post("/{case_id}/sides/{party_id}/confirm", openapi_extra=documented_body(MediatorConfirmation),
-             **answers(CaseView, 404, 409))
+@router.post("/{case_id}/sides/{party_id}/confirm",
+             openapi_extra=documented_body(MediatorConfirmation, example.CONFIRMATION),
+             **answers(CaseView, 404, 409, example=example.CASE_VIEW))
 async def confirm_side(case_id: str, party_id: str, request: Request, caller: Principal = Depends(mediator)) -> dict:
     """The case's mediator confirms an unrepresented (or declined) side's contact, optionally corrected."""
     body = await parsed(request, MediatorConfirmation)
@@ -247,8 +252,9 @@ async def confirm_side(case_id: str, party_id: str, request: Request, caller: Pr
         readable=lambda case: case.mediated_by(caller.mediator_id))
 
 
-@router.put("/{case_id}/parties/{party_id}/availability", openapi_extra=documented_body(AvailabilityChange),
-            **answers(FirmCaseView, 404, 409))
+@router.put("/{case_id}/parties/{party_id}/availability",
+            openapi_extra=documented_body(AvailabilityChange, example.AVAILABILITY),
+            **answers(FirmCaseView | CaseView, 404, 409, example=example.FIRM_VIEW))
 async def change_availability(case_id: str, party_id: str, request: Request,
                               caller: Principal = Depends(firm_or_mediator)) -> dict:
     """The side's own confirmed firm, or the case's mediator."""

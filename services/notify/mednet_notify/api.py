@@ -24,18 +24,27 @@ anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
 mediator_or_operator = require(Role.MEDIATOR, Role.OPERATOR)
 
 
+def example(value: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [value]})
+
+
+ENDPOINT = {"endpoint_id": "wh-3f9a2c", "firm_id": "harbor-law", "url": "https://hooks.harbor-law.example.org/mednet",
+            "enabled": True, "consecutive_failures": 0}
+
+
 class EndpointRegistration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"url": "https://hooks.harbor-law.example.org/mednet"}))
     url: AnyHttpUrl
 
 
 class Preference(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"email": True, "reminders": False}))
     email: bool | None = None
     reminders: bool | None = None
 
 
 class EndpointView(BaseModel):
+    model_config = example(ENDPOINT)
     endpoint_id: str
     firm_id: str
     url: str
@@ -44,10 +53,14 @@ class EndpointView(BaseModel):
 
 
 class Registered(EndpointView):
+    model_config = example({**ENDPOINT, "secret": "whsec_MfKQ9r45PfjWQ7wJ2cP1x3bJ0YsVmS5n"})
     secret: str = Field(description="The signing secret, shown only here")
 
 
 class NotificationView(BaseModel):
+    model_config = example({"notification": "case-b68b:p1:offer-1:email", "channel": "email", "kind": "offer",
+                            "recipient": "legal@harbor-supplies.example.org", "status": "sent",
+                            "due_at": "2027-01-04T09:00:05+00:00", "attempts": 1})
     notification: str
     channel: str
     kind: str
@@ -58,6 +71,7 @@ class NotificationView(BaseModel):
 
 
 class PreferenceView(BaseModel):
+    model_config = example({"recipient": "legal@harbor-supplies.example.org", "email": True, "reminders": False})
     recipient: str
     email: bool
     reminders: bool
@@ -136,6 +150,8 @@ async def set_preference(recipient: EmailStr, body: Preference, request: Request
 
 
 class ReplyRecorded(BaseModel):
+    model_config = example({"call_id": "case-b68b:p1", "attendee_email": "legal@harbor-supplies.example.org",
+                            "partstat": "ACCEPTED", "sequence": 1})
     call_id: str
     attendee_email: str
     partstat: str

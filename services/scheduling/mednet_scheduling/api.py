@@ -8,8 +8,9 @@ from typing import Any
 
 from html import escape
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Security, status
 from fastapi.responses import HTMLResponse
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mednet_shared.contracts.values import DateWindow, Identifier, LongText, Place, Weekday, WeeklyWindow
@@ -27,23 +28,35 @@ from .domain.state import CaseState, availability_document
 from .usecases import Cause, Scheduler
 
 router = APIRouter(prefix="/v1", tags=["calls"])
+
+
+def example(value: Any) -> dict[str, Any]:
+    return {"json_schema_extra": {"examples": [value]}}
+
+
+HOURS = [{"day": day, "start": "09:00:00", "end": "17:00:00"} for day in ("mon", "tue", "wed", "thu", "fri")]
+CALL = {"call_id": "case-b68b:p1", "party_id": "p1", "status": "scheduled", "start": "2027-03-08T10:00:00Z",
+        "end": "2027-03-08T10:45:00Z", "sequence": 1, "missed_count": 0,
+        "place": {"kind": "video", "url": "https://meet.example.org/mednet-7Qm2xK", "text": "Video call"}}
+CONFERENCING = {"kind": "video", "url_template": "https://meet.example.org/mednet-{room}"}
 mediator = require(Role.MEDIATOR, Role.OPERATOR)
 anyone = require(Role.FIRM, Role.MEDIATOR, Role.OPERATOR)
 
 
 class Reschedule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"not_before": "2027-03-09T08:00:00+01:00",
+                                                         "reason": "the party is travelling"}))
     not_before: IsoDateTime | None = None
     reason: LongText = ""
 
 
 class Cancellation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"reason": "the party withdrew"}))
     reason: LongText = ""
 
 
 class Waiver(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"reason": "the party's position is in its statement"}))
     reason: LongText = Field(default="", description="Why the call will not take place (required; checked once "
                                                     "the caller is known to run the call)")
 
@@ -68,7 +81,9 @@ class Window(BaseModel):
 
 
 class Availability(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({
+        "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}, {"day": "wed", "start": "09:00", "end": "13:00"}],
+        "date_overrides": {"2027-03-10": [{"start": "14:00", "end": "18:00"}]}, "blackout_days": ["2027-03-12"]}))
     weekly: list[Window] | None = Field(default=None, max_length=50)
     date_overrides: dict[IsoDate, list[Hours]] = Field(default_factory=dict, max_length=400)
     blackout_days: list[IsoDate] = Field(default_factory=list, max_length=400)
@@ -91,7 +106,7 @@ class Availability(BaseModel):
 class CallView(BaseModel):
     """One party's call; start, end and sequence while it has a slot, reason when it failed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", **example(CALL))
     call_id: str
     party_id: str
     status: str = Field(description="scheduled, completed, cancelled, failed or waived")
@@ -104,6 +119,8 @@ class CallView(BaseModel):
 
 
 class CallsView(BaseModel):
+    model_config = ConfigDict(**example({"case_id": "case-b68b", "status": "open", "completed": False,
+                                         "calls": [CALL]}))
     case_id: str
     status: str
     completed: bool
@@ -117,11 +134,16 @@ class Booking(BaseModel):
 
 
 class ConferencingView(BaseModel):
+    model_config = ConfigDict(**example({"mediator_id": "med-ana", "conferencing": CONFERENCING}))
     mediator_id: str
     conferencing: Conferencing | None = Field(description="None: calls get no place")
 
 
 class AvailabilityView(BaseModel):
+    model_config = ConfigDict(**example({
+        "mediator_id": "med-ana", "weekly": HOURS, "date_overrides": {"2027-03-10": [["14:00:00", "18:00:00"]]},
+        "blackout_days": ["2027-03-12"], "bookings": [{"call_id": "case-b68b:p1", "start": "2027-03-08T10:00:00+00:00",
+                                                       "end": "2027-03-08T10:45:00+00:00"}]}))
     mediator_id: str
     weekly: list[WeeklyWindow] | None
     date_overrides: dict[str, list[tuple[str, str]]] = Field(description="day -> [[start, end], ...]")
@@ -260,7 +282,7 @@ async def get_conferencing(mediator_id: str, request: Request, caller: Principal
 
 
 @router.put("/mediators/{mediator_id}/conferencing", **answers(ConferencingView))
-async def put_conferencing(mediator_id: str, body: Conferencing, request: Request,
+async def put_conferencing(mediator_id: str, request: Request, body: Conferencing = Body(examples=[CONFERENCING]),
                            caller: Principal = Depends(calendar_owner)) -> dict:
     """video: an https url_template with {room} (each call its own unguessable room); phone: the bridge's number
     (each call its own PIN); callback: the mediator's number. Calls booked from now on get their place from it."""
@@ -290,12 +312,14 @@ async def put_availability(mediator_id: str, body: Availability, request: Reques
 
 
 class Choice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({"slot_id": "s2"}))
     slot_id: Identifier
 
 
 class Decline(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **example({
+        "reason": "none of these suits", "proposals": [{"start": "2027-03-09T13:00:00+01:00",
+                                                        "end": "2027-03-09T17:00:00+01:00"}]}))
     reason: LongText = ""
     proposals: list[DateWindow] = Field(default_factory=list, max_length=10)
 
@@ -360,6 +384,25 @@ async def decline_slots(offer_id: str, body: Decline, request: Request,
         state.case_id, party_id, offer_id, body.proposals, Cause(), sender=sender), party_id)
 
 
+HTML = {"text/html": {"schema": {"type": "string"}}}
+LINK_PAGE = {"response_class": HTMLResponse, "responses": {
+    200: {"description": "A page for the side: the question to confirm, or what was done", "content": HTML},
+    **{code: {"description": "Refused (the page, or a Problem before the link is read)", "content": HTML}
+       for code in (403, 404, 409, 410, 422)}}}
+
+
+signed_link = APIKeyQuery(name="token", scheme_name="signedLink", auto_error=False,
+                          description="The signed token of an offer email's link (at most 4000 characters): it names "
+                                      "the offer and the slot, and is the only key")
+
+
+def link_token(token: str | None = Security(signed_link)) -> str:
+    if not token or len(token) > 4000:
+        raise Unprocessable("the link has no valid token", [{"field": "token", "message": "the signed token of the "
+                                                                  "offer email's link, at most 4000 characters"}])
+    return token
+
+
 def _page(title: str, text: str, status_code: int = 200, form: str = "") -> HTMLResponse:
     body = (f"<!doctype html><html><head><meta charset='utf-8'><meta name='robots' content='noindex'>"
             f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1><p>{escape(text)}</p>{form}"
@@ -387,16 +430,16 @@ def _confirmation(action: str, token: str, question: str) -> HTMLResponse:
     return _page("Please confirm", question, form=form)
 
 
-@router.get("/offers/choose", response_class=HTMLResponse, include_in_schema=True)
-async def choose_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+@router.get("/offers/choose", **LINK_PAGE)
+async def choose_link(request: Request, token: str = Depends(link_token)) -> HTMLResponse:
     """The one-click link of an offer email: a small confirmation page (a mail scanner that follows links books
     nothing); its button books on POST."""
     _claims(request, token, "choose")
     return _confirmation("choose", token, "Book this time for your pre-mediation call?")
 
 
-@router.post("/offers/choose", response_class=HTMLResponse)
-async def choose_by_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+@router.post("/offers/choose", **LINK_PAGE)
+async def choose_by_link(request: Request, token: str = Depends(link_token)) -> HTMLResponse:
     claims = _claims(request, token, "choose")
     try:
         await scheduler_of(request).choose(claims.case_id, claims.party_id, claims.offer_id, claims.slot_id, Cause(),
@@ -406,14 +449,14 @@ async def choose_by_link(request: Request, token: str = Query(max_length=4000)) 
     return _page("Booked", "Your call is booked; an invitation is on its way.")
 
 
-@router.get("/offers/decline", response_class=HTMLResponse)
-async def decline_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+@router.get("/offers/decline", **LINK_PAGE)
+async def decline_link(request: Request, token: str = Depends(link_token)) -> HTMLResponse:
     _claims(request, token, DECLINE)
     return _confirmation("decline", token, "None of these times suits you? You will get new options.")
 
 
-@router.post("/offers/decline", response_class=HTMLResponse)
-async def decline_by_link(request: Request, token: str = Query(max_length=4000)) -> HTMLResponse:
+@router.post("/offers/decline", **LINK_PAGE)
+async def decline_by_link(request: Request, token: str = Depends(link_token)) -> HTMLResponse:
     claims = _claims(request, token, DECLINE)
     try:
         await scheduler_of(request).decline(claims.case_id, claims.party_id, claims.offer_id, [], Cause(),

@@ -13,11 +13,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..contracts.values import utc_now
 from .auth import Principal, Role, require
+from .http import answers
 
 log = logging.getLogger("mednet.audit")
 COLLECTION = "audit"
@@ -76,7 +78,30 @@ def install(app: FastAPI, collection: AsyncCollection) -> None:
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 
-@router.get("/audit")
+class Who(BaseModel):
+    subject: str | None
+    role: str | None
+    firm_id: str | None = None
+    mediator_id: str | None = None
+    reason: str | None = Field(default=None, description="Why the token was refused")
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "at": "2026-11-02T09:30:00.120000+00:00", "action": "GET /v1/cases/{case_id}",
+        "who": {"subject": "harbor-law", "role": "firm", "firm_id": "harbor-law", "mediator_id": None},
+        "resource": {"case_id": "case-0f3a9c2e"}, "status": 200, "outcome": "allowed",
+        "correlation_id": "5b0e6c4e-8d1f-4a43-9a55-3f0c2f1e7d10"}]})
+    at: str = Field(description="ISO 8601 date-time")
+    who: Who
+    action: str = Field(description="The method and the route, e.g. GET /v1/cases/{case_id}")
+    resource: dict[str, str] = Field(description="The route's parameters, and a case_id from the query")
+    status: int
+    outcome: str = Field(description="allowed, denied, not-found or failed")
+    correlation_id: str
+
+
+@router.get("/audit", **answers(list[AuditEntry]))
 async def read_audit(request: Request, action: str | None = Query(default=None, max_length=200),
                      subject: str | None = Query(default=None, max_length=200),
                      limit: int = Query(default=100, ge=1, le=1000),

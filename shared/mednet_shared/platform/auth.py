@@ -275,14 +275,20 @@ def runtime_policy(request: Request) -> TokenPolicy:
 
 
 caller = authenticated(runtime_policy)
+caller.roles, caller.hidden = frozenset(Role), False
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
-    """A FastAPI dependency that admits only the given roles (403 otherwise)."""
+def require(*roles: Role, hidden: bool = False) -> Callable[..., Principal]:
+    """A FastAPI dependency that admits only the given roles: 403 for any other, or 404 if `hidden` (a route that
+    tells no other role whether what it names exists). Its `roles` and `hidden` are what the OpenAPI document
+    states for the route."""
 
     def dependency(principal: Principal = Depends(caller)) -> Principal:
         if principal.role not in roles:
+            if hidden:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing of yours is here")
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs a {' or '.join(roles)} token")
         return principal
 
+    dependency.roles, dependency.hidden = frozenset(roles), hidden
     return dependency

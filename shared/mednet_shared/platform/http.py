@@ -19,13 +19,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import AuthError, TokenPolicy, verify_token
+from .auth import AuthError, Role, TokenPolicy, verify_token
 
 log = logging.getLogger("mednet.http")
 API_PREFIX = "/v1/"
@@ -63,8 +64,31 @@ DESCRIPTIONS = {401: "No valid bearer token", 403: "The token's role may not use
                 404: "Not found, or not the caller's", 409: "Conflicts with the resource's current state",
                 410: "Gone for good", 413: "The body is larger than the route accepts",
                 415: "The body is not application/json", 422: "The request is invalid: every field and why",
-                500: "The server failed", 503: "A dependency (the audit log) is unavailable; try again"}
-COMMON_ERRORS = (401, 403, 413, 415, 422, 503)
+                500: "The server failed; the error is logged",
+                503: "A dependency (the audit log) is unavailable; try again"}
+COMMON_ERRORS = (401, 413, 415, 422, 500, 503)
+BEARER = "bearer"
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                 "description": "A JWT from the mednet issuer (ES256 through its JWKS): iss mednet, aud mednet-api, "
+                                "a `kid`, and `role` firm (with firm_id; at most 30 days), mediator (with "
+                                "mediator_id) or operator (at most an hour). Each operation's `x-mednet-roles` names "
+                                "the roles it admits."}
+
+
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service": "intake", "status": "alive"}]})
+    service: str
+    status: str = Field(description="alive")
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"service": "intake", "ready": True, "kafka": True, "mongodb": True, "started": True}]})
+    service: str
+    ready: bool = Field(description="Kafka and MongoDB both answer (200), else 503")
+    kafka: bool
+    mongodb: bool
+    started: bool
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -73,15 +97,18 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def answers(model: Any, *statuses: int, status: int = 200, description: str = "Successful Response",
-            extra: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Route keywords documenting the success body (`model`) and the error statuses, without validating the
-    answer at run time (a record written under older rules must not become a 500)."""
-    return {"response_model": None, "responses": {status: {"model": model, "description": description},
-                                                  **errors(*statuses), **(extra or {})}}
+            extra: dict[int, dict[str, Any]] | None = None, example: Any = None) -> dict[str, Any]:
+    """Route keywords documenting the success body (`model`, with an example) and the error statuses, without
+    validating the answer at run time (a record written under older rules must not become a 500)."""
+    success = {"model": model, "description": description}
+    if example is not None:
+        success["content"] = {"application/json": {"example": example}}
+    return {"response_model": None, "responses": {status: success, **errors(*statuses), **(extra or {})}}
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra=` for a route that reads its JSON body itself: the model's schema as its request body."""
+def documented_body(model: type[BaseModel], example: Any = None) -> dict[str, Any]:
+    """`openapi_extra=` for a route that reads its JSON body itself: the model's schema as its request body, with
+    an example."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})
 
@@ -92,7 +119,8 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
             return {key: inline(value) for key, value in node.items()}
         return [inline(item) for item in node] if isinstance(node, list) else node
 
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+    media = {"schema": inline(schema), **({"example": example} if example is not None else {})}
+    return {"requestBody": {"required": True, "content": {"application/json": media}}}
 
 
 # ---- dates: only their ISO 8601 text (pydantic alone takes 0, or "0", as 1970-01-01) ----
@@ -315,15 +343,49 @@ def install(app: FastAPI, service: str, policy_of: Callable[[Request], TokenPoli
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = documented(generate())
+            app.openapi_schema = documented(generate(), access_of_routes(app))
         return app.openapi_schema
 
     app.openapi = openapi
 
 
-def documented(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every /v1 operation: bearer security and the common errors, all with the Problem body; FastAPI's own
-    422 shape, which the API never sends, dropped."""
+Access = tuple[frozenset[Role], bool]
+
+
+def access_of(route: APIRoute) -> Access | None:
+    """The roles a route admits and whether any other gets 404 (else 403), from the role checks among its
+    dependencies (auth.require, auth.caller): the narrowest decides. None: no role check at all."""
+    checks = []
+
+    def walk(dependant) -> None:
+        for sub in dependant.dependencies:
+            if isinstance(getattr(sub.call, "roles", None), frozenset):
+                checks.append(sub.call)
+            walk(sub)
+
+    walk(route.dependant)
+    if not checks:
+        return None
+    roles = frozenset.intersection(*(check.roles for check in checks))
+    return roles, any(check.hidden for check in checks if check.roles == roles)
+
+
+def access_of_routes(app: FastAPI) -> dict[tuple[str, str], Access | None]:
+    return {(route.path_format, method.lower()): access_of(route) for route in _flat(app.router.routes)
+            if isinstance(route, APIRoute) for method in route.methods}
+
+
+def _roles_text(roles: frozenset[Role], hidden: bool) -> str:
+    names = [str(role) for role in Role if role in roles]
+    others = "404, as if nothing were there" if hidden else "403"
+    return f"Roles: {', '.join(names)}" + (f" (any other role: {others})." if len(names) < len(Role) else ".")
+
+
+def documented(schema: dict[str, Any], access: dict[tuple[str, str], Access | None] | None = None) -> dict[str, Any]:
+    """Every /v1 operation: its security (bearer JWT, or an offer email's signed link for the public paths), the
+    roles it admits (`x-mednet-roles`, from its dependencies) and its errors, all with the Problem body; FastAPI's
+    own 422 shape, which the API never sends, dropped."""
+    access = access or {}
     components = schema.setdefault("components", {})
     models = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
@@ -331,18 +393,35 @@ def documented(schema: dict[str, Any]) -> dict[str, Any]:
     definitions = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     models.update(definitions.pop("$defs", {}))
     models["Problem"] = definitions
-    components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer",
-                                                              "bearerFormat": "JWT"}
+    components.setdefault("securitySchemes", {})[BEARER] = BEARER_SCHEME
     body = {"application/json": {"schema": {"$ref": PROBLEM_REF}}}
     for path, operations in schema.get("paths", {}).items():
         if not path.startswith(API_PREFIX):
+            for operation in operations.values():
+                operation["security"] = []
             continue
-        for operation in operations.values():
-            operation["security"] = [{"bearer": []}]
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for status, description in DESCRIPTIONS.items():
-                if status in COMMON_ERRORS or str(status) in responses:
-                    responses[str(status)] = {**responses.get(str(status), {}), "description": description,
-                                              "content": body}
-            responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+            statuses = set(COMMON_ERRORS) | {int(status) for status in responses if status.isdigit()}
+            if path in PUBLIC_API_PATHS:   # its own scheme, from the route's Security dependency
+                operation.setdefault("security", [])
+                operation["x-mednet-roles"] = []
+                keys = ", ".join(name for requirement in operation["security"] for name in requirement)
+                text = f"Public: no bearer token; the key is {keys or 'nothing (fix this route)'}."
+            else:
+                roles, hidden = access.get((path, method)) or (frozenset(Role), False)
+                operation["security"] = [{BEARER: []}]
+                operation["x-mednet-roles"] = [str(role) for role in Role if role in roles]
+                if roles != frozenset(Role):
+                    operation["x-mednet-others"] = 404 if hidden else 403
+                    statuses.add(operation["x-mednet-others"])
+                text = _roles_text(roles, hidden)
+            operation["description"] = "\n\n".join(filter(None, (operation.get("description"), text)))
+            for status in sorted(statuses & set(DESCRIPTIONS)):
+                known = responses.get(str(status), {})
+                responses[str(status)] = {**known, "description": DESCRIPTIONS[status],
+                                          "content": {**body, **{k: v for k, v in known.get("content", {}).items()
+                                                                 if k != "application/json"}}}
+            if "401" in responses:
+                responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     return schema

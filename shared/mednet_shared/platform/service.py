@@ -172,11 +172,12 @@ class ServiceRuntime:
         app = FastAPI(title=title or f"mednet {self.name}", lifespan=lifespan)
         app.state.runtime = self
 
-        @app.get("/healthz", tags=["probes"])
+        @app.get("/healthz", tags=["probes"], **http.answers(http.Liveness))
         async def healthz() -> dict:
             return {"service": self.name, "status": "alive"}
 
-        @app.get("/readyz", tags=["probes"])
+        @app.get("/readyz", tags=["probes"], **http.answers(http.Readiness, extra={503: {
+            "model": http.Readiness, "description": "Kafka or MongoDB does not answer"}}))
         async def readyz(response: Response) -> dict:
             state = await self.readiness()
             ready = all(state.values())
