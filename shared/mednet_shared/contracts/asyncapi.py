@@ -25,6 +25,10 @@ ADDED = {  # fields a firm's view adds to its event's (notify's projection; the 
 }
 KEYS = {SubmitCase: "Your `external_ref` (there is no case id yet); the same as the CloudEvent `subject`."}
 GROUPS = r"^mednet\.firm\.[a-z0-9][a-z0-9-]{1,62}\..+$"
+FIRM_LOGIN = ("the `sasl.username` and `sasl.password` that `mednet firms add` prints (the cluster's CA, for "
+              "ssl.ca.location, from its operator); a firm's login reads and writes its own topics only")
+SERVICE_LOGIN = ("the service's own user (`MEDNET_<SERVICE>_KAFKA_SASL_USERNAME` / `_PASSWORD`, `KAFKA_SSL_CAFILE`), "
+                 "allowed only what its wiring reads and writes")
 CHANNELS = {FIRM_INBOUND: "firmInbound", FIRM_OUTBOUND: "firmOutbound"}
 WIRE = """Every record is a CloudEvents 1.0 event in **structured mode** (CloudEvents Kafka protocol binding): the
 value is the event's JSON, the header `content-type: application/cloudevents+json`, no `ce_` attribute headers.
@@ -92,7 +96,7 @@ def firm_document(all_wirings: dict[str, Wiring]) -> dict[str, Any]:
                          "receives, on its own Kafka topics and by signed webhook. Operations are from the firm's "
                          "side: it sends commands, it receives events.\n\nOnboarding: `mednet firms add <firmId>` "
                          "creates your login, topics and ACLs and prints your connection settings once.\n\n"
-                         + WIRE + FIRM_RULES, channels, operations)
+                         + WIRE + FIRM_RULES, channels, operations, FIRM_LOGIN)
 
 
 class Book:
@@ -171,7 +175,9 @@ class Book:
                      "messages": [{"$ref": f"#/channels/{channel}/messages/{m.__name__}"} for m in types]}
         return {**operation, "bindings": bindings} if bindings else operation
 
-    def document(self, title: str, description: str, channels: dict, operations: dict) -> dict[str, Any]:
+    def document(self, title: str, description: str, channels: dict, operations: dict,
+                 login: str = "") -> dict[str, Any]:
+        login = login or SERVICE_LOGIN
         self.schemas["KafkaHeaders"] = {"type": "object", "required": ["content-type"], "properties": {
             "content-type": {"type": "string", "const": CONTENT_TYPE,
                              "description": "Structured mode: the value is the whole CloudEvent"}}}
@@ -193,9 +199,8 @@ class Book:
                                        "event the network started itself carries its own id)",
                         "location": "$message.payload#/correlationid"}},
                     "securitySchemes": {"scram": {
-                        "type": "scramSha512", "description": "SASL/SCRAM-SHA-512 over TLS (SASL_SSL): the username "
-                        "and password `mednet firms add` prints; verify the brokers with the cluster's CA "
-                        "(ssl.ca.location). A login may read and write its own firm's topics only."}}}}
+                        "type": "scramSha512", "description": "SASL/SCRAM-SHA-512 over TLS (SASL_SSL), the brokers "
+                        "verified with the cluster's CA: " + login}}}}
 
 
 def key_of(model: type[Message]) -> str:
