@@ -24,7 +24,7 @@ test: setup images   ## the whole suite on real Kafka and MongoDB (starts its ow
 test-fast: setup     ## unit, contract and service tests: in-memory adapters, no Kafka, no MongoDB, under a minute
 	$(BIN)/python -m pytest tests/unit tests/contract $(wildcard tests/service)
 
-catalog: setup       ## regenerate the checked-in JSON Schemas
+catalog: setup       ## regenerate the JSON Schemas, the AsyncAPI documents and the canvases' wiring sections
 	$(BIN)/mednet catalog export
 
 setup: $(STAMP) tools
