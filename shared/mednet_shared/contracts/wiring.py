@@ -123,13 +123,15 @@ def _recorded() -> Iterator[list[Subscription]]:
 
 @contextmanager
 def _documentation_settings() -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in DOCUMENTATION_SETTINGS}
+    """Only the documentation settings: whatever the environment says of a service (a group, a pattern) is not
+    what its wiring declares."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith(("MEDNET_", "KAFKA_", "MONGODB_"))}
+    for key in saved:
+        del os.environ[key]
     os.environ.update(DOCUMENTATION_SETTINGS)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        for key in DOCUMENTATION_SETTINGS:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
