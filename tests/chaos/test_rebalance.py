@@ -3,10 +3,12 @@ each offered slot at once: the partitions move between instances, and every side
 booked once as chosen, and every invitation sent once."""
 
 import asyncio
+import json
 import os
 import random
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from kafka_helpers import wait_for
 from mednet_cli.chaos import workload
@@ -28,6 +30,7 @@ def environment(infrastructure, unique: str, firms: list[str], smtp_port: int) -
            "MONGODB_URL": infrastructure.mongodb_url, "MEDNET_NOTES_ENCRYPTION_KEY": TEST_NOTES_KEY,
            "MEDNET_NOTIFY_SMTP_PORT": str(smtp_port), "MEDNET_NOTIFY_POLL_SECONDS": "0.3", "MEDNET_LOG_LEVEL": "INFO",
            "MEDNET_SCHEDULING_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1",
+           "MEDNET_NOTES_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_NOTES_LINK_ACTIVE_KID": "l1",
            "MEDNET_SCHEDULING_PUBLIC_URL": "http://scheduling.test",
            "MEDNET_INTAKE_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$",
            "MEDNET_SCHEDULING_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$"}
@@ -50,6 +53,29 @@ async def submit(bootstrap: str, submissions: list[workload.Submission], seconds
             await asyncio.sleep(seconds / len(submissions))
     finally:
         await producer.stop()
+
+
+async def unbooked(mongodb_url: str, unique: str, ledger: Ledger, case_ids: set[str]) -> list[str]:
+    """What scheduling holds of each chosen offer that was never booked: the choice's guard entry, and the offer as
+    its mediator's calendar has it (for a failure seen only in CI)."""
+    client = AsyncMongoClient(mongodb_url)
+    db, report = client[f"t_{unique}_scheduling"], []
+    try:
+        calendars = [json.dumps(doc, default=str) async for doc in db["calendars"].find({})]
+        for case_id in case_ids:
+            for offer in ledger.offers_of(case_id):
+                if offer.call_id in ledger.calls:
+                    continue
+                choice = ledger.choices.get(offer.offer_id)
+                guard = choice and await db["processed_events"].find({"_id": {"$regex": choice.command_id}}).to_list()
+                held = [text[max(0, text.find(offer.offer_id) - 300):text.find(offer.offer_id) + 600]
+                        for text in calendars if offer.offer_id in text]
+                report.append(f"offer {offer.offer_id} call {offer.call_id} choice {choice} "
+                              f"refused {ledger.refused.get(choice.command_id) if choice else None} guard {guard} "
+                              f"calendar {held}")
+    finally:
+        await client.close()
+    return report
 
 
 @pytest.mark.slow
@@ -97,7 +123,8 @@ async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infras
             try:
                 await wait_for(all_booked, timeout=180, interval=1)
             except AssertionError:
-                raise AssertionError(f"{progress} of {CASES} cases and {expected} calls") from None
+                report = await unbooked(infrastructure.mongodb_url, unique, ledger, case_ids)
+                raise AssertionError(f"{progress} of {CASES} cases and {expected} calls; {report}") from None
             calls = {c for case_id in case_ids for c in ledger.calls_by_case[case_id]}
             await wait_for(lambda: sink.mailbox.invitations(calls) >= expected * 3, timeout=120, interval=1)
             await asyncio.sleep(3)

@@ -175,6 +175,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._next_due: datetime | None = None
         self._tasks: list[asyncio.Task] = []
+        self._stopping = self._stopped = False
+        self._sending = 0
+        self._left: list[tuple[str, Job | None]] = []
 
     def wake(self) -> None:
         """Look for due jobs now."""
@@ -190,37 +193,54 @@ class Dispatcher:
             self._enqueue(job.id, job.channel, job.firm_id or "", job)
 
     async def start(self) -> None:
+        self._stopping = self._stopped = False
         self._tasks = [asyncio.create_task(self._send_emails(), name=f"notify-mailer-{n}")
                        for n in range(self.concurrency)]
         self._tasks += [asyncio.create_task(self._send_webhooks(), name=f"notify-webhooks-{n}")
                         for n in range(self.webhook_concurrency)]
         self._tasks.append(asyncio.create_task(self._poll(), name="notify-poll"))
 
-    async def stop(self, grace_seconds: float = 5.0) -> None:
-        """Finish what is queued within the grace; jobs claimed at writing and not started go back to pending,
-        for any instance to send (one cut off mid-send waits for its lease to end)."""
+    async def stop(self, grace_seconds: float = 15.0) -> None:
+        """Take no new job and give the sends under way the grace to finish: one cut off mid-send would be sent
+        again by another instance once its lease ends (the same email twice). Jobs queued and not started go back
+        to pending, for any instance to send."""
         tasks, self._tasks = self._tasks, []
         if not tasks:
             return
         tasks[-1].cancel()
+        self._stopping = True
+        waiting = self._take_waiting()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.idle(), grace_seconds)
+            await asyncio.wait_for(self._sends_finished(), grace_seconds)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        waiting = self.lanes.drain()
-        while not self._emails.empty():
-            waiting.append(self._emails.get_nowait())
+        waiting += self._take_waiting()
         self._queued.clear()
         unsent = [job for _, job in waiting if job is not None]
+        self._stopped = True
         with contextlib.suppress(Exception):
             await self.store.unclaim({job.id: job.lease_until for job in unsent})
+
+    def _take_waiting(self) -> list[tuple[str, Job | None]]:
+        waiting, self._left = [*self.lanes.drain(), *self._left], []
+        while not self._emails.empty():
+            waiting.append(self._emails.get_nowait())
+        return waiting
+
+    async def _sends_finished(self) -> None:
+        while self._sending:
+            await asyncio.sleep(0.02)
 
     def _enqueue(self, job_id: str, channel: str, firm_id: str, claimed: Job | None) -> None:
         """Queue a job (claimed: the whole job, written claimed; else None, to claim it first)."""
         if job_id in self._queued:
+            return
+        if self._stopping:
+            if claimed is not None and not self._stopped:   # after the stop: claimed, as by an instance that died
+                self._left.append((job_id, claimed))
             return
         self._queued.add(job_id)
         if channel == "webhook":
@@ -241,6 +261,7 @@ class Dispatcher:
                 self.lanes.done(firm_id)
 
     async def _process(self, job_id: str, claimed: Job | None) -> None:
+        self._sending += 1
         try:
             job = await self.store.claim(job_id, LEASE, self.clock()) if claimed is None \
                 else await self._still_ours(claimed)
@@ -249,6 +270,7 @@ class Dispatcher:
         except Exception:
             log.exception("sending job %s failed; the lease lets it be tried again", job_id)
         finally:
+            self._sending -= 1
             self._queued.discard(job_id)
 
     async def _still_ours(self, job: Job) -> Job | None:
