@@ -124,7 +124,9 @@ async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infras
                 await wait_for(all_booked, timeout=180, interval=1)
             except AssertionError:
                 report = await unbooked(infrastructure.mongodb_url, unique, ledger, case_ids)
-                raise AssertionError(f"{progress} of {CASES} cases and {expected} calls; {report}") from None
+                raise AssertionError(f"{progress} of {CASES} cases and {expected} calls; chooser: sent {chooser.sent}, "
+                                     f"{chooser.send_failures} failed sends, {chooser.queue.qsize()} queued; "
+                                     f"{report}") from None
             calls = {c for case_id in case_ids for c in ledger.calls_by_case[case_id]}
             await wait_for(lambda: sink.mailbox.invitations(calls) >= expected * 3, timeout=120, interval=1)
             await asyncio.sleep(3)
