@@ -88,6 +88,14 @@ class FirmCaseView(BaseModel):
     participant_firms: list[str] | None = Field(default=None, description="The submitting firm only")
 
 
+class CaseLeft(BaseModel):
+    """What a firm is told once it sees nothing more of the case (it declined the only side it was asked for)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"case_id": example.CASE.case_id, "status": "open"}]})
+    case_id: str
+    status: str
+
+
 class Acceptance(BaseModel):
     """AcceptRepresentation's fields but the case and the party (in the path)."""
 
@@ -231,7 +239,7 @@ async def accept_side(case_id: str, party_id: str, request: Request, caller: Pri
 
 
 @router.post("/{case_id}/sides/{party_id}/decline", openapi_extra=documented_body(Declination, example.DECLINATION),
-             **answers(FirmCaseView, 404, 409, example=example.FIRM_VIEW))
+             **answers(FirmCaseView | CaseLeft, 404, 409, example=example.FIRM_VIEW))
 async def decline_side(case_id: str, party_id: str, request: Request, caller: Principal = Depends(firm)) -> dict:
     await parsed(request, Declination)
     intake = intake_of(request)

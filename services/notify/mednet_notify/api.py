@@ -149,6 +149,12 @@ async def set_preference(recipient: EmailStr, body: Preference, request: Request
     return {"recipient": recipient.lower(), "email": saved.email, "reminders": saved.reminders}
 
 
+ITIP_REPLY = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Mail//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
+              "UID:case-b68b:p1@mednet\r\nSEQUENCE:1\r\nDTSTAMP:20270104T091500Z\r\n"
+              "ATTENDEE;PARTSTAT=ACCEPTED:mailto:legal@harbor-supplies.example.org\r\nEND:VEVENT\r\n"
+              "END:VCALENDAR\r\n")
+
+
 class ReplyRecorded(BaseModel):
     model_config = example({"call_id": "case-b68b:p1", "attendee_email": "legal@harbor-supplies.example.org",
                             "partstat": "ACCEPTED", "sequence": 1})
@@ -161,7 +167,7 @@ class ReplyRecorded(BaseModel):
 @router.post("/replies", status_code=status.HTTP_202_ACCEPTED, max_body_size=MAX_REPLY_BYTES,
              **answers(ReplyRecorded, 404, 413, 415, 422, status=202),
              openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {
-                 "schema": {"type": "string", "description": "An iTIP REPLY (RFC 5546)"}}}}})
+                 "schema": {"type": "string", "description": "An iTIP REPLY (RFC 5546)"}, "example": ITIP_REPLY}}}})
 async def upload_reply(request: Request, caller: Principal = Depends(mediator_or_operator)) -> dict:
     """An attendee's iTIP reply to a call's invitation (METHOD:REPLY with PARTSTAT, or COUNTER), uploaded by an
     operator or the call's mediator: published as InvitationReplied. 422 with the reason for an unknown UID or
