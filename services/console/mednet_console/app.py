@@ -11,10 +11,11 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
-from mednet_shared.platform import metrics
+from mednet_shared.platform import http, metrics
 from mednet_shared.platform.mongo import answers, make_client
 
 from .config import Settings
@@ -23,6 +24,13 @@ from .side import router as side_router
 from .web import CsrfRefused, SignInNeeded, plain_error, session_and_csrf, sign_in_redirect
 
 log = logging.getLogger("mednet.console")
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service": "console", "ready": True, "mongodb": True}]})
+    service: str
+    ready: bool = Field(description="The sessions' MongoDB answers (200), else 503")
+    mongodb: bool
 TITLES = {400: "That request was not understood", 403: "Not allowed", 404: "Not found",
           405: "Not allowed", 409: "That cannot be done now", 410: "No longer available",
           413: "Too large", 422: "Please check what you entered", 503: "Unavailable"}
@@ -51,11 +59,12 @@ def build(settings: Settings | None = None, store: SessionStore | None = None) -
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.sessions = settings, sessions
 
-    @app.get("/healthz", tags=["probes"])
+    @app.get("/healthz", tags=["probes"], **http.answers(http.Liveness))
     async def healthz() -> dict:
         return {"service": "console", "status": "alive"}
 
-    @app.get("/readyz", tags=["probes"])
+    @app.get("/readyz", tags=["probes"], **http.answers(Readiness, extra={503: {
+        "model": Readiness, "description": "MongoDB does not answer"}}))
     async def readyz(response: Response) -> dict:
         mongo_ok = await answers(mongo, 2000) if mongo is not None else True
         metrics.DEPENDENCY_UP.labels("console", "mongodb").set(int(mongo_ok))
@@ -93,8 +102,21 @@ def build(settings: Settings | None = None, store: SessionStore | None = None) -
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in _routers():
         app.include_router(router)
-    app.include_router(side_router)
+    app.include_router(side_router, include_in_schema=False)
+    _documented(app)
     return app
+
+
+def _documented(app: FastAPI) -> None:
+    """The console's OpenAPI document (not served: its pages are HTML) holds the probes, public, typed."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = http.documented(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _routers():

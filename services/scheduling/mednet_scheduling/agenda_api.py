@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from mednet_shared.contracts.values import Place, utc_now
 from mednet_shared.platform.auth import Principal
@@ -28,6 +28,13 @@ class AgendaCall(BaseModel):
 
 
 class Agenda(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "mediator_id": "med-ada", "time_zone": "Europe/Berlin",
+        "calls": [{"call_id": "case-1f2e3d4c5b6a79880011:p1", "case_id": "case-1f2e3d4c5b6a79880011",
+                   "party_id": "p1", "party_name": "Alex Claimant", "party_role": "claimant",
+                   "start": "2026-03-24T09:00:00+00:00", "end": "2026-03-24T09:45:00+00:00",
+                   "place": {"kind": "video", "url": "https://meet.example.org/r-7Qx2", "text": "Video call: "
+                             "https://meet.example.org/r-7Qx2"}}]}]})
     mediator_id: str
     time_zone: str | None = None
     calls: list[AgendaCall]
