@@ -16,7 +16,8 @@ from mednet_cli.processes import free_port
 from services_harness import TEST_JWT_ENVIRONMENT, TEST_NOTES_KEY, link_settings, skip_history
 
 
-OWN_SECRETS = {"scheduling": lambda port: link_settings(f"http://127.0.0.1:{port}")}
+OWN_SECRETS = {"scheduling": lambda port: link_settings(f"http://127.0.0.1:{port}"),
+               "notes": lambda port: {k: v for k, v in link_settings().items() if k != "public_url"}}
 """What a service refuses to start without (it fails closed), beyond what every one needs."""
 
 

@@ -38,7 +38,8 @@ def environment_for(service: str, infrastructure, unique: str, ports: dict[str, 
     if service == "scheduling":
         own |= {key.upper(): value for key, value in link_settings(f"http://127.0.0.1:{ports[service]}").items()}
     if service == "notes":
-        own |= {"MASTER_KEYS": json.dumps({"m1": TEST_NOTES_KEY}), "MASTER_KEY_ID": "m1"}
+        own |= {"MASTER_KEYS": json.dumps({"m1": TEST_NOTES_KEY}), "MASTER_KEY_ID": "m1",
+                "LINK_KEYS": link_settings()["link_keys"], "LINK_ACTIVE_KID": "l1"}
     if service == "notify":
         own |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "POLL_SECONDS": "0.3",
                 "SECRET_KEYS": TEST_SECRET_KEYS, "SECRET_KEY_ID": "s1",

@@ -32,9 +32,13 @@ class Route:
         return f"{self.service} {self.method.upper()} {self.template}"
 
 
-SIGNED_LINKS = {"/v1/offers/choose", "/v1/offers/decline"}
+SIGNED_LINKS = {"/v1/offers/choose", "/v1/offers/decline",
+                "/v1/side", "/v1/side/choose", "/v1/side/decline", "/v1/side/call.ics",
+                "/v1/side/preparation", "/v1/side/statement", "/v1/side/readiness"}
 """The only routes without a bearer token: an offer email's one-click links, whose signed `token` is the key (their
-attacks: tests/service/scheduling/test_scheduling_offers.py, tests/integration/test_consent_booking.py)."""
+attacks: tests/service/scheduling/test_scheduling_offers.py, tests/integration/test_consent_booking.py), and a
+side's own routes, whose signed link (header X-Side-Link) names one party of one case (their attacks:
+tests/browser/test_side_isolation.py)."""
 
 
 def routes_of(service: str, app: FastAPI) -> list[Route]:

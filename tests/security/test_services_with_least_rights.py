@@ -84,7 +84,7 @@ async def test_the_services_work_with_their_least_rights_and_the_firm_comes_from
                              inbound_topic_pattern=rf"mednet\.firm\.{a.firm_id}\.inbound$")
     others = {name: secure_settings(secure, name, unique, **extra) for name, extra in
               (("scheduling", {"link_keys": TEST_LINK_KEYS, "link_active_kid": "l1",
-                                "public_url": "http://scheduling.test"}), ("notes", {"encryption_key": TEST_NOTES_KEY}),
+                                "public_url": "http://scheduling.test"}), ("notes", {"encryption_key": TEST_NOTES_KEY, "link_keys": TEST_LINK_KEYS, "link_active_kid": "l1"}),
                ("notify", {"smtp_port": free_port(), "delivery_max_attempts": 1}))}
     async with running("intake", intake, from_now=False), \
             running("scheduling", others["scheduling"], from_now=False), \

@@ -21,7 +21,7 @@ from mednet_shared.contracts.events import (
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.service import ServiceRuntime
 
-from . import api
+from . import api, side_api
 from .config import Settings
 from .handlers import NotesHandlers
 from .usecases import Notes
@@ -36,6 +36,7 @@ CONSUMES = [Topics.INTAKE, Topics.SCHEDULING]
 
 def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    link_keys = settings.link_keyset()   # fail closed: a side's link is verified with these
     sweeper: list[asyncio.Task] = []
 
     async def measure() -> None:
@@ -81,6 +82,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         on_invalid={SubmitStatement: handlers.invalid_command},
         unparseable_left_to="intake",
     )
-    app = runtime.http_app([api.router])
+    app = runtime.http_app([api.router, side_api.router])
+    app.state.link_keys = link_keys
     app.state.notes = notes
     return app

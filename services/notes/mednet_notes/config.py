@@ -4,6 +4,8 @@ from pydantic_settings import SettingsConfigDict
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.settings import ServiceSettings
 
+from mednet_shared.platform.keyset import KeySet
+
 from .envelope import MasterKeys
 
 
@@ -28,6 +30,18 @@ class Settings(ServiceSettings):
     not_ready_days: int = Field(default=7, ge=1, description="mednet_notes_cases_not_ready counts cases not ready "
                                                              "for a session starting within this many days")
     readiness_sweep_seconds: float = Field(default=60.0, gt=0)
+    link_keys: SecretStr = Field(default=SecretStr(""), description="scheduling's link keys (the same set): they "
+                                                                    "verify a side's signed link for its statement "
+                                                                    "and readiness")
+    link_active_kid: str = ""
+
+    def link_keyset(self) -> KeySet:
+        """The side links' keys; the service does not start without them (no default key)."""
+        text = self.link_keys.get_secret_value()
+        if not text:
+            raise ValueError('MEDNET_NOTES_LINK_KEYS is not set: a side\'s signed link is verified with scheduling\'s '
+                             'link keys (the same JSON, e.g. {"l1": "..."}, and MEDNET_NOTES_LINK_ACTIVE_KID=l1)')
+        return KeySet.secrets(text, self.link_active_kid, "MEDNET_NOTES_LINK_KEYS")
 
     def key_ring(self) -> MasterKeys:
         return MasterKeys.parse(self.master_keys.get_secret_value(), self.master_key_id,

@@ -155,6 +155,8 @@ def slots_offered(offer: CallSlotsOffered, recipient: Attendee) -> Email:
             f"pre-mediation call (times in {zone}):",
             options,
             decline,
+            *([f"Your side's own page (choose a time, your statement, your readiness, your call): {offer.side_url}"]
+              if offer.side_url else []),
             f"Please choose by {local_time_text(offer.expires_at, zone)}. Without a choice by then, the first time "
             "is booked and you will receive its invitation.",
         ),

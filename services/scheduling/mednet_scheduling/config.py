@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     link_active_kid: str = Field(default="", description="the link key that signs new links")
     public_url: str = Field(default="", description="the base URL the links of offer emails point to, e.g. "
                                                     "https://scheduling.example.org")
+    console_url: str = Field(default="", description="the console's address as sides reach it, e.g. "
+                                                     "https://console.example.org: each offer email then links the "
+                                                     "side's own pages; unset: no side pages")
     sweep_seconds: float = Field(default=30.0, gt=0, description="how often offers past their deadline are booked")
 
     def link_keyset(self) -> KeySet:

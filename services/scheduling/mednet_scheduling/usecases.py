@@ -352,31 +352,31 @@ class Scheduler:
 
     # -- the compare-and-sets ----------------------------------------------------------------------
 
-    def _emitted(self, cause: Cause, messages: list[Message]) -> list[CloudEvent]:
+    def _emitted(self, cause: Cause, messages: list[Message], session_end: datetime | None = None) -> list[CloudEvent]:
         events = []
         for message in messages:
             parts = [message.call_id, type(message).__name__]
             if isinstance(message, CallSlotsOffered):
                 parts.append(message.offer_id)
                 if self.links is not None:
-                    message = self.links.linked(message)
+                    message = self.links.linked(message, session_end)
             events.append(cause.emit(message, *parts))
         return events
 
-    async def _decide_calendar(self, mediator_id: str, cause: Cause,
-                               decide: Callable[[CalendarState], Step]) -> tuple[CalendarState, list[Message]]:
+    async def _decide_calendar(self, mediator_id: str, cause: Cause, decide: Callable[[CalendarState], Step],
+                               session_end: datetime | None = None) -> tuple[CalendarState, list[Message]]:
         """One compare-and-set on the mediator's calendar (bookings and holds) with the events it causes."""
         async def attempt() -> tuple[CalendarState, list[Message]]:
             calendar, messages, changed = decide(await self.store.calendar(mediator_id))
             if changed:
-                await self.store.save_calendar(calendar, self._emitted(cause, messages))
+                await self.store.save_calendar(calendar, self._emitted(cause, messages, session_end))
             return calendar, messages
 
         return await self._cas(attempt, "calendar", mediator_id)
 
     async def _decide(self, facts: CaseFacts, cause: Cause, decide: Callable[[CalendarState], Step],
                       mirror: bool = True) -> tuple[CalendarState, list[Message]]:
-        calendar, messages = await self._decide_calendar(facts.mediator.mediator_id, cause, decide)
+        calendar, messages = await self._decide_calendar(facts.mediator.mediator_id, cause, decide, facts.session.end)
         for message in messages:
             metrics.count(message, facts.session.start)
         if mirror:

@@ -216,6 +216,9 @@ class CallSlotsOffered(CallEvent):
     side_firm_id: FirmId | None = None
     decline_url: str | None = Field(default=None, max_length=2000,
                                     description="Signed link to decline all and propose other windows")
+    side_url: str | None = Field(default=None, max_length=2000,
+                                 description="Signed link to the side's own console pages (choose, statement, "
+                                             "readiness, its call), valid for this side of this case only")
 
 
 class CallCompleted(CallEvent):

@@ -17,11 +17,11 @@ from faststream.kafka import TestKafkaBroker
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.platform import service
-from services_harness import TEST_NOTES_KEY, TEST_SECRET_KEYS, jwt_settings, link_settings
+from services_harness import TEST_LINK_KEYS, TEST_NOTES_KEY, TEST_SECRET_KEYS, jwt_settings, link_settings
 
 MONGO_STORE = {"intake": "MongoCaseStore", "scheduling": "MongoSchedulingStore", "notes": "MongoNotesStore",
                "notify": "MongoStore"}
-OWN = {"intake": {}, "scheduling": link_settings(), "notes": {"encryption_key": TEST_NOTES_KEY},
+OWN = {"intake": {}, "scheduling": link_settings(), "notes": {"encryption_key": TEST_NOTES_KEY, "link_keys": TEST_LINK_KEYS, "link_active_kid": "l1"},
        "notify": {"secret_keys": TEST_SECRET_KEYS, "poll_seconds": 3600}}
 
 
