@@ -38,7 +38,7 @@ def test_its_plaintext_kafka_is_declared_local_only_and_points_to_the_secured_se
 
 def test_it_runs_kafka_in_kraft_mode_a_mongodb_replica_set_prometheus_grafana_and_a_mail_catcher():
     services = COMPOSE["services"]
-    assert set(services) == {*SERVICES, "kafka", "mongo", "prometheus", "grafana", "mailpit"}
+    assert set(services) == {*SERVICES, "console", "kafka", "mongo", "prometheus", "grafana", "mailpit"}
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert "controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
     assert "--replSet" in services["mongo"]["command"]

@@ -216,7 +216,8 @@ def test_the_local_issuer_keeps_private_keys_out_of_the_services_environment(tmp
                                                         "MEDNET_JWT_ACTIVE_KID": "k1", "MEDNET_NOTES_MASTER_KEY_ID": "m1"}))
     environment = local_secrets(tmp_path)
     assert set(environment) == {"MEDNET_NOTES_MASTER_KEY_ID", "MEDNET_JWT_JWKS_URL", "MEDNET_SCHEDULING_LINK_KEYS",
-                                "MEDNET_SCHEDULING_LINK_ACTIVE_KID", "MEDNET_SCHEDULING_PUBLIC_URL"}
+                                "MEDNET_SCHEDULING_LINK_ACTIVE_KID", "MEDNET_SCHEDULING_PUBLIC_URL",
+                                "MEDNET_SCHEDULING_CONSOLE_URL", "MEDNET_NOTES_LINK_KEYS", "MEDNET_NOTES_LINK_ACTIVE_KID"}
     assert environment["MEDNET_JWT_JWKS_URL"] == (tmp_path / "jwks.json").resolve().as_uri()
     assert '"d"' not in (tmp_path / "jwks.json").read_text()
     assert secrets_file(tmp_path).stat().st_mode & 0o077 == 0

@@ -36,6 +36,7 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.auth import UNKNOWN_KID_COOLDOWN_SECONDS, Role
 
 from . import fleet, samples
+from .dev import console_login
 from .processes import free_port
 from .smtp_sink import read_mail
 from .stack import Stack
@@ -566,6 +567,10 @@ class Demo:
         self.console.print(self.mail_table())
         self.step("what each firm received by webhook (its own sides' events and the case-level facts only)")
         self.console.print(firm_table(hooks, (self.cast.harbor, self.cast.meridian)))
+        self.step("the console: the mediator's pages, and each side's through the link of its emails")
+        address = self.urls.get("console", fleet.console_url())
+        self.console.print(f"  {address}; sign in as {self.cast.mediator} with this one-time link (ten minutes):")
+        self.console.print(f"  {console_login.login_link(self.data_dir, self.cast.mediator, address)}", soft_wrap=True)
 
     def mail_table(self) -> Table:
         kinds: dict[tuple[str, str], int] = {}

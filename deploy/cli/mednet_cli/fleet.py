@@ -1,4 +1,4 @@
-"""The four services run as local processes against the local stack, each recorded by PID."""
+"""The four services and the console run as local processes against the local stack, each recorded by PID."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from .provision import StackError
 from .tokens import Issuer, secrets_file
 
 SERVICES = {"intake": 8101, "scheduling": 8102, "notes": 8103, "notify": 8104}
+CONSOLE_PORT = 8105
+"""The console: web pages over the four services' HTTP APIs (no Kafka, so not among SERVICES)."""
 SMTP_SINK_PORT = 2525
 
 
@@ -59,9 +61,21 @@ def local_secrets(data_dir: Path) -> dict[str, str]:
         write_private(path, values)
     policy = Issuer(data_dir).verifier()
     service = {key: value for key, value in values.items() if key.startswith("MEDNET_")}
-    return service | {"MEDNET_JWT_JWKS_URL": policy.jwks_url,
+    sides = {"MEDNET_NOTES_LINK_KEYS": values["MEDNET_SCHEDULING_LINK_KEYS"],   # notes verifies a side's link
+             "MEDNET_NOTES_LINK_ACTIVE_KID": values["MEDNET_SCHEDULING_LINK_ACTIVE_KID"]}
+    return service | sides | {"MEDNET_JWT_JWKS_URL": policy.jwks_url, "MEDNET_SCHEDULING_CONSOLE_URL": console_url(),
                       "MEDNET_SCHEDULING_PUBLIC_URL": os.environ.get("MEDNET_SCHEDULING_PUBLIC_URL",
                                                                      "http://127.0.0.1:8102")}
+
+
+def console_url() -> str:
+    return os.environ.get("MEDNET_CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{CONSOLE_PORT}")
+
+
+def console_environment() -> dict[str, str]:
+    """The local console: the local services' addresses, and one-time sign-in links (`mednet console login`)."""
+    return {"MEDNET_CONSOLE_PUBLIC_URL": console_url(), "MEDNET_CONSOLE_LOGIN_LINKS": "true",
+            **{f"MEDNET_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in SERVICES.items()}}
 
 
 def mail_dir(data_dir: Path) -> Path:
@@ -86,7 +100,8 @@ def start_smtp_sink(data_dir: Path, port: int = SMTP_SINK_PORT) -> bool:
 
 def service_environment(data_dir: Path, stack_environment: dict[str, str]) -> dict[str, str]:
     environment = {**NO_INHERITED_KEY_SET, **PLAYED_MEDIATOR, **stack_environment, **local_secrets(data_dir),
-                   "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT), "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true"}
+                   "MEDNET_NOTIFY_SMTP_PORT": str(SMTP_SINK_PORT), "MEDNET_NOTIFY_WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
+                   **console_environment()}
     if stack_environment.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT":
         passwords = credentials(data_dir)
         for name in SERVICES:
@@ -141,7 +156,7 @@ class ServiceProcess:
 
 
 def fleet(data_dir: Path) -> list[ServiceProcess]:
-    return [ServiceProcess(name, port, data_dir) for name, port in SERVICES.items()]
+    return [ServiceProcess(name, port, data_dir) for name, port in {**SERVICES, "console": CONSOLE_PORT}.items()]
 
 
 def start_all(data_dir: Path, stack_environment: dict[str, str], timeout: float = 60.0) -> dict[str, bool]:

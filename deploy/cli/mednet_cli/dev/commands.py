@@ -21,7 +21,10 @@ stack_app = typer.Typer(help="The local Kafka broker and MongoDB-wire server (no
 
 
 def register(app: typer.Typer) -> None:
+    from .console_login import console_app
+
     app.add_typer(stack_app, name="stack")
+    app.add_typer(console_app, name="console")
     for name, command in (("up", up), ("demo", demo), ("down", down), ("status", status), ("bench", bench),
                           ("chaos", chaos_command), ("fuzz", fuzz_command)):
         app.command(name)(command)
