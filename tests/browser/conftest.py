@@ -3,7 +3,7 @@ Playwright (headless), axe-core on every page.
 
 Fixtures (their names are stable; tests/browser/test_*.py use them):
 - `browser_stack` (session): a `BrowserStack`: `url[name]` of intake, scheduling, notes, notify and console (real
-  processes, their logs in `logs`), `mailbox` (every mail notify sent, `mednet_cli.smtp_sink.Mailbox`), `issuer` (a
+  processes, their logs in `logs`), `mailbox` (every mail notify sent to this stack's addresses, a `mednet_cli.smtp_sink.Mailbox`), `issuer` (a
   local token issuer every service trusts through its JWKS file), `firms` (firm ids with signing keys), `kafka`,
   `mongodb_url`, `databases[name]` (each service's own MongoDB database); `token(role, **claims)`,
   `login_link(mediator_id)` (a console one-time sign-in link), `open_case(...)` (a case with two sides on
@@ -51,6 +51,19 @@ def run(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
+@dataclass
+class OwnMailbox(Mailbox):
+    """Keeps only the mail to this stack's own addresses (they hold `marker`): notify also mails the people of every
+    other case on a shared broker, and a mailbox that keeps all of it gets slower to read with each one."""
+
+    marker: str = ""
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        if not any(self.marker in recipient for recipient in envelope.rcpt_tos):
+            return "250 OK"
+        return await super().handle_DATA(server, session, envelope)
+
+
 @dataclass(frozen=True)
 class OpenedCase:
     case_id: str
@@ -83,9 +96,9 @@ class BrowserStack:
 
     def login_link(self, mediator_id: str) -> str:
         """The console's one-time sign-in link for the mediator (what `mednet console login` prints)."""
-        from mednet_console.login import login_link
+        from mednet_cli.dev.console_login import login_link
 
-        return login_link(self.url["console"], self.token(Role.MEDIATOR, mediator_id=mediator_id))
+        return login_link(self.issuer.data_dir, mediator_id, self.url["console"])
 
     def open_case(self, mediator_id: str | None = None, *, days_ahead: int = 21,
                   conferencing: dict | None = None) -> OpenedCase:
@@ -97,8 +110,9 @@ class BrowserStack:
 
     async def _open_case(self, mediator_id: str, days_ahead: int, conferencing: dict) -> OpenedCase:
         submitter, other = self.firms[0], self.firms[1]
-        tag = uuid.uuid4().hex[:8]
+        tag = f"{self.unique}{uuid.uuid4().hex[:6]}"   # in every address: the sink keeps only this stack's mail
         document = submission(f"browser-{tag}", parties=2, mediator_id=mediator_id, days_ahead=days_ahead, tag=tag)
+        document["mediator"]["email"] = f"{mediator_id}.{tag}@mediators.example.org"
         document["parties"][0]["attorney"]["firm_id"] = submitter
         document["parties"][1]["attorney"]["firm_id"] = other
         document["parties"][0]["attorney"]["email"] = f"counsel-p1.{tag}@{submitter}.example.org"
@@ -119,7 +133,7 @@ class BrowserStack:
                 view = (await http.get(f"{self.url['intake']}/v1/cases/{case_id}", headers=firm)).json()
                 return all(side["status"] == "confirmed" for side in view.get("sides", []))
 
-            await wait_for(confirmed, timeout=60, interval=0.3)
+            await wait_for(confirmed, timeout=150, interval=0.5)
         return OpenedCase(case_id, mediator_id, document, {"p1": submitter, "p2": other})
 
 
@@ -143,7 +157,7 @@ def browser_stack(infrastructure, tmp_path_factory) -> BrowserStack:
     home = tmp_path_factory.mktemp("browser-stack")
     issuer = Issuer(home)
     kafka = infrastructure.kafka_bootstrap_servers
-    stack = BrowserStack(url={}, issuer=issuer, mailbox=Mailbox(), kafka=kafka,
+    stack = BrowserStack(url={}, issuer=issuer, mailbox=OwnMailbox(marker=unique), kafka=kafka,
                          mongodb_url=infrastructure.mongodb_url, unique=unique, logs=home)
     for firm in stack.firms:
         issuer.ensure_firm(firm)
@@ -248,3 +262,4 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.timeout(900))   # the first test also starts the stack; a loaded machine

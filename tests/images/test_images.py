@@ -40,6 +40,10 @@ def environment_for(service: str, infrastructure, unique: str, ports: dict[str, 
     if service == "notes":
         own |= {"MASTER_KEYS": json.dumps({"m1": TEST_NOTES_KEY}), "MASTER_KEY_ID": "m1",
                 "LINK_KEYS": link_settings()["link_keys"], "LINK_ACTIVE_KID": "l1"}
+    if service == "console":   # no Kafka: the other services' addresses, sign-in by one-time links
+        own |= {"PUBLIC_URL": f"http://127.0.0.1:{ports[service]}", "LOGIN_LINKS": "true",
+                **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
+                   for name in ("intake", "scheduling", "notes", "notify")}}
     if service == "notify":
         own |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "POLL_SECONDS": "0.3",
                 "SECRET_KEYS": TEST_SECRET_KEYS, "SECRET_KEY_ID": "s1",
