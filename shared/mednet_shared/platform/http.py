@@ -382,9 +382,10 @@ def _roles_text(roles: frozenset[Role], hidden: bool) -> str:
 
 
 def documented(schema: dict[str, Any], access: dict[tuple[str, str], Access | None] | None = None) -> dict[str, Any]:
-    """Every /v1 operation: its security (bearer JWT, or an offer email's signed link for the public paths), the
-    roles it admits (`x-mednet-roles`, from its dependencies) and its errors, all with the Problem body; FastAPI's
-    own 422 shape, which the API never sends, dropped."""
+    """Every /v1 operation: its security (bearer JWT; a public path keeps the signed-link scheme of its own Security
+    dependency), the roles it admits (`x-mednet-roles`, from its dependencies; `x-mednet-others`: what any other
+    role gets) and its errors, all with the Problem body; FastAPI's own 422 shape, which the API never sends,
+    dropped."""
     access = access or {}
     components = schema.setdefault("components", {})
     models = components.setdefault("schemas", {})
