@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from kafka_helpers import wait_for
 from mednet_console.login import link_claims, login_link
+from mednet_console.sessions import digest
 from mednet_shared.platform.auth import Role
 from offers_helpers import choose_first
 from conftest import run
@@ -46,6 +47,15 @@ async def both_calls_booked(stack, case) -> list[dict]:
         return len(found) == 2 and all(call["status"] == "scheduled" for call in found)
 
     await wait_for(booked, timeout=90, interval=0.5)
+
+    async def notes_knows_them() -> bool:   # notes learns of each call from scheduling's events
+        try:
+            answers = [await mediator_api(stack, case, "GET", f"/v1/calls/{call['call_id']}/notes") for call in found]
+        except httpx.HTTPError:
+            return False
+        return all(answer.status_code == 200 for answer in answers)
+
+    await wait_for(notes_knows_them, timeout=90, interval=0.5)
     return found
 
 
@@ -105,6 +115,34 @@ def test_a_form_posted_without_its_csrf_token_is_refused(browser_stack, booked, 
     assert after == before
     page.goto(one_time_link(browser_stack, case.mediator_id).replace("token=", "token=x"))
     assert "not valid" in page.locator("main").inner_text() and "Traceback" not in page.content()
+
+
+def test_notes_typed_while_saving_fails_are_kept_in_the_browser_and_saved_later(browser_stack, booked, page):
+    case, calls = booked
+    second = next(call for call in calls if call["party_id"] == "p2")
+    page.goto(one_time_link(browser_stack, case.mediator_id))
+    page.wait_for_url(re.compile(r"/agenda$"))
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "mednet_console")
+    with MongoClient(browser_stack.mongodb_url) as mongo:
+        stored = [bson.encode(d) for d in mongo[browser_stack.databases["console"]]["sessions"].find()]
+    assert stored and not any(cookie.encode() in document for document in stored)
+    assert any(digest(cookie).encode() in document for document in stored)
+
+    page.goto(f"{browser_stack.url['console']}/calls/{second['call_id']}")
+    page.route("**/notes", lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    text = f"Wants the matter closed before summer {uuid.uuid4().hex}"
+    page.get_by_label("Notes on this call").fill(text)
+    page.wait_for_function("() => document.getElementById('save-state').textContent.startsWith('Not saved:')")
+    page.reload()
+    assert page.get_by_label("Notes on this call").input_value() == text      # from the browser, not the server
+    page.wait_for_function("() => document.getElementById('save-state').textContent.startsWith('Not saved')")
+    page.unroute("**/notes")
+    page.get_by_label("Notes on this call").press("End")
+    page.get_by_label("Notes on this call").press_sequentially(".")
+    page.wait_for_function("() => document.getElementById('save-state').textContent === 'Saved'")
+    page.evaluate("() => localStorage.clear()")
+    page.reload()
+    assert page.get_by_label("Notes on this call").input_value() == text + "."
 
 
 def test_a_mediator_signs_in_writes_notes_records_objectives_completes_the_calls_and_reads_the_brief(
