@@ -13,7 +13,10 @@ Matching an answer to a command: the `correlationid` extension attribute is the 
 from a firm's inbound topic starts its own correlation (whatever correlationid the firm put on it is replaced by
 the command's id), so every event it causes, directly or down the line, carries correlationid = the command's id;
 an answer (CaseOpened, CaseRejected, CommandRejected, CallScheduled...) also carries causationid = the command's id.
-An event nothing caused (a sweep, a deadline) is its own correlation: correlationid = its id, no causationid.
+An event nothing caused (a sweep, a deadline) is its own correlation: correlationid = its id, no causationid. The
+copy a firm receives on its outbound topic and by webhook (notify's projection for that firm) keeps correlationid;
+its causationid names the network's event it is the firm's view of. So a firm matches an answer to its command by
+correlationid (and, on the outbound topic, by the key: the case id, or the reference of a rejected submission).
 """
 
 from __future__ import annotations
