@@ -57,8 +57,10 @@ async def call(request: Request, token: str, service: str, method: str, path: st
         return Answer(False, problem=plain(service, 0, ""))
     if response.status_code >= 400:
         detail = _detail(response)
-        problem = f"{plain(service, response.status_code, detail)}" if response.status_code in (409, 422) else (
-            LINK_PROBLEMS.get(response.status_code) or plain(service, response.status_code, detail))
+        about_link = "link" in detail.lower() and response.status_code in LINK_PROBLEMS
+        problem = LINK_PROBLEMS[response.status_code] if about_link else (
+            f"{plain(service, 409, detail)}" if response.status_code == 410 else
+            plain(service, response.status_code, detail))
         return Answer(False, problem=problem, status=response.status_code)
     data = response.json() if "json" in response.headers.get("content-type", "") else response.content
     return Answer(True, data, status=response.status_code)
