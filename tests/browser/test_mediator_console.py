@@ -18,6 +18,7 @@ from mednet_console.login import link_claims, login_link
 from mednet_console.sessions import digest
 from mednet_shared.platform.auth import Role
 from offers_helpers import choose_first
+from sample_cases import submission
 from conftest import run
 
 pytestmark = pytest.mark.timeout(600)
@@ -115,6 +116,32 @@ def test_a_form_posted_without_its_csrf_token_is_refused(browser_stack, booked, 
     assert after == before
     page.goto(one_time_link(browser_stack, case.mediator_id).replace("token=", "token=x"))
     assert "not valid" in page.locator("main").inner_text() and "Traceback" not in page.content()
+
+
+async def unrepresented_case(stack) -> tuple[str, str]:
+    """A case whose p2 has no attorney: its side waits for the mediator's confirmation."""
+    tag, mediator_id = uuid.uuid4().hex[:8], f"med-{uuid.uuid4().hex[:8]}"
+    document = submission(f"browser-u-{tag}", parties=2, mediator_id=mediator_id, tag=tag)
+    document["parties"][0]["attorney"]["firm_id"] = stack.firms[0]
+    document["parties"][1].pop("attorney")
+    firm = {"Authorization": f"Bearer {stack.token(Role.FIRM, firm_id=stack.firms[0])}"}
+    async with httpx.AsyncClient(timeout=60) as http:
+        created = await http.post(f"{stack.url['intake']}/v1/cases", json=document, headers=firm)
+    assert created.status_code == 201, created.text
+    return created.json()["case_id"], mediator_id
+
+
+def test_the_mediator_confirms_an_unrepresented_side_on_the_case_page(browser_stack, page, axe):
+    case_id, mediator_id = run(unrepresented_case(browser_stack))
+    page.goto(one_time_link(browser_stack, mediator_id))
+    page.wait_for_url(re.compile(r"/agenda$"))
+    page.goto(f"{browser_stack.url['console']}/cases/{case_id}")
+    cells = page.locator("td[data-label='Confirmation']")
+    assert cells.nth(1).inner_text().startswith("awaiting confirmation")
+    axe(page)
+    page.get_by_role("button", name="Confirm this unrepresented side").click()
+    page.wait_for_url(re.compile(rf"/cases/{case_id}$"))
+    assert cells.all_inner_texts() == ["confirmed", "confirmed"]
 
 
 def test_notes_typed_while_saving_fails_are_kept_in_the_browser_and_saved_later(browser_stack, booked, page):

@@ -67,6 +67,16 @@ async def case_page(case_id: str, request: Request, session: Session = Depends(m
                 statements=statements, zone=zone, times=times)
 
 
+@router.post("/cases/{case_id}/sides/{party_id}/confirm", name="confirm_side")
+async def confirm_side(case_id: str, party_id: str, request: Request, session: Session = Depends(mediator)):
+    """An unrepresented side is confirmed by the case's mediator (a represented one by its own firm)."""
+    done = await Services(request, session).send(
+        "intake", "POST", f"/v1/cases/{quote(case_id)}/sides/{quote(party_id)}/confirm", {})
+    if not done.ok:
+        return plain_error(request, 409 if done.status == 409 else 502, "The side was not confirmed", done.problem)
+    return RedirectResponse(request.url_for("case_page", case_id=case_id), status_code=303)
+
+
 @router.get("/calls/{call_id}", name="call_page")
 async def call_page(call_id: str, request: Request, done: str = "", session: Session = Depends(mediator)):
     api = Services(request, session)
