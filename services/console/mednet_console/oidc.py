@@ -21,11 +21,12 @@ from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform.auth import AuthError, Role, verify_token
 
 from .login import policy_of, signed_in_as
-from .sessions import new_session
+from .sessions import new_session, replace
 from .web import page
 
 router = APIRouter(include_in_schema=False)
 PENDING_MINUTES = 10
+REFRESH_BEFORE = timedelta(minutes=5)
 CALLBACK = "/login/oidc/callback"
 
 
@@ -132,3 +133,31 @@ async def oidc_callback(request: Request, state: str = "", code: str = "", error
     session = new_session("mediator", principal.subject, tokens["access_token"], expires, settings.session_hours,
                           mediator_id=principal.mediator_id, refresh_token=tokens.get("refresh_token", ""))
     return await signed_in_as(request, session)
+
+
+async def refreshed(request: Request, session_id: str, session):
+    """A session whose access token ends within five minutes, renewed with its refresh token (the same checks as at
+    sign-in); None when the issuer refuses: the session ends."""
+    if not session.refresh_token or session.token_expires - utc_now() > REFRESH_BEFORE:
+        return session
+    settings, sessions = request.app.state.settings, request.app.state.sessions
+    try:
+        metadata = await provider_of(request).discovered()
+        answer = await request.app.state.http.post(
+            metadata["token_endpoint"], auth=(settings.oidc_client_id, settings.oidc_client_secret.get_secret_value()),
+            data={"grant_type": "refresh_token", "refresh_token": session.refresh_token})
+    except (httpx.HTTPError, ValueError):
+        return session if session.live(utc_now()) else None
+    token = answer.json().get("access_token", "") if answer.status_code == 200 else ""
+    try:
+        principal = await run_in_threadpool(verify_token, policy_of(request), token)
+    except AuthError:
+        principal = None
+    if principal is None or principal.role is not Role.MEDIATOR or principal.mediator_id != session.mediator_id:
+        await sessions.delete(session_id)
+        return None
+    renewed = replace(session, token=token, refresh_token=answer.json().get("refresh_token", session.refresh_token),
+                      token_expires=datetime.fromtimestamp(
+                          jwt.decode(token, options={"verify_signature": False})["exp"], UTC))
+    await sessions.replace(session_id, renewed)
+    return renewed

@@ -29,6 +29,9 @@ class Provider:
     user: dict = field(default_factory=lambda: {"sub": "ada@example.org", "role": "mediator",
                                                 "mediator_id": "med-ada"})
     wrong_nonce: bool = False
+    lifetime: int = 600
+    refresh_tokens: set = field(default_factory=set)
+    refreshed: int = 0
     port: int = field(default_factory=free_port)
     key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048), repr=False)
     codes: dict = field(default_factory=dict)
@@ -40,7 +43,7 @@ class Provider:
 
     def sign(self, claims: dict) -> str:
         now = int(time.time())
-        return jwt.encode({"iss": self.issuer, "iat": now, "exp": now + 600, **claims}, self.key, "RS256",
+        return jwt.encode({"iss": self.issuer, "iat": now, "exp": now + self.lifetime, **claims}, self.key, "RS256",
                           headers={"kid": "op-1"})
 
     async def discovery(self, request: Request):
@@ -66,6 +69,11 @@ class Provider:
         form = await request.form()
         if request.headers.get("authorization") != _basic(self.client_id, self.client_secret):
             return JSONResponse({"error": "invalid_client"}, 401)
+        if form.get("grant_type") == "refresh_token":
+            if form.get("refresh_token") not in self.refresh_tokens:
+                return JSONResponse({"error": "invalid_grant"}, 400)
+            self.refreshed += 1
+            return JSONResponse({"token_type": "Bearer", "access_token": self.sign({"aud": "mednet-api", **self.user})})
         grant = self.codes.pop(form.get("code", ""), None)
         if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
             return JSONResponse({"error": "invalid_grant"}, 400)
@@ -73,7 +81,9 @@ class Provider:
             return JSONResponse({"error": "invalid_grant", "error_description": "PKCE verifier"}, 400)
         self.redeemed.append(form.get("code_verifier"))
         user = {key: value for key, value in self.user.items() if value}
-        return JSONResponse({"token_type": "Bearer", "expires_in": 600, "refresh_token": secrets.token_urlsafe(16),
+        refresh = secrets.token_urlsafe(16)
+        self.refresh_tokens.add(refresh)
+        return JSONResponse({"token_type": "Bearer", "expires_in": self.lifetime, "refresh_token": refresh,
                              "id_token": self.sign({"aud": self.client_id, "sub": user["sub"],
                                                     "nonce": grant["nonce"]}),
                              "access_token": self.sign({"aud": "mednet-api", **user})})

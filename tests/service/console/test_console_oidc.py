@@ -88,3 +88,16 @@ async def test_an_account_that_is_not_a_mediator_s_is_refused(console, provider,
     callback, _ = await at_provider(console)
     answer = await console.get(callback)
     assert answer.status_code == 401 and reason in answer.text and not console.cookies
+
+
+async def test_a_token_about_to_end_is_renewed_with_the_refresh_token_and_a_refused_renewal_ends_the_session(
+        console, provider):
+    provider.lifetime = 120   # within the five minutes before its end: every request renews it
+    callback, _ = await at_provider(console)
+    assert (await console.get(callback)).status_code == 303
+    assert (await console.get("/agenda")).status_code == 200 and provider.refreshed == 1
+    assert (await console.get("/settings")).status_code == 200 and provider.refreshed == 2
+    provider.refresh_tokens.clear()   # the issuer revoked it
+    ended = await console.get("/agenda")
+    assert ended.status_code == 303 and ended.headers["location"].endswith("/login")
+    assert "Your sign-in has ended" in (await console.get("/login")).text
