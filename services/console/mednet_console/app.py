@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from mednet_shared.platform import http, metrics
 from mednet_shared.platform.mongo import answers, make_client
 
+from . import login, mediator, oidc
 from .config import Settings
 from .sessions import MongoSessionStore, SessionStore
 from .side import router as side_router
@@ -58,6 +59,7 @@ def build(settings: Settings | None = None, store: SessionStore | None = None) -
     app = FastAPI(title="mednet console", lifespan=lifespan, dependencies=[Depends(session_and_csrf)],
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.sessions = settings, sessions
+    app.state.renew = oidc.refreshed
 
     @app.get("/healthz", tags=["probes"], **http.answers(http.Liveness))
     async def healthz() -> dict:
@@ -100,7 +102,7 @@ def build(settings: Settings | None = None, store: SessionStore | None = None) -
         return plain_error(request, 500, "Something went wrong", "This page could not be shown. Please try again.")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in _routers():
+    for router in (login.router, oidc.router, mediator.router):
         app.include_router(router)
     app.include_router(side_router, include_in_schema=False)
     _documented(app)
@@ -118,8 +120,3 @@ def _documented(app: FastAPI) -> None:
 
     app.openapi = openapi
 
-
-def _routers():
-    from . import login, mediator, oidc
-
-    return [login.router, oidc.router, mediator.router]

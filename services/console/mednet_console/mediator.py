@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from mednet_shared.contracts.values import ISSUE_LABELS
 
-from . import forms, times
+from . import times
+from .domain import forms
 from .services import Answer, Services
 from .sessions import Session
 from .web import mediator, page, plain_error

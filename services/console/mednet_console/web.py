@@ -56,9 +56,7 @@ async def read_session(request: Request) -> None:
         request.state.session_id = cookie
         request.state.session = await request.app.state.sessions.get(cookie)
         if request.state.session is not None and request.state.session.refresh_token:
-            from .oidc import refreshed
-
-            request.state.session = await refreshed(request, cookie, request.state.session)
+            request.state.session = await request.app.state.renew(request, cookie, request.state.session)
         if request.state.session is None:
             request.state.session_ended = "Your sign-in has ended. Please sign in again."
 

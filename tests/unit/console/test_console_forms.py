@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mednet_console import forms, times
+from mednet_console import times
+from mednet_console.domain import forms
 
 
 def test_weekly_hours_overrides_and_blackouts_become_scheduling_s_availability():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mednet_shared.contracts.values import ISSUE_LABELS, ObjectiveIssue, Stance, Weekday
 
@@ -154,7 +155,9 @@ def not_before(text: str, zone_name: str | None) -> str | None:
     """The reschedule form's "not before" date (the reader's zone, start of that day) as ISO 8601, or None."""
     if not text.strip():
         return None
-    from .times import zone
-
     day = date.fromisoformat(_day(text.strip(), "Not before"))
-    return datetime.combine(day, time(0), zone(zone_name)).isoformat()
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FormError([f"Not before: {zone_name!r} is not a time zone"]) from None
+    return datetime.combine(day, time(0), zone).isoformat()

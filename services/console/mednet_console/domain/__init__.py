@@ -1,0 +1,1 @@
+"""The console's pure rules: how its forms become the services' bodies."""
