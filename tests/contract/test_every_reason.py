@@ -123,3 +123,27 @@ async def test_a_decline_from_a_stranger_with_a_bad_field_hears_only_what_a_stra
     [rejected] = world.rejections()
     assert fields(rejected.reasons) == {"proposals", "case_id"}, rejected.reasons
     assert offer.offer_id not in str(rejected.reasons)
+
+
+async def test_an_acceptance_breaking_the_schema_and_two_rules_lists_all_three():
+    """Dead-lettered for its schema (intake's commands other than SubmitCase are), and answered with every reason."""
+    from mednet_shared.contracts.envelope import EnvelopeError
+    from mednet_shared.contracts.events import AcceptRepresentation
+
+    store = MemoryCaseStore()
+    commands = FirmCommands(Intake(store, clock=lambda: NOW))
+    submitted, topic = sent(SUBMITTER, SubmitCase.type_name(), submission("ref-5", now=NOW), "submit-5")
+    await delivered(submitted, topic, commands.submit_case, commands.invalid_submission)
+    [opened] = store.outbox.messages(CaseOpened)
+    named = opened.parties[1].attorney.firm_id
+    data = {"case_id": opened.case_id, "party_id": "p2", "typo": 1,                                 # the schema
+            "attorney": {"firm_id": "firm-other", "name": "A", "email": "a@example.org"},        # a rule: its firm
+            "availability": [{"day": "mon", "start": "10:00", "end": "09:00"}]}                  # a rule: a window
+    event, topic = sent(named, AcceptRepresentation.type_name(), data, "accept-three")
+    try:
+        event.payload()
+    except EnvelopeError as error:
+        await commands.dead_lettered(event, b"", error, topic + ".dlq", topic, record="0@9")
+    [rejected] = store.outbox.messages(CommandRejected)
+    assert fields(rejected.reasons) == {"typo", "attorney.firm_id", "availability.0.end"}, rejected.reasons
+    assert rejected.dead_letter_topic == topic + ".dlq"

@@ -6,10 +6,11 @@ import contextlib
 import json
 from collections.abc import Callable
 
-from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
+from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, well_formed_part
 from mednet_shared.contracts.events import (
     AcceptRepresentation,
     DeclineRepresentation,
+    Message,
     MoveSession,
     UpdatePartyAvailability,
     WithdrawCase,
@@ -21,6 +22,9 @@ from mednet_shared.platform.consumer import Incoming, PoisonMessage
 from . import domain
 from .domain import Case, Changed, NotAllowed, Rejected
 from .usecases import Intake
+
+
+CHANGES = (WithdrawCase, MoveSession, UpdatePartyAvailability, AcceptRepresentation, DeclineRepresentation)
 
 
 class FirmCommands:
@@ -44,29 +48,38 @@ class FirmCommands:
         with contextlib.suppress(Rejected):
             await self.intake.submit(firm_of(topic), event.data, event, event.sender_key(topic))
 
-    async def withdraw_case(self, incoming: Incoming[WithdrawCase]) -> None:
-        command, firm = incoming.message, firm_of(incoming.topic)
-        await self._change(incoming, command.case_id, lambda case: domain.withdraw(case, firm, command.reason))
+    async def change_case(self, incoming: Incoming) -> None:
+        """A firm's command that changes a case (CHANGES): the domain decides, by the rule of its type."""
+        await self._change(incoming, incoming.message.case_id, *self._rule(incoming.message, firm_of(incoming.topic)))
 
-    async def move_session(self, incoming: Incoming[MoveSession]) -> None:
-        command, firm = incoming.message, firm_of(incoming.topic)
-        await self._change(incoming, command.case_id, lambda case: domain.change_case(
-            case, firm, self.intake.clock(), session=command.session))
+    withdraw_case = move_session = update_party_availability = accept_representation = change_case
+    decline_representation = change_case
 
-    async def update_party_availability(self, incoming: Incoming[UpdatePartyAvailability]) -> None:
-        c, firm = incoming.message, firm_of(incoming.topic)
-        await self._change(incoming, c.case_id, lambda case: domain.change_availability(
-            case, firm, c.party_id, c.availability, c.unavailable))
+    def _rule(self, c: Message, firm: str) -> tuple[Callable[[Case], Changed], Callable[[Case], bool] | None]:
+        """What a firm's command does to its case, as the domain decides, and who may know the case (None: its
+        participants)."""
+        now, known = self.intake.clock, (lambda case: case.known_to(firm))
+        if isinstance(c, WithdrawCase):
+            return (lambda case: domain.withdraw(case, firm, c.reason)), None
+        if isinstance(c, MoveSession):
+            return (lambda case: domain.change_case(case, firm, now(), session=c.session)), None
+        if isinstance(c, UpdatePartyAvailability):
+            return (lambda case: domain.change_availability(case, firm, c.party_id, c.availability, c.unavailable)), None
+        if isinstance(c, AcceptRepresentation):
+            return (lambda case: domain.accept_representation(case, firm, c, now())), known
+        return (lambda case: domain.decline_representation(case, firm, c.party_id, now())), known
 
-    async def accept_representation(self, incoming: Incoming[AcceptRepresentation]) -> None:
-        c, firm = incoming.message, firm_of(incoming.topic)
-        await self._change(incoming, c.case_id, lambda case: domain.accept_representation(
-            case, firm, c, self.intake.clock()), readable=lambda case: case.known_to(firm))
-
-    async def decline_representation(self, incoming: Incoming[DeclineRepresentation]) -> None:
-        c, firm = incoming.message, firm_of(incoming.topic)
-        await self._change(incoming, c.case_id, lambda case: domain.decline_representation(
-            case, firm, c.party_id, self.intake.clock()), readable=lambda case: case.known_to(firm))
+    async def _refusals(self, command: Message, firm: str) -> list[Reason]:
+        """Every reason the domain refuses the command, judged on the case as it is; nothing is changed."""
+        apply, readable = self._rule(command, firm)
+        case = await self.intake.store.get(command.case_id)
+        if case is None or not (readable or (lambda known: known.visible_to(firm)))(case):
+            return [Reason(field="case_id", message=f"no case {command.case_id} visible to firm {firm}")]
+        try:
+            apply(case)
+        except (NotAllowed, Rejected) as refused:
+            return domain.refusal_reasons(refused)
+        return []
 
     async def dead_lettered(self, event: CloudEvent | None, value: bytes, error: BaseException,
                             dead_letter_topic: str, topic: str, *, record: str | None = None) -> None:
@@ -80,6 +93,9 @@ class FirmCommands:
         event = event or readable_envelope(value) or CloudEvent.model_construct(id="", type="", source="", data={})
         problems = error.reasons if isinstance(error, EnvelopeError) else [Reason(field="", message=(
             "the command could not be processed and was set aside for the network's operators (dead-lettered)"))]
+        command = well_formed_part(event, problems) if isinstance(error, EnvelopeError) and event.id else None
+        if isinstance(command, CHANGES):   # its well-formed fields make a whole command: the rules' reasons too
+            problems = [*problems, *await self._refusals(command, firm)]
         data = event.data if isinstance(event.data, dict) else {}
         key = event.sender_key(topic) if event.id else f"{topic}|record|{record}"
         await self.intake.reject_command(firm, event, key, problems, case_id=data.get("case_id", ""),
