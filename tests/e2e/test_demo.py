@@ -68,7 +68,8 @@ async def test_the_demo_tells_the_consent_and_preparation_story(own_stack):
                  "case B retailer: not ready (outstanding: authority_confirmed)",
                  "case B: not ready for the session (no CaseReadyForSession)",
                  "outcome partly_held", "next step: the board confirms Tasman's settlement authority",
-                 "confirmed authority_confirmed", "not heard: insurer (its call was waived)"):
+                 "confirmed authority_confirmed", "not heard: insurer (its call was waived)",
+                 f"sign in as {cast.mediator} with this one-time link", "/login/link?token="):
         assert line in told, line
 
     zones = {"claimant": "Europe/London", "respondent": "Asia/Kolkata", "supplier": "America/St_Johns",
