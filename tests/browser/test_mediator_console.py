@@ -100,6 +100,10 @@ def test_the_agenda_at_phone_width(browser_stack, booked, phone_page, shot, axe,
     no_horizontal_scroll(phone_page)
     axe(phone_page)
     shot(phone_page, "agenda-phone")
+    phone_page.get_by_role("link", name=case.party("p2")["contact"]["name"]).click()
+    phone_page.wait_for_url(re.compile(r"/calls/"))
+    no_horizontal_scroll(phone_page)
+    shot(phone_page, "call-phone")
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(browser_stack, booked, page):
