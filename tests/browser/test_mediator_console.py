@@ -135,7 +135,7 @@ async def unrepresented_case(stack) -> tuple[str, str]:
     return created.json()["case_id"], mediator_id
 
 
-def test_the_mediator_confirms_an_unrepresented_side_on_the_case_page(browser_stack, page, axe):
+def test_the_mediator_confirms_an_unrepresented_side_and_waives_a_call(browser_stack, page, axe):
     case_id, mediator_id = run(unrepresented_case(browser_stack))
     page.goto(one_time_link(browser_stack, mediator_id))
     page.wait_for_url(re.compile(r"/agenda$"))
@@ -146,6 +146,22 @@ def test_the_mediator_confirms_an_unrepresented_side_on_the_case_page(browser_st
     page.get_by_role("button", name="Confirm this unrepresented side").click()
     page.wait_for_url(re.compile(rf"/cases/{case_id}$"))
     assert cells.all_inner_texts() == ["confirmed", "confirmed"]
+
+    async def offered() -> bool:
+        headers = {"Authorization": f"Bearer {browser_stack.token(Role.MEDIATOR, mediator_id=mediator_id)}"}
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.get(f"{browser_stack.url['scheduling']}/v1/cases/{case_id}/calls", headers=headers)
+        return answer.status_code == 200 and any(c["party_id"] == "p1" for c in answer.json()["calls"])
+
+    run(wait_for(offered, timeout=90, interval=0.5))
+    page.goto(f"{browser_stack.url['console']}/calls/{case_id}:p1")
+    page.get_by_label("Why the call will not take place").fill("The claimant settled directly")
+    page.get_by_role("button", name="Waive the call").click()
+    assert page.get_by_text("The call is waived.").is_visible()
+    assert page.locator("#call-status").inner_text() == "waived"
+    page.get_by_role("button", name="Mark completed").click()
+    assert page.get_by_role("heading", name="That was not done").is_visible()
+    assert "Scheduling refused" in page.locator("main").inner_text() and "Traceback" not in page.content()
 
 
 def test_notes_typed_while_saving_fails_are_kept_in_the_browser_and_saved_later(browser_stack, booked, page):
