@@ -114,3 +114,23 @@ async def test_without_a_session_pages_send_to_sign_in_and_sign_out_ends_the_ses
 
 def test_cookies_are_secure_when_the_console_is_served_over_https():
     assert settings("https://console.example").secure_cookies
+
+
+async def test_with_notes_down_the_agenda_still_lists_scheduling_s_calls_and_each_readiness_says_why(console):
+    """Scheduling answers (an in-memory stand-in on its address), notes does not."""
+    agenda = {"mediator_id": "med-ada", "time_zone": "Asia/Kolkata", "calls": [
+        {"call_id": "case-1:p1", "case_id": "case-1", "party_id": "p1", "party_name": "Alex Claimant",
+         "party_role": "claimant", "start": "2026-03-24T09:00:00+00:00", "end": "2026-03-24T09:45:00+00:00"}]}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/mediators/med-ada/agenda" and request.headers["authorization"].startswith("Bearer "):
+            return httpx.Response(200, json=agenda)
+        raise httpx.ConnectError("refused", request=request)
+
+    app = console._transport.app
+    await app.state.http.aclose()
+    app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    await signed_in(console)
+    page = (await console.get("/agenda")).text
+    assert "Tuesday 24 March 2026" in page and "14:30" in page and "Alex Claimant" in page   # 09:00 UTC in Kolkata
+    assert "Times in Asia/Kolkata." in page and "Notes is not answering right now" in page
