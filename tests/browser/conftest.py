@@ -3,11 +3,11 @@ Playwright (headless), axe-core on every page.
 
 Fixtures (their names are stable; tests/browser/test_*.py use them):
 - `browser_stack` (session): a `BrowserStack`: `url[name]` of intake, scheduling, notes, notify and console (real
-  processes, their logs in `logs`), `mailbox` (every mail notify sent to this stack's addresses, a `mednet_cli.smtp_sink.Mailbox`), `issuer` (a
-  local token issuer every service trusts through its JWKS file), `firms` (firm ids with signing keys), `kafka`,
-  `mongodb_url`, `databases[name]` (each service's own MongoDB database); `token(role, **claims)`,
-  `login_link(mediator_id)` (a console one-time sign-in link), `open_case(...)` (a case with two sides on
-  different firms, both confirmed: returns an `OpenedCase`).
+  processes, their logs in `logs`), `mailbox` (every mail notify sent to this stack's addresses, a
+  `mednet_cli.smtp_sink.Mailbox`), `issuer` (a local token issuer every service trusts through its JWKS file),
+  `firms` (firm ids with signing keys), `kafka`, `mongodb_url`, `databases[name]` (each service's own MongoDB
+  database); `token(role, **claims)`, `login_link(mediator_id)` (what `mednet console login --mediator <id>` prints
+  for this console), `open_case(...)` (a case with two sides on different firms, both confirmed: an `OpenedCase`).
 - `browser` (session): Playwright's Chromium from /usr/bin/chromium (missing: the run FAILS, never skips).
 - `page` (test): a fresh context and page at desktop width; its last state is saved as `<tmp>/final.png`.
 - `phone_page` (test): the same at 390 x 844 (a phone).
@@ -105,8 +105,8 @@ class BrowserStack:
         """A two-party case: p1 represented by the submitting firm (firms[0]), p2 by another firm (firms[1]) that
         accepts the side on its own inbound topic; both confirmed before this returns. The mediator's conferencing
         profile is set first (default: a video room)."""
-        return run(self._open_case(mediator_id or f"med-{uuid.uuid4().hex[:8]}", days_ahead,
-                                   conferencing or {"kind": "video", "url_template": "https://meet.example.org/{room}"}))
+        room = {"kind": "video", "url_template": "https://meet.example.org/{room}"}
+        return run(self._open_case(mediator_id or f"med-{uuid.uuid4().hex[:8]}", days_ahead, conferencing or room))
 
     async def _open_case(self, mediator_id: str, days_ahead: int, conferencing: dict) -> OpenedCase:
         submitter, other = self.firms[0], self.firms[1]
