@@ -31,7 +31,6 @@ def environment(infrastructure, unique: str, firms: list[str], smtp_port: int) -
            "MEDNET_NOTIFY_SMTP_PORT": str(smtp_port), "MEDNET_NOTIFY_POLL_SECONDS": "0.3", "MEDNET_LOG_LEVEL": "INFO",
            "MEDNET_SCHEDULING_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_SCHEDULING_LINK_ACTIVE_KID": "l1",
            "MEDNET_NOTES_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_NOTES_LINK_ACTIVE_KID": "l1",
-           "MEDNET_NOTES_LINK_KEYS": TEST_LINK_KEYS, "MEDNET_NOTES_LINK_ACTIVE_KID": "l1",
            "MEDNET_SCHEDULING_PUBLIC_URL": "http://scheduling.test",
            "MEDNET_INTAKE_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$",
            "MEDNET_SCHEDULING_INBOUND_TOPIC_PATTERN": rf"mednet\.firm\.chaos-{unique}-f[0-9]+\.inbound$"}
