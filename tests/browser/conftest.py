@@ -11,7 +11,8 @@ Fixtures (their names are stable; tests/browser/test_*.py use them):
 - `browser` (session): Playwright's Chromium from /usr/bin/chromium (missing: the run FAILS, never skips).
 - `page` (test): a fresh context and page at desktop width; its last state is saved as `<tmp>/final.png`.
 - `phone_page` (test): the same at 390 x 844 (a phone).
-- `shot(page, name, docs=False)`: a screenshot into the test's tmp dir (and into docs/console/ when docs is true).
+- `shot(page, name, docs=False)`: a screenshot into the test's tmp dir (and into docs/console/ when docs is true and
+  MEDNET_DOCS_SCREENSHOTS=1: a test run leaves the work tree as it was).
 - `axe(page)`: asserts axe-core finds no violation on the page as it is now.
 - `run(coro)`: runs an async helper (Kafka, HTTP) to its end on a thread of its own, from a sync browser test.
 - `no_horizontal_scroll(page)`: asserts the page is no wider than its viewport.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -224,7 +226,7 @@ def shot(tmp_path):
     def save(page, name: str, docs: bool = False) -> Path:
         path = tmp_path / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        if docs:
+        if docs and os.environ.get("MEDNET_DOCS_SCREENSHOTS") == "1":
             DOCS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, DOCS / f"{name}.png")
         return path
