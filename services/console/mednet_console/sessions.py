@@ -1,15 +1,22 @@
 """Sign-in sessions, the console's only state: a random id in an httpOnly cookie, stored only as its hash; a CSRF
-token per session; the signed-in user's own token, with which the services are called."""
+token per session; the signed-in user's own token, with which the services are called. The tokens are stored
+sealed (AES-256-GCM) under a key derived from the session id, which only the browser holds: whoever reads the
+database gets neither a session nor a token to call the services with."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -52,8 +59,31 @@ class SessionStore(Protocol):
     async def take_pending(self, state: str) -> dict | None: ...
 
 
-def _record(session: Session) -> dict:
-    return {key: getattr(session, key) for key in Session.__dataclass_fields__}
+SEALED_FIELDS = ("token", "refresh_token", "csrf")
+
+
+def _box(session_id: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mednet-console-session").derive(
+        session_id.encode())
+    return AESGCM(key)
+
+
+def _record(session_id: str, session: Session) -> dict:
+    """The stored session: its secrets sealed under the session id's key, bound to the stored id."""
+    record = {key: getattr(session, key) for key in Session.__dataclass_fields__ if key not in SEALED_FIELDS}
+    nonce = secrets.token_bytes(12)
+    secret = json.dumps({key: getattr(session, key) for key in SEALED_FIELDS}).encode()
+    record["sealed"] = nonce + _box(session_id).encrypt(nonce, secret, digest(session_id).encode())
+    return record
+
+
+def _session(session_id: str, record: dict) -> Session | None:
+    sealed = bytes(record.pop("sealed", b""))
+    try:
+        secret = json.loads(_box(session_id).decrypt(sealed[:12], sealed[12:], digest(session_id).encode()))
+    except (InvalidTag, ValueError):
+        return None
+    return Session(**{key: value for key, value in record.items() if key in Session.__dataclass_fields__}, **secret)
 
 
 class MongoSessionStore:
@@ -66,7 +96,7 @@ class MongoSessionStore:
 
     async def create(self, session: Session) -> str:
         session_id = secrets.token_urlsafe(32)
-        await self.sessions.insert_one({"_id": digest(session_id), **_record(session)})
+        await self.sessions.insert_one({"_id": digest(session_id), **_record(session_id, session)})
         return session_id
 
     async def get(self, session_id: str) -> Session | None:
@@ -74,14 +104,14 @@ class MongoSessionStore:
         if found is None:
             return None
         found.pop("_id")
-        session = Session(**found)
-        if not session.live(utc_now()):
+        session = _session(session_id, found)
+        if session is None or not session.live(utc_now()):
             await self.delete(session_id)
             return None
         return session
 
     async def replace(self, session_id: str, session: Session) -> None:
-        await self.sessions.replace_one({"_id": digest(session_id)}, _record(session))
+        await self.sessions.replace_one({"_id": digest(session_id)}, _record(session_id, session))
 
     async def delete(self, session_id: str) -> None:
         await self.sessions.delete_one({"_id": digest(session_id)})
