@@ -42,9 +42,9 @@ FIRM_RULES = """* **Commands** (what you send on `mednet.firm.{firmId}.inbound`)
   system, e.g. `/firms/harbor-law/case-system`), `subject` = the key. Who sent it is the topic (and your SASL
   login), never the payload.
 * **Answers**: every event your command causes, directly or down the line, carries `correlationid` = your
-  command's `id` (whatever correlationid you sent is replaced); a direct answer (CaseOpened, CaseRejected,
-  CommandRejected, CallScheduled...) also `causationid` = that id. A refused or dead-lettered command is answered
-  by CommandRejected with every reason (when dead-lettered, with `dead_letter_topic`); a refused submission by
+  command's `id` (whatever correlationid you sent is replaced): match answers on it. `causationid` on your copy
+  is the id of the network's own event it was made from, not your command's. A refused or dead-lettered command
+  is answered by CommandRejected with every reason (when dead-lettered, with `dead_letter_topic`); a refused submission by
   CaseRejected.
 """
 
