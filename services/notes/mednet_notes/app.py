@@ -82,6 +82,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         on_invalid={SubmitStatement: handlers.invalid_command},
         unparseable_left_to="intake",
     )
+    runtime.consumer.after_dead_letter = handlers.dead_lettered
     app = runtime.http_app([api.router, side_api.router])
     app.state.link_keys = link_keys
     app.state.notes = notes

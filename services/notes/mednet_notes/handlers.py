@@ -17,6 +17,7 @@ from mednet_shared.contracts.events import (
 )
 from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError, text_of
 from mednet_shared.contracts.topics import Topics
+from mednet_shared.contracts.values import Reason
 from mednet_shared.platform.consumer import PoisonMessage
 from mednet_shared.platform.consumer import Incoming
 
@@ -74,6 +75,21 @@ class NotesHandlers:
         case_id = data.get("case_id")
         await self.notes.reject(event, event.sender_key(topic), _firm(topic),
                                 text_of(case_id, 128) if isinstance(case_id, str) else "", error.reasons)
+
+    async def dead_lettered(self, event: CloudEvent | None, value: bytes, error: BaseException,
+                            dead_letter_topic: str, topic: str, *, record: str | None = None) -> None:
+        """A firm's SubmitStatement that failed every attempt here and was dead-lettered: CommandRejected to that
+        firm, in plain words (the failure's text may hold anyone's data). A record that is no envelope is intake's
+        to answer (the inbound topics' owner)."""
+        firm = Topics.firm_of_inbound(topic)
+        if firm is None or event is None:
+            return
+        data = event.data if isinstance(event.data, dict) else {}
+        case_id = data.get("case_id")
+        reason = Reason(field="", message=("the command could not be processed and was set aside for the network's "
+                                           "operators (dead-lettered)"))
+        await self.notes.reject(event, event.sender_key(topic), firm,
+                                text_of(case_id, 128) if isinstance(case_id, str) else "", [reason], dead_letter_topic)
 
 
 def _firm(topic: str) -> str:
