@@ -1,12 +1,11 @@
 """A side's own preparation through its signed link (the console's side pages): its statement receipts, a new
 statement with documents, its readiness checklist. The link (header X-Side-Link, signed with scheduling's link keys)
-names one party of one case; the side acts as its own confirmed firm would, and sees only its own receipts (the
-statement's text is the mediator's)."""
+names one party of one case; the link is that side itself (domain/acting.py), whether or not a firm acts for it (an
+unrepresented party has only this), and sees only its own receipts (the statement's text is the mediator's)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
@@ -18,20 +17,15 @@ from mednet_shared.platform.http import PUBLIC_API_PATHS, answers
 from mednet_shared.platform.side_link import SideLinkRefused, verify
 
 from .api import StatementBody, StatementReceipt, decoded_documents, notes_of
-from .domain import NotesPurged
+from .domain import NotesPurged, UnknownCall
+from .domain.acting import SignedLink, acts_for
 from .domain.readiness import ReadinessRefused
 from .domain.statement import StatementRefused, StatementText
 
 router = APIRouter(prefix="/v1/side", tags=["side"])
 link = APIKeyHeader(name="X-Side-Link", auto_error=False, description="The side's signed link token")
 PUBLIC_API_PATHS.update({"/v1/side/preparation", "/v1/side/statement", "/v1/side/readiness"})
-
-
-@dataclass(frozen=True)
-class Side:
-    case_id: str
-    party_id: str
-    firm_id: str
+NOTHING = "nothing is known for this link"
 
 
 class Mark(BaseModel):
@@ -81,9 +75,9 @@ class Preparation(BaseModel):
     readiness: Readiness
 
 
-async def side(request: Request, token: str | None = Security(link)) -> Side:
+async def side(request: Request, token: str | None = Security(link)) -> SignedLink:
     """The link's side, before any body is read: no link 401, a bad one 403, an expired one 410; a side notes
-    does not know as confirmed (or with no firm acting for it) 404."""
+    does not know as confirmed 404."""
     notes = notes_of(request)
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this page needs the link from your email")
@@ -92,36 +86,30 @@ async def side(request: Request, token: str | None = Security(link)) -> Side:
     except SideLinkRefused as refused:
         raise HTTPException(status.HTTP_410_GONE if "expired" in str(refused) else status.HTTP_403_FORBIDDEN,
                             str(refused)) from None
-    state = await notes.store.case(claims.case_id)
-    party = state.party(claims.party_id) if state else None
-    if party is None or not party.confirmed or party.firm_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing is known for this link")
-    return Side(claims.case_id, claims.party_id, party.firm_id)
+    own = SignedLink(claims.case_id, claims.party_id)
+    if not acts_for(await notes.store.case(own.case_id), own.party_id, own):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOTHING)
+    return own
 
 
 @router.get("/preparation", **answers(Preparation, 401, 403, 404, 410))
-async def preparation(request: Request, own: Side = Depends(side)) -> dict:
+async def preparation(request: Request, own: SignedLink = Depends(side)) -> dict:
     """The side's statement receipts (version, when, which parts, which documents) and its readiness checklist."""
-    notes = notes_of(request)
-    state = await notes.store.case(own.case_id)
-    receipts = [{"version": e.version, "received_at": e.received_at.isoformat(), "parts": e.parts,
-                 "documents": [{"kind": str(d.kind), "size": d.size} for d in e.documents]}
-                for e in sorted(state.statements, key=lambda e: e.version) if e.party_id == own.party_id]
-    return {"case_id": own.case_id, "party_id": own.party_id, "statements": receipts,
-            "session_start": state.session_start.isoformat() if state.session_start else None,
-            "readiness": await notes.readiness_of(own.case_id, own.party_id, own.firm_id, None)}
+    try:
+        return await notes_of(request).side_preparation(own)
+    except UnknownCall:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOTHING) from None
 
 
 @router.post("/statement", status_code=201, **answers(StatementReceipt, 401, 403, 404, 409, 410, 413, 422,
                                                       status=201))
-async def statement(body: StatementBody, request: Request, own: Side = Depends(side)) -> dict:
+async def statement(body: StatementBody, request: Request, own: SignedLink = Depends(side)) -> dict:
     """A new version of the side's statement and documents (sealed, for the mediator only)."""
     notes = notes_of(request)
     documents = decoded_documents(body, notes.max_document_bytes)
     text = StatementText.model_validate(body.model_dump(include=set(StatementText.model_fields)))
     try:
-        return await notes.submit_statement(own.case_id, own.party_id, own.firm_id, text, documents,
-                                            f"side-{uuid.uuid4()}")
+        return await notes.submit_statement(own.case_id, own.party_id, own, text, documents, f"side-{uuid.uuid4()}")
     except StatementRefused as refused:
         raise HTTPException(refused.status, str(refused)) from None
     except (NotesPurged, ConflictsExhausted) as refused:
@@ -129,11 +117,10 @@ async def statement(body: StatementBody, request: Request, own: Side = Depends(s
 
 
 @router.post("/readiness", **answers(Readiness, 401, 403, 404, 409, 410, 422))
-async def readiness(body: Mark, request: Request, own: Side = Depends(side)) -> dict:
+async def readiness(body: Mark, request: Request, own: SignedLink = Depends(side)) -> dict:
     """One item of the side's own checklist (not what only the mediator confirms)."""
     try:
-        return await notes_of(request).mark_readiness(own.case_id, own.party_id, body.item, body.done, own.firm_id,
-                                                      None)
+        return await notes_of(request).mark_readiness(own.case_id, own.party_id, body.item, body.done, own, None)
     except ReadinessRefused as refused:
         raise HTTPException(refused.status, str(refused)) from None
     except ConflictsExhausted as busy:

@@ -29,6 +29,7 @@ from mednet_shared.platform.cas import DEFAULT_POLICY, CasPolicy, compare_and_se
 
 from .crypto import DATA_KEY_ID, NONCE_BYTES, NoteSealer
 from .domain import case as rules
+from .domain.acting import Actor, SignedLink, acts_for
 from .domain.brief import Brief, CallNotes, Observations, StatedInterests
 from .domain import preparation as sheet
 from .domain import outcome as outcomes
@@ -137,12 +138,13 @@ class Notes:
 
     # -- a side's statement ---------------------------------------------------------------------------
 
-    async def submit_statement(self, case_id: str, party_id: str, firm_id: str | None, text: StatementText,
+    async def submit_statement(self, case_id: str, party_id: str, side: Actor, text: StatementText,
                                documents: list[tuple[str, DocumentKind, bytes]], cause: str) -> dict:
-        """A new version of the side's statement from its own confirmed firm: text and documents sealed under the
-        case's data key (documents in GridFS), the version recorded with its receipt for that side only."""
+        """A new version of the side's statement from the side itself (its own confirmed firm, or its signed link):
+        text and documents sealed under the case's data key (documents in GridFS), the version recorded with its
+        receipt for that side only."""
         state = await self.store.case(case_id)
-        refused = statements.submission_refusals(state, firm_id, case_id, party_id)
+        refused = statements.submission_refusals(state, side, case_id, party_id)
         if refused:
             raise StatementRefused(refused, 404)
         if state.session_start is not None and self.clock() >= state.session_start:
@@ -224,27 +226,35 @@ class Notes:
                 "confidential": confidential}
 
     async def mark_readiness(self, case_id: str, party_id: str, item: ReadinessItem, done: bool,
-                             firm_id: str | None, mediator_id: str | None) -> dict:
-        """One item of a side's checklist, set by that side's confirmed firm (its items) or the case's mediator."""
-        readiness.ensure_may_mark(await self.store.case(case_id), case_id, party_id, item, firm_id, mediator_id,
+                             side: Actor, mediator_id: str | None) -> dict:
+        """One item of a side's checklist, set by the side itself (its items: its firm or its link) or the case's
+        mediator."""
+        readiness.ensure_may_mark(await self.store.case(case_id), case_id, party_id, item, side, mediator_id,
                                   self.clock())
         set_by = "mediator" if mediator_id is not None else "firm"
         cause = f"http-{uuid.uuid4()}"
 
         def decide(state: CaseState) -> Decision:
-            readiness.ensure_may_mark(state, case_id, party_id, item, firm_id, mediator_id, self.clock())
+            readiness.ensure_may_mark(state, case_id, party_id, item, side, mediator_id, self.clock())
             return readiness.mark(state, party_id, item, done, set_by, cause, self.clock())
 
         return self.readiness_view(await self.change_case(case_id, decide), party_id)
 
-    async def readiness_of(self, case_id: str, party_id: str, firm_id: str | None, mediator_id: str | None) -> dict:
+    async def readiness_of(self, case_id: str, party_id: str, side: Actor, mediator_id: str | None) -> dict:
         state = await self.store.case(case_id)
-        party = state.party(party_id) if state else None
-        by_mediator = mediator_id is not None and state is not None and state.mediator_id == mediator_id
-        if party is None or not (by_mediator or (firm_id is not None and party.firm_id == firm_id
-                                                 and party.confirmed)):
+        if not readiness.may_read(state, party_id, side, mediator_id):
             raise UnknownCall(case_id)
         return self.readiness_view(state, party_id)
+
+    async def side_preparation(self, link: SignedLink) -> dict:
+        """What the side's own page shows of notes: its statement receipts, its checklist, the session's start."""
+        state = await self.store.case(link.case_id)
+        if not acts_for(state, link.party_id, link):
+            raise UnknownCall(link.case_id)
+        return {"case_id": link.case_id, "party_id": link.party_id,
+                "session_start": state.session_start.isoformat() if state.session_start else None,
+                "statements": statements.receipts_of(state, link.party_id),
+                "readiness": self.readiness_view(state, link.party_id)}
 
     async def set_required_items(self, case_id: str, items: list[ReadinessItem], mediator_id: str | None) -> dict:
         state = await self.store.case(case_id)

@@ -1,11 +1,12 @@
 """Readiness per side (pure): a checklist of the preliminaries, each item recording who set it and when.
 
-The side's own confirmed firm may set the items it can vouch for; the case's mediator any item, during or after the
-call. Nothing changes once the session has started. The required items are set per case (default: agreement
-signed, attendees named, authority confirmed). A side is ready when every required item is done; CaseReadyForSession
-fires once, when every side still to be heard (not waived, not declined) is ready. SideReadinessChanged goes to the
-mediator and that side only. ReadinessRequired tells notify each side's outstanding items and the session's start from
-the case's first revision on, and again whenever either changes (for its reminders).
+The side itself (its own confirmed firm, or its signed link: acting.py) may set the items it can vouch for; the
+case's mediator any item, during or after the call. Nothing changes once the session has started. The required items
+are set per case (default: agreement signed, attendees named, authority confirmed). A side is ready when every
+required item is done; CaseReadyForSession fires once, when every side still to be heard (not waived, not declined)
+is ready. SideReadinessChanged goes to the mediator and that side only. ReadinessRequired tells notify each side's
+outstanding items and the session's start from the case's first revision on, and again whenever either changes (for
+its reminders).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import CaseReadyForSession, ReadinessRequired, SideReadinessChanged
 from mednet_shared.contracts.values import ReadinessItem, ReadinessMark, SideOutstanding
 
+from .acting import Actor, acts_for
 from .case import CaseState, Decision, Outgoing, SideReadiness
 
 MEDIATOR_ONLY = frozenset({ReadinessItem.AUTHORITY_CONFIRMED})
@@ -36,14 +38,21 @@ def outstanding(state: CaseState, party_id: str) -> list[ReadinessItem]:
     return [ReadinessItem(item) for item in state.required_items if ReadinessItem(item) not in done]
 
 
+def by_mediator(state: CaseState | None, mediator_id: str | None) -> bool:
+    return mediator_id is not None and state is not None and state.mediator_id == mediator_id
+
+
+def may_read(state: CaseState | None, party_id: str, side: Actor, mediator_id: str | None) -> bool:
+    """The side's checklist is the side's own (its firm or its link: acting.py) and the case's mediator's."""
+    known = state is not None and state.party(party_id) is not None
+    return known and (by_mediator(state, mediator_id) or acts_for(state, party_id, side))
+
+
 def ensure_may_mark(state: CaseState | None, case_id: str, party_id: str, item: ReadinessItem,
-                    firm_id: str | None, mediator_id: str | None, now: datetime) -> None:
-    party = state.party(party_id) if state else None
-    by_mediator = mediator_id is not None and state is not None and state.mediator_id == mediator_id
-    by_firm = firm_id is not None and party is not None and party.firm_id == firm_id and party.confirmed
-    if party is None or not (by_mediator or by_firm):
+                    side: Actor, mediator_id: str | None, now: datetime) -> None:
+    if not may_read(state, party_id, side, mediator_id):
         raise ReadinessRefused(f"no side {party_id} of yours in case {case_id}", 404)
-    if not by_mediator and item in MEDIATOR_ONLY:
+    if not by_mediator(state, mediator_id) and item in MEDIATOR_ONLY:
         raise ReadinessRefused(f"only the mediator confirms {item}", 403)
     if state.session_start is not None and now >= state.session_start:
         raise ReadinessRefused(f"the session started at {state.session_start.isoformat()}: readiness is closed", 409)

@@ -1,10 +1,11 @@
 """A side's pre-call statement: who may send one, and what recording a version of it changes (pure).
 
-Only the side's own confirmed firm sends its statement (HTTP with its firm token, or SubmitStatement on its inbound
-topic); only the case's mediator reads it. The text and the documents are sealed by the use cases under the case's
-data key; the case state keeps only what the receipt names (a version per submission, each document's id, kind and
-size), and the receipt StatementReceived goes to that side's firm only. A submission is known by its cause (the
-command's sender key, or a fresh id per HTTP request), so a redelivered command records no second version.
+Only the side itself sends its statement: its own confirmed firm (HTTP with its firm token, or SubmitStatement on its
+inbound topic) or its signed link (acting.py; an unrepresented party's only way); only the case's mediator reads it.
+The text and the documents are sealed by the use cases under the case's data key; the case state keeps only what the
+receipt names (a version per submission, each document's id, kind and size), and the receipt StatementReceived goes
+to that side's firm only (to none for an unrepresented party). A submission is known by its cause (the command's
+sender key, or a fresh id per HTTP request), so a redelivered command records no second version.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mednet_shared.contracts.envelope import derived_id
 from mednet_shared.contracts.events import StatementReceived
 from mednet_shared.contracts.values import ReceivedDocument, Reason
 
+from .acting import Actor, SignedLink, acts_for
 from .case import CaseState, Decision, DocumentEntry, Outgoing, StatementEntry
 
 StatementPart = Annotated[str, StringConstraints(max_length=5000)]
@@ -56,14 +58,17 @@ def document_refusals(documents: list[tuple[str, str, int]], max_bytes: int) -> 
     return reasons
 
 
-def submission_refusals(state: CaseState | None, firm_id: str | None, case_id: str, party_id: str) -> list[Reason]:
-    """Why this firm may not send this side's statement (empty: it may). The same answer for an unknown case, an
-    unknown party and another firm's side, so a refusal tells nothing of other sides."""
+def submission_refusals(state: CaseState | None, side: Actor, case_id: str, party_id: str) -> list[Reason]:
+    """Why this firm (or signed link) may not send this side's statement (empty: it may). The same answer for an
+    unknown case, an unknown party and another firm's side, so a refusal tells nothing of other sides."""
+    if isinstance(side, SignedLink):
+        return [] if acts_for(state, party_id, side) else [
+            Reason(field="party_id", message=f"no side {party_id} of this link in case {case_id}")]
     party = state.party(party_id) if state else None
-    if party is None or firm_id is None or party.firm_id != firm_id:
-        return [Reason(field="party_id", message=f"no side {party_id} of firm {firm_id} in case {case_id}")]
+    if party is None or side is None or party.firm_id != side:
+        return [Reason(field="party_id", message=f"no side {party_id} of firm {side} in case {case_id}")]
     if not party.confirmed:
-        return [Reason(field="party_id", message=f"firm {firm_id} has not confirmed it represents {party_id}")]
+        return [Reason(field="party_id", message=f"firm {side} has not confirmed it represents {party_id}")]
     return []
 
 
@@ -87,6 +92,13 @@ def record_statement(state: CaseState, party_id: str, cause: str, parts: list[st
                                 statement_version=version, parts=parts, documents=documents, received_at=now)
     changed = state.model_copy(update={"statements": [*state.statements, entry]})
     return changed, [Outgoing(receipt, derived_id(cause, "statement-received"))]
+
+
+def receipts_of(state: CaseState, party_id: str) -> list[dict]:
+    """The side's own receipts, for its page: version, when, which parts, each document's kind and size."""
+    return [{"version": e.version, "received_at": e.received_at.isoformat(), "parts": e.parts,
+             "documents": [{"kind": str(d.kind), "size": d.size} for d in e.documents]}
+            for e in sorted(state.statements, key=lambda e: e.version) if e.party_id == party_id]
 
 
 def latest_statement(state: CaseState, party_id: str) -> StatementEntry | None:
