@@ -2,13 +2,13 @@
 Playwright (headless), axe-core on every page.
 
 Fixtures (their names are stable; tests/browser/test_*.py use them):
-- `browser_stack` (session): a `BrowserStack`: `url[name]` of intake, scheduling, notes, notify and console (real
+- `browser_stack` (package: stopped after the last browser test): a `BrowserStack`: `url[name]` of intake, scheduling, notes, notify and console (real
   processes, their logs in `logs`), `mailbox` (every mail notify sent to this stack's addresses, a
   `mednet_cli.smtp_sink.Mailbox`), `issuer` (a local token issuer every service trusts through its JWKS file),
   `firms` (firm ids with signing keys), `kafka`, `mongodb_url`, `databases[name]` (each service's own MongoDB
   database); `token(role, **claims)`, `login_link(mediator_id)` (what `mednet console login --mediator <id>` prints
   for this console), `open_case(...)` (a case with two sides on different firms, both confirmed: an `OpenedCase`).
-- `browser` (session): Playwright's Chromium from /usr/bin/chromium (missing: the run FAILS, never skips).
+- `browser` (package: Playwright's sync API holds an event loop on the main thread while it runs, which would stop every later asyncio test): Playwright's Chromium from /usr/bin/chromium (missing: the run FAILS, never skips).
 - `page` (test): a fresh context and page at desktop width; its last state is saved as `<tmp>/final.png`.
 - `phone_page` (test): the same at 390 x 844 (a phone).
 - `shot(page, name, docs=False)`: a screenshot into the test's tmp dir (and into docs/console/ when docs is true and
@@ -153,7 +153,7 @@ def _settings(name: str, url: dict[str, str], unique: str, smtp_port: int) -> di
     }[name]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_stack(infrastructure, tmp_path_factory) -> BrowserStack:
     unique = uuid.uuid4().hex[:8]
     home = tmp_path_factory.mktemp("browser-stack")
@@ -188,7 +188,7 @@ def browser_stack(infrastructure, tmp_path_factory) -> BrowserStack:
                     terminate(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: the browser tests need Debian's Chromium; run `make setup` "
                                "(deploy/tools/install-tools.sh installs it with apt-get)")

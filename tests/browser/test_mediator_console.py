@@ -19,7 +19,7 @@ from mednet_console.sessions import digest
 from mednet_shared.platform.auth import Role
 from offers_helpers import choose_first
 from sample_cases import submission
-from conftest import run
+from browser.conftest import run
 
 pytestmark = pytest.mark.timeout(600)
 

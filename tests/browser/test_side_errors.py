@@ -14,7 +14,7 @@ from mednet_shared.platform import side_link
 from mednet_shared.platform.keyset import KeySet
 from service_processes import start_service, terminate, wait_status
 from services_harness import TEST_LINK_KEYS
-from test_side_pages import side_link_in_mail, side_view, token_of
+from browser.test_side_pages import side_link_in_mail, side_view, token_of
 
 
 def test_a_side_declines_with_proposed_windows_and_gets_new_times_inside_them(browser_stack, page, shot, axe):

@@ -9,7 +9,7 @@ import httpx
 import jwt
 
 from mednet_shared.platform.auth import Role
-from test_side_pages import side_link_in_mail, side_view, token_of
+from browser.test_side_pages import side_link_in_mail, side_view, token_of
 
 
 def p1_status(stack, case) -> str:
