@@ -55,6 +55,20 @@ def command_record(firm: str, event_type: str, data: object, event_id: str, subj
     return samples.record(samples.command(firm, event_type, data, event_id=event_id, subject=subject), firm)
 
 
+def in_holidays(day: datetime) -> bool:
+    """Mid-December to early January: few working days in most countries, so few slots for the calls."""
+    return (day.month == 12 and day.day >= 18) or (day.month == 1 and day.day <= 8)
+
+
+def clear_of_holidays(session_start: datetime) -> datetime:
+    """The session, a week later at a time, until neither it nor its calls' window (the two weeks before) falls in
+    the holidays: a run made in December otherwise asks a busy mediator for calls in a window of four working days,
+    and a side whose zone leaves few common hours gets SchedulingFailed (which the runs do not expect)."""
+    while in_holidays(session_start) or in_holidays(session_start - timedelta(days=14)):
+        session_start += timedelta(days=7)
+    return session_start
+
+
 def submissions(run: str, cases: int, firms: list[str], mediators: list[str], seed: int,
                 now: datetime | None = None) -> list[Submission]:
     rng = random.Random(seed)
@@ -63,7 +77,7 @@ def submissions(run: str, cases: int, firms: list[str], mediators: list[str], se
     for n in range(cases):
         firm, mediator = rng.choice(firms), rng.choice(mediators)
         reference, parties = f"c{n}-{run}", rng.choice([2, 2, 2, 3, 4])
-        start = today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4]))
+        start = clear_of_holidays(today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4])))
         # the submitting firm represents every party itself: every side is confirmed at once
         document = case_document(reference, mediator, parties, [firm], start, rng)
         event_id = str(uuid.UUID(int=rng.getrandbits(128)))
