@@ -60,13 +60,19 @@ def in_holidays(day: datetime) -> bool:
     return (day.month == 12 and day.day >= 18) or (day.month == 1 and day.day <= 8)
 
 
-def clear_of_holidays(session_start: datetime) -> datetime:
-    """The session, a week later at a time, until neither it nor its calls' window (the two weeks before) falls in
-    the holidays: a run made in December otherwise asks a busy mediator for calls in a window of four working days,
-    and a side whose zone leaves few common hours gets SchedulingFailed (which the runs do not expect)."""
-    while in_holidays(session_start) or in_holidays(session_start - timedelta(days=14)):
-        session_start += timedelta(days=7)
-    return session_start
+def near_holidays(session_start: datetime) -> bool:
+    """The session or its calls' window (the two weeks before) in the holidays."""
+    return in_holidays(session_start) or in_holidays(session_start - timedelta(days=14))
+
+
+def session_start(today: datetime, rng: random.Random) -> datetime:
+    """14 to 60 days ahead; one near the holidays is drawn again from 14 to 120 days ahead, so that a run made in
+    December neither asks busy mediators for calls in a window of four working days nor crowds every session into
+    the weeks just after (both left sides in far zones without a slot: SchedulingFailed, which runs do not expect)."""
+    start = today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4]))
+    while near_holidays(start):
+        start = today + timedelta(days=rng.randint(14, 120), hours=rng.choice([0, 2, 4]))
+    return start
 
 
 def submissions(run: str, cases: int, firms: list[str], mediators: list[str], seed: int,
@@ -77,7 +83,7 @@ def submissions(run: str, cases: int, firms: list[str], mediators: list[str], se
     for n in range(cases):
         firm, mediator = rng.choice(firms), rng.choice(mediators)
         reference, parties = f"c{n}-{run}", rng.choice([2, 2, 2, 3, 4])
-        start = clear_of_holidays(today + timedelta(days=rng.randint(14, 60), hours=rng.choice([0, 2, 4])))
+        start = session_start(today, rng)
         # the submitting firm represents every party itself: every side is confirmed at once
         document = case_document(reference, mediator, parties, [firm], start, rng)
         event_id = str(uuid.UUID(int=rng.getrandbits(128)))
