@@ -102,9 +102,12 @@ class Scheduler:
     # -- intake's events ---------------------------------------------------------------------------
 
     async def open_case(self, case: CaseOpened, cause: Cause) -> None:
-        """Each confirmed side gets an offer (slots held on the mediator's calendar), not a booking."""
+        """Each confirmed side gets an offer (slots held on the mediator's calendar), not a booking. The case is
+        written first: the offers are published as soon as the calendar holds them, and a side's answer, taken by
+        any instance, must find its case. Its view of the calls then follows the calendar as it is by then."""
         facts = CaseFacts.of(case)
         now = self.clock()
+        await self.store.add_case(CaseState(case_id=facts.case_id, facts=facts, calls={}))
 
         def decide(calendar: CalendarState) -> Step:
             step: Step = (calendar, [], False)
@@ -113,14 +116,8 @@ class Scheduler:
                     current, current.offers, facts, party, now, cause.id)))
             return step
 
-        calendar, messages = await self._decide(facts, cause, decide)
-        views = {}
-        for party in facts.parties:
-            view = calls.view_after(None, facts, party.party_id, calendar, messages)
-            if view is not None:
-                views[party.party_id] = view
-        if not await self.store.add_case(CaseState(case_id=facts.case_id, facts=facts, calls=views)):
-            await self._mirror_views(facts, calendar, messages)
+        _, messages = await self._decide(facts, cause, decide, mirror=False)
+        await self._mirror_views(facts, await self.store.calendar(facts.mediator.mediator_id), messages)
 
     async def case_updated(self, update: CaseUpdated, cause: Cause) -> None:
         async def attempt() -> CaseState:

@@ -247,3 +247,27 @@ def test_the_service_does_not_start_without_its_link_keys_and_public_url():
     with pytest.raises(ValueError, match="shorter than 32"):
         Settings(link_keys='{"l1": "short"}', link_active_kid="l1", public_url="https://s.example.org",
                  **jwt_settings()).link_keyset()
+
+
+async def test_a_choice_made_the_moment_its_offer_is_published_is_booked(handlers, store):
+    """Another instance may take the firm's choice before the offering instance has written anything after the
+    offer (whose event the relay publishes at once): the case must already be there to accept it. A CI rehearsal
+    saw such a choice refused with "no case ... with a side of firm ...", and the call never booked."""
+    save_calendar, answered = store.save_calendar, []
+
+    async def save_then_the_firm_chooses(calendar, events=()):
+        await save_calendar(calendar, events)
+        for event in events:
+            if event.type == "mednet.CallSlotsOffered.v1":
+                offer = event.payload()
+                command = ChooseCallSlot(case_id=offer.case_id, party_id=offer.party_id, offer_id=offer.offer_id,
+                                         slot_id=offer.slots[0].slot_id)
+                answered.append(offer.offer_id)
+                await handlers.choose_or_decline_slots(from_firm(command, offer.side_firm_id))
+
+    store.save_calendar = save_then_the_firm_chooses
+    case = await opened(handlers, store, p2="awaiting_confirmation")
+    store.save_calendar = save_calendar
+    assert len(answered) == 1 and payloads(store, "CommandRejected") == []
+    assert [c.party_id for c in payloads(store, "CallScheduled")] == ["p1"]
+    assert (await store.case(case.case_id)).calls["p1"].status == "scheduled"
