@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+FAST_WORKERS ?= 2
+FAST_TIERS   := tests/unit tests/contract tests/service
 
 .PHONY: demo up down status test test-fast setup tools images catalog clean
 
@@ -18,11 +20,13 @@ down: setup          ## stop the services and the local stack
 status: setup
 	$(BIN)/mednet status
 
-test: setup images   ## the whole suite on real Kafka and MongoDB (starts its own native stack if none is given), images too
-	$(BIN)/python -m pytest
+test: setup images   ## the whole suite: the fast tiers on both cores, then the rest on real Kafka and MongoDB (its own native stack if none is given), images too
+	@$(BIN)/python -m pytest -n $(FAST_WORKERS) --dist worksteal $(FAST_TIERS); fast=$$?; \
+	$(BIN)/python -m pytest $(addprefix --ignore=,$(FAST_TIERS)); rest=$$?; \
+	echo "fast tiers exit $$fast, the rest exit $$rest"; [ $$fast -eq 0 ] && [ $$rest -eq 0 ]
 
 test-fast: setup     ## unit, contract and service tests: in-memory adapters, no Kafka, no MongoDB, under a minute
-	$(BIN)/python -m pytest tests/unit tests/contract $(wildcard tests/service)
+	$(BIN)/python -m pytest -n $(FAST_WORKERS) --dist worksteal $(FAST_TIERS)
 
 catalog: setup       ## regenerate the JSON Schemas, the AsyncAPI documents and the canvases' wiring sections
 	$(BIN)/mednet catalog export

@@ -79,7 +79,7 @@ def test_a_note_sealed_with_one_cases_data_key_fails_under_another_cases_key():
     (json.dumps({"m1": base64.b64encode(b"short").decode()}), "m1", "key 'm1' is 5 bytes, not 32"),
     (json.dumps({"m1": "***"}), "m1", "MEDNET_NOTES_MASTER_KEYS: key 'm1' is not base64"),
     (json.dumps({"m1": M1, "m2": M1}), "", "the active key id '' is not in"),
-])
+], ids=["none", "not-json", "not-object", "unknown-active", "short", "not-base64", "no-active"])
 def test_bad_master_key_configuration_is_a_specific_error(keys, active, problem):
     with pytest.raises(ValueError, match=problem):
         MasterKeys.parse(keys, active)
