@@ -67,10 +67,10 @@ class SchedulingHandlers:
         try:
             if isinstance(command, ChooseCallSlot):
                 await self.scheduler.choose(command.case_id, command.party_id, command.offer_id, command.slot_id,
-                                            cause, sender=firm)
+                                            cause, sender=firm, known=state)
             else:
                 await self.scheduler.decline(command.case_id, command.party_id, command.offer_id,
-                                             command.proposals, cause, sender=firm)
+                                             command.proposals, cause, sender=firm, known=state)
         except OfferRefused as error:
             await self.scheduler.reject(cause, firm, command.case_id, error.reasons)
 

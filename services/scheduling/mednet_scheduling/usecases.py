@@ -107,7 +107,8 @@ class Scheduler:
         any instance, must find its case. Its view of the calls then follows the calendar as it is by then."""
         facts = CaseFacts.of(case)
         now = self.clock()
-        await self.store.add_case(CaseState(case_id=facts.case_id, facts=facts, calls={}))
+        added = CaseState(case_id=facts.case_id, facts=facts, calls={})
+        known = added if await self.store.add_case(added) else None
 
         def decide(calendar: CalendarState) -> Step:
             step: Step = (calendar, [], False)
@@ -117,7 +118,7 @@ class Scheduler:
             return step
 
         _, messages = await self._decide(facts, cause, decide, mirror=False)
-        await self._mirror_views(facts, await self.store.calendar(facts.mediator.mediator_id), messages)
+        await self._mirror_views(facts, await self.store.calendar(facts.mediator.mediator_id), messages, known=known)
 
     async def case_updated(self, update: CaseUpdated, cause: Cause) -> None:
         async def attempt() -> CaseState:
@@ -215,8 +216,9 @@ class Scheduler:
         await self._decide(facts, cause, lambda calendar: _offered(offers.revalidate(
             calendar, calendar.offers, facts, party, now, cause.id)))
 
-    async def _side(self, case_id: str, party_id: str, offer_id: str) -> tuple[CaseState, Party]:
-        state = await self.store.case(case_id)
+    async def _side(self, case_id: str, party_id: str, offer_id: str,
+                    known: CaseState | None = None) -> tuple[CaseState, Party]:
+        state = known if known is not None and known.case_id == case_id else await self.store.case(case_id)
         party = state.facts.party(party_id) if state else None
         if party is None:
             raise UnknownOffer([Reason(field="offer_id", message=f"no offer {offer_id} for party {party_id} of "
@@ -233,24 +235,27 @@ class Scheduler:
         return new_place(calendar.conferencing, self.draw, taken)
 
     async def choose(self, case_id: str, party_id: str, offer_id: str, slot_id: str, cause: Cause, *,
-                     sender: str | None) -> CaseState:
+                     sender: str | None, known: CaseState | None = None) -> CaseState:
         """The side (sender: its firm, offers.MEDIATOR or offers.SIGNED_LINK) chooses a slot: it is booked.
-        OfferRefused (every reason) when it cannot be."""
-        state, party = await self._side(case_id, party_id, offer_id)
+        OfferRefused (every reason) when it cannot be. `known`: the case as the caller just read it."""
+        state, party = await self._side(case_id, party_id, offer_id, known)
         call_id, now = calls.call_id_of(case_id, party_id), self.clock()
-        await self._decide(state.facts, cause, lambda calendar: _offered(offers.choose(
+        return await self._answer(state, cause, lambda calendar: _offered(offers.choose(
             calendar, calendar.offers, state.facts, party, offer_id, slot_id, now, cause.id, sender=sender,
             place=self._place_for(calendar, call_id))))
-        return await self.store.case(case_id)
 
     async def decline(self, case_id: str, party_id: str, offer_id: str, proposals: Sequence[DateWindow],
-                      cause: Cause, *, sender: str | None) -> CaseState:
+                      cause: Cause, *, sender: str | None, known: CaseState | None = None) -> CaseState:
         """None of the slots: a new offer (inside the proposals when there are any)."""
-        state, party = await self._side(case_id, party_id, offer_id)
+        state, party = await self._side(case_id, party_id, offer_id, known)
         now = self.clock()
-        await self._decide(state.facts, cause, lambda calendar: _offered(offers.decline(
+        return await self._answer(state, cause, lambda calendar: _offered(offers.decline(
             calendar, calendar.offers, state.facts, party, offer_id, list(proposals), now, cause.id, sender=sender)))
-        return await self.store.case(case_id)
+
+    async def _answer(self, state: CaseState, cause: Cause, decide: Callable[[CalendarState], Step]) -> CaseState:
+        """A side's answer decided on the calendar, then the case's view mirrored from the case as read before."""
+        calendar, messages = await self._decide(state.facts, cause, decide, mirror=False)
+        return await self._mirror_views(state.facts, calendar, messages, known=state)
 
     async def reply(self, replied: InvitationReplied, cause: Cause) -> None:
         """An attendee's iTIP REPLY: DECLINED or COUNTER release the booking and make a new offer."""
@@ -380,9 +385,10 @@ class Scheduler:
             await self._mirror_views(facts, calendar, messages)
         return calendar, messages
 
-    async def _mirror_views(self, facts: CaseFacts, calendar: CalendarState, messages: list[Message]) -> None:
+    async def _mirror_views(self, facts: CaseFacts, calendar: CalendarState, messages: list[Message],
+                            known: CaseState | None = None) -> CaseState | None:
         """The case's view of its calls from the calendar after a decision (the calendar stays the source of
-        truth)."""
+        truth); the case after it."""
         def decide(state: CaseState | None) -> tuple[CaseState | None, list[Message]]:
             if state is None:
                 return None, []
@@ -393,7 +399,7 @@ class Scheduler:
                 changed = calls.with_call(changed, call) if call else changed
             return (changed if changed is not state else None), []
 
-        await self._change_case(facts.case_id, decide)
+        return await self._change_case(facts.case_id, decide, known=known)
 
     async def _on_calendar(self, facts: CaseFacts, cause: Cause,
                            decide: Callable[[CalendarState], Change]) -> Change:
@@ -430,18 +436,27 @@ class Scheduler:
 
     async def _change_case(self, case_id: str,
                            decide: Callable[[CaseState | None], tuple[CaseState | None, list[Message]]],
-                           cause: Cause | None = None, call_id: str = "") -> None:
-        """decide(current) -> (new state or None for no write, messages to emit with it)."""
-        async def attempt() -> tuple[CaseState | None, list[Message]]:
-            changed, messages = decide(await self.store.case(case_id))
+                           cause: Cause | None = None, call_id: str = "",
+                           known: CaseState | None = None) -> CaseState | None:
+        """decide(current) -> (new state or None for no write, messages to emit with it); the case after it.
+        `known`: the case as just read, tried first only when it leads to a write (its version guards that write;
+        a decision to write nothing is taken on the case as stored)."""
+        async def attempt() -> tuple[CaseState | None, list[Message], CaseState | None]:
+            nonlocal known
+            current, known = known, None
+            changed, messages = decide(current) if current is not None else (None, [])
+            if changed is None:
+                current = await self.store.case(case_id)
+                changed, messages = decide(current)
             if changed is not None:
                 await self.store.save_case(changed, [cause.emit(m, call_id, type(m).__name__) for m in messages]
                                            if cause else [])
-            return changed, messages
+            return changed, messages, current
 
-        changed, messages = await self._cas(attempt, "case", case_id)
+        changed, messages, current = await self._cas(attempt, "case", case_id)
         for message in messages:
             metrics.count(message, changed.facts.session.start)
+        return current if changed is None else changed.model_copy(update={"version": changed.version + 1})
 
     async def _cas(self, attempt, what: str, key: str):
         return await compare_and_set(attempt, service=SERVICE, what=what, key=key, policy=self.policy)

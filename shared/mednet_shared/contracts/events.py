@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from .topics import Topics
 from .values import (
     Attendee,
     Contract,
     DateWindow,
+    Email,
     FirmId,
     Identifier,
     LongText,
@@ -362,7 +363,7 @@ class InvitationReplied(Message):
     call_id: Identifier
     party_id: Identifier
     sequence: int = Field(ge=0)
-    attendee_email: EmailStr
+    attendee_email: Email
     partstat: Literal["ACCEPTED", "TENTATIVE", "DECLINED", "COUNTER"]
     proposed: list[DateWindow] = Field(default_factory=list, max_length=10,
                                        description="COUNTER: the time the attendee proposes")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic.networks import validate_email
 
 Identifier = Annotated[
     str,
@@ -19,6 +21,22 @@ FirmId = Annotated[
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$"),
     Field(description="2-63 lowercase letters, digits or '-'"),
 ]
+
+
+@lru_cache(maxsize=16384)
+def _valid_email(value: str) -> str:
+    return validate_email(value)[1]
+
+
+class Email(EmailStr):
+    """EmailStr with its answer remembered: every stored case and every event repeats the same addresses, and
+    email-validator was a sixth of scheduling's CPU. The same errors and the same JSON Schema as EmailStr."""
+
+    @classmethod
+    def _validate(cls, input_value: str, /) -> str:
+        return _valid_email(input_value)
+
+
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
@@ -65,7 +83,7 @@ class DateWindow(Contract):
 
 class Contact(Contract):
     name: ShortText
-    email: EmailStr
+    email: Email
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 
@@ -80,7 +98,7 @@ SubdivisionCode = Annotated[
 class Mediator(Contract):
     mediator_id: Identifier
     name: ShortText
-    email: EmailStr
+    email: Email
     time_zone: TimeZoneName
     working_hours: list[WeeklyWindow] = Field(min_length=1, max_length=50)
     buffer_minutes: int = Field(default=15, ge=0, le=240)
@@ -103,7 +121,7 @@ class PartyRole(StrEnum):
 class Attorney(Contract):
     firm_id: FirmId = Field(description="The firm named as representing the party; it must accept (AcceptRepresentation)")
     name: ShortText
-    email: EmailStr
+    email: Email
     time_zone: TimeZoneName | None = Field(default=None, description="The attorney's own zone; the party's if absent")
     availability: list[WeeklyWindow] = Field(
         default_factory=list, max_length=50,
@@ -198,7 +216,7 @@ class AttendeeKind(StrEnum):
 class Attendee(Contract):
     kind: AttendeeKind
     name: ShortText
-    email: EmailStr
+    email: Email
     time_zone: TimeZoneName
     firm_id: FirmId | None = None
 
