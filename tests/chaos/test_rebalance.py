@@ -18,6 +18,7 @@ from mednet_cli.chaos.ledger import Ledger, follow
 from mednet_cli.chaos.verdict import consent
 from mednet_cli.smtp_sink import Mailbox, SmtpSink
 from mednet_cli.processes import free_port
+from mednet_cli.records import end_offsets
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.platform.kafka import PRODUCER_DEFAULTS, ensure_topics
 from services_harness import TEST_JWT_ENVIRONMENT, TEST_LINK_KEYS, TEST_NOTES_KEY, skip_history
@@ -95,7 +96,8 @@ async def test_adding_and_removing_instances_loses_and_duplicates_nothing(infras
     stopped = asyncio.Event()
     first = {name: Instance(name, 0, free_port(), tmp_path) for name in ("intake", "scheduling", "notify")}
     second = {name: Instance(name, 1, free_port(), tmp_path) for name in ("scheduling", "notify")}
-    background = [asyncio.create_task(follow(kafka, ledger, stopped)), asyncio.create_task(chooser.work())]
+    start = await end_offsets(kafka, [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES])
+    background = [asyncio.create_task(follow(kafka, ledger, stopped, start)), asyncio.create_task(chooser.work())]
     with SmtpSink(free_port(), Mailbox(keep=False)) as sink:
         env = {**os.environ, **environment(infrastructure, unique, firms, sink.port)}
         for instance in first.values():

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from mednet_shared.contracts.envelope import CloudEvent, EnvelopeError
 from mednet_shared.contracts.topics import Topics
@@ -138,12 +138,19 @@ class Ledger:
             self.on_scheduled(call)
 
 
-async def follow(bootstrap: str, ledger: Ledger, stopped: asyncio.Event) -> None:
+async def follow(bootstrap: str, ledger: Ledger, stopped: asyncio.Event,
+                 start: dict[TopicPartition, int] | None = None) -> None:
+    """From the first offset; with `start` (the topics' end offsets, `records.end_offsets`, taken before the run
+    begins), from there: a shared broker's history is not the run's."""
     topics = [Topics.INTAKE, Topics.SCHEDULING, Topics.NOTES]
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                metadata_max_age_ms=5000, request_timeout_ms=30000)
+    consumer = AIOKafkaConsumer(*([] if start else topics), bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", metadata_max_age_ms=5000, request_timeout_ms=30000)
     await consumer.start()
     try:
+        if start:
+            consumer.assign(list(start))
+            for partition, offset in start.items():
+                consumer.seek(partition, offset)
         while not stopped.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             for records in batches.values():
