@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
+import holidays
 import httpx
 
 from integration.test_notify_replies import reply_mail, send
@@ -26,6 +27,16 @@ from receivers import SmtpServer
 from sample_cases import submission
 from services_harness import client, running, settings_for
 from unit.notify.test_replies import reply_ics
+
+
+def working_day_after(moment: datetime) -> datetime:
+    """The next day after moment that is neither a weekend nor a public holiday of the mediator (DE) or the party
+    (GB): a proposal on a Saturday holds no slot, whatever day the test runs."""
+    closed = holidays.country_holidays("DE") + holidays.country_holidays("GB")
+    day = moment + timedelta(days=1)
+    while day.weekday() >= 5 or day.date() in closed:
+        day += timedelta(days=1)
+    return day
 
 
 def a_case(unique: str, ref: str, parties: int, mediator_id: str) -> CaseOpened:
@@ -98,7 +109,7 @@ async def test_the_consent_flow_end_to_end(infrastructure, kafka, unique):
             assert not any(first["p2"].offer_id in m.as_string() for m in smtp.mailbox.to(p1.contact.email))
 
             # p1 declines with proposals (Kafka): a new offer inside them
-            day = first["p1"].slots[-1].start + timedelta(days=1)
+            day = working_day_after(first["p1"].slots[-1].start)
             proposal = {"start": day.replace(hour=0, minute=0).isoformat(),
                         "end": day.replace(hour=23, minute=59).isoformat()}
             await produce(kafka, Topics.firm_inbound(firm["p1"]), [as_record(command(
