@@ -13,9 +13,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mednet_shared.contracts.values import utc_now
+from mednet_shared.platform.mongo import DUPLICATE_KEY
 
 from .readiness import Readiness, Reminder
-from .store import DUPLICATE_KEY, as_document
+from .store import as_document
 
 READINESS, REMINDERS = "readiness", "readiness_reminders"
 

@@ -22,19 +22,17 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mednet_shared.contracts.envelope import CloudEvent
 from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
-from mednet_shared.platform.mongo import GroupWriter
+from mednet_shared.platform.mongo import GroupInserter, GroupReader, GroupWriter
 from mednet_shared.platform.outbox import OutboxRelay
 from mednet_shared.platform.sealed import SecretBox
 
 from .domain import Attempt, CallState, CaseState, Due, Job, JobStatus, Notification, Preferences, State
 
-DUPLICATE_KEY = 11000
 JOBS, STREAMS, CALLS, CASES, ENDPOINTS, PREFERENCES = "jobs", "streams", "calls", "cases", "endpoints", "preferences"
 NOTIFICATION_FIELDS = {field: 1 for field in ("channel", "purpose", "recipient", "status", "due_at", "attempt_count")}
 
@@ -127,7 +125,13 @@ class MongoStore(Endpoints):
         self.endpoints = db[ENDPOINTS]
         self.preferences = db[PREFERENCES]
         self.relay = relay
+        # concurrent handlers (a batch's cases, side by side) share their round trips
         self.finishing = GroupWriter(self.jobs)
+        self.new_jobs, self.new_streams = GroupInserter(self.jobs), GroupInserter(self.streams)
+        self.case_reads, self.call_reads = GroupReader(self.cases), GroupReader(self.calls)
+        self.case_writes, self.call_writes = GroupWriter(self.cases), GroupWriter(self.calls)
+        self.preference_reads = GroupReader(self.preferences)
+        self.endpoint_reads = GroupReader(self.endpoints, "firm_id", {"enabled": True})
 
     async def ensure_indexes(self) -> None:
         await self.jobs.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
@@ -138,38 +142,31 @@ class MongoStore(Endpoints):
 
     async def save_case(self, case_id: str, state: CaseState) -> None:
         """Sets the fields the state was given (a CaseUpdated leaves CaseOpened's others as they are)."""
-        await self.cases.update_one({"_id": case_id}, {"$set": as_document(state, only_set=True)}, upsert=True)
+        await self.case_writes.update(UpdateOne({"_id": case_id}, {"$set": as_document(state, only_set=True)},
+                                                upsert=True))
 
     async def case(self, case_id: str) -> CaseState | None:
-        document = await self.cases.find_one({"_id": case_id}) if case_id else None
+        document = await self.case_reads.one(case_id) if case_id else None
         return None if document is None else CaseState.model_validate(document)
 
     async def save_call(self, state: CallState) -> None:
-        await self.calls.update_one({"_id": state.call_id}, {"$set": as_document(state)}, upsert=True)
+        await self.call_writes.update(UpdateOne({"_id": state.call_id}, {"$set": as_document(state)}, upsert=True))
 
     async def call(self, call_id: str) -> CallState | None:
-        document = await self.calls.find_one({"_id": call_id})
+        document = await self.call_reads.one(call_id)
         return None if document is None else CallState.model_validate(document)
 
     async def end_call(self, call_id: str, status: str) -> None:
         """A remembered call's new status (a call never heard of stays unknown)."""
-        await self.calls.update_one({"_id": call_id}, {"$set": {"status": status}})
+        await self.call_writes.update(UpdateOne({"_id": call_id}, {"$set": {"status": status}}))
 
     # -- jobs --------------------------------------------------------------------------------------
 
     async def add_jobs(self, jobs: Sequence[Job]) -> list[Job]:
         """One write for all of an event's jobs; a job that already exists (a redelivery) is left as it is.
         Returns those written."""
-        if not jobs:
-            return []
-        try:
-            await self.jobs.insert_many([job_document(job) for job in jobs], ordered=False)
-            return list(jobs)
-        except BulkWriteError as error:
-            if any(failure["code"] != DUPLICATE_KEY for failure in error.details["writeErrors"]):
-                raise
-            existing = {failure["index"] for failure in error.details["writeErrors"]}
-            return [job for n, job in enumerate(jobs) if n not in existing]
+        written = await self.new_jobs.insert([job_document(job) for job in jobs])
+        return [job for job, new in zip(jobs, written) if new]
 
     async def drop_reminders(self, call_id: str, below_sequence: int) -> int:
         result = await self.jobs.update_many(
@@ -237,21 +234,16 @@ class MongoStore(Endpoints):
     async def stream(self, stream_id: str, projected: dict[str, CloudEvent]) -> None:
         """The records of one event for each firm's outbound topic, in one document (written once)."""
         pending = outbox.entries([(Topics.firm_outbound(firm), event) for firm, event in projected.items()])
-        try:
-            await self.streams.insert_one({"_id": stream_id, "firm_ids": sorted(projected), "at": utc_now(),
-                                           outbox.FIELD: pending})
-        except DuplicateKeyError:
-            return
-        self.relay.wake(STREAMS, stream_id, pending)
+        if (await self.new_streams.insert([{"_id": stream_id, "firm_ids": sorted(projected), "at": utc_now(),
+                                            outbox.FIELD: pending}]))[0]:
+            self.relay.wake(STREAMS, stream_id, pending)
 
     async def publish(self, record_id: str, topic: str, event: CloudEvent) -> None:
         """One event of notify's own (an InvitationReplied) through the outbox of `streams`, written once."""
         pending = outbox.entries([(topic, event)])
-        try:
-            await self.streams.insert_one({"_id": record_id, "firm_ids": [], "at": utc_now(), outbox.FIELD: pending})
-        except DuplicateKeyError:
-            return
-        self.relay.wake(STREAMS, record_id, pending)
+        if (await self.new_streams.insert([{"_id": record_id, "firm_ids": [], "at": utc_now(),
+                                            outbox.FIELD: pending}]))[0]:
+            self.relay.wake(STREAMS, record_id, pending)
 
     # -- webhook endpoints -------------------------------------------------------------------------
 
@@ -269,9 +261,10 @@ class MongoStore(Endpoints):
 
     async def endpoints_of(self, firm_ids: str | list[str], enabled_only: bool = True) -> list[dict[str, Any]]:
         """The endpoints of one firm, or of several in one read."""
+        if enabled_only:
+            return await self.endpoint_reads.all([firm_ids] if isinstance(firm_ids, str) else firm_ids)
         firms = {"$in": firm_ids} if isinstance(firm_ids, list) else firm_ids
-        query = {"firm_id": firms, **({"enabled": True} if enabled_only else {})}
-        return await self.endpoints.find(query).to_list()
+        return await self.endpoints.find({"firm_id": firms}).to_list()
 
     async def endpoint(self, endpoint_id: str) -> dict[str, Any] | None:
         return await self.endpoints.find_one({"_id": endpoint_id})
@@ -294,7 +287,7 @@ class MongoStore(Endpoints):
     async def preferences_of(self, recipients: set[str]) -> dict[str, Preferences]:
         """Every recipient's choices in one read (the defaults for a recipient without any)."""
         found = {document["_id"]: document
-                 async for document in self.preferences.find({"_id": {"$in": sorted(r.lower() for r in recipients)}})}
+                 for document in await self.preference_reads.all({recipient.lower() for recipient in recipients})}
         return {recipient: Preferences.model_validate(found.get(recipient.lower(), {})) for recipient in recipients}
 
     async def set_preference(self, recipient: str, choices: dict[str, bool]) -> Preferences:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+from collections.abc import Collection, Hashable, Mapping
 from datetime import datetime
+from typing import Any
 
-from pymongo import AsyncMongoClient, UpdateOne, monitoring
+from pymongo import AsyncMongoClient, UpdateMany, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
@@ -13,6 +16,7 @@ from . import metrics
 
 
 WRITE_COMMANDS = frozenset({"insert", "update", "delete", "findAndModify"})
+DUPLICATE_KEY = 11000
 
 
 def as_stored(moment: datetime) -> datetime:
@@ -71,10 +75,10 @@ class GroupWriter:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
-        self._waiting: list[tuple[UpdateOne, asyncio.Future]] = []
+        self._waiting: list[tuple[UpdateOne | UpdateMany, asyncio.Future]] = []
         self._flushing: asyncio.Task | None = None
 
-    async def update(self, operation: UpdateOne) -> None:
+    async def update(self, operation: UpdateOne | UpdateMany) -> None:
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((operation, done))
         if self._flushing is None or self._flushing.done():
@@ -98,10 +102,99 @@ class GroupWriter:
                     _settle(done, None)
 
 
-def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+class GroupReader:
+    """Reads of one collection by one field (`_id` by default) from concurrent callers, sent together: the values
+    asked for while one find is on its way go in the next one, as one `$in`. Each caller gets the documents that
+    matched its own values (and `query`) at a moment after it asked, copies of its own, or the error of the read."""
+
+    def __init__(self, collection: AsyncCollection, field: str = "_id", query: Mapping[str, Any] | None = None,
+                 projection: Mapping[str, Any] | None = None, most: int = 1000) -> None:
+        self.collection, self.field = collection, field
+        self.query, self.projection, self.most = dict(query or {}), projection, most
+        self._waiting: list[tuple[frozenset, asyncio.Future]] = []
+        self._flushing: asyncio.Task | None = None
+
+    async def one(self, value: Hashable) -> dict[str, Any] | None:
+        """The document whose field is value (by `_id`: the one), or None."""
+        found = await self.all([value])
+        return found[0] if found else None
+
+    async def all(self, values: Collection[Hashable]) -> list[dict[str, Any]]:
+        if not values:
+            return []
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((frozenset(values), done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self.most], self._waiting[self.most:]
+            values = list({value for wanted, _ in batch for value in wanted})
+            try:
+                found = await self.collection.find({**self.query, self.field: {"$in": values}}, self.projection,
+                                                   batch_size=max(len(values), 1)).to_list()
+            except Exception as error:
+                for _, done in batch:
+                    _settle(done, error)
+                continue
+            handed: set[int] = set()  # the first caller of a document takes it, the others copies
+            for wanted, done in batch:
+                mine = [document for document in found if document.get(self.field) in wanted]
+                _settle(done, None, [copy.deepcopy(document) if id(document) in handed else document
+                                     for document in mine])
+                handed.update(id(document) for document in mine)
+
+
+class GroupInserter:
+    """Inserts into one collection from concurrent callers, sent together as one unordered insert_many. Each caller
+    learns which of its documents were written (a duplicate `_id` is not, and is no error), or gets its own error."""
+
+    def __init__(self, collection: AsyncCollection, most: int = 1000) -> None:
+        self.collection, self.most = collection, most
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future]] = []
+        self._flushing: asyncio.Task | None = None
+
+    async def insert(self, documents: list[dict[str, Any]]) -> list[bool]:
+        if not documents:
+            return []
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((documents, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, taken = [], 0
+            while self._waiting and (not batch or taken + len(self._waiting[0][0]) <= self.most):
+                batch.append(self._waiting.pop(0))
+                taken += len(batch[-1][0])
+            failures: dict[int, dict[str, Any]] = {}
+            try:
+                await self.collection.insert_many([document for documents, _ in batch for document in documents],
+                                                  ordered=False)
+            except BulkWriteError as error:
+                failures = {failure["index"]: failure for failure in error.details.get("writeErrors", [])}
+            except Exception as error:
+                for _, done in batch:
+                    _settle(done, error)
+                continue
+            start = 0
+            for documents, done in batch:
+                mine = {index - start: failures[index] for index in range(start, start + len(documents))
+                        if index in failures}
+                start += len(documents)
+                others = [failure for failure in mine.values() if failure.get("code") != DUPLICATE_KEY]
+                _settle(done, BulkWriteError({"writeErrors": others}) if others else None,
+                        [index not in mine for index in range(len(documents))])
+
+
+def _settle(done: asyncio.Future, error: BaseException | None, result: Any = None) -> None:
     if done.done():
         return
     if error is None:
-        done.set_result(None)
+        done.set_result(result)
     else:
         done.set_exception(error)
