@@ -27,6 +27,7 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
 from mednet_shared.platform.cas import Conflict
+from mednet_shared.platform.mongo import GroupReader
 from mednet_shared.platform.outbox import OutboxRelay
 
 from .domain.case import CaseState, case_document, stored_case
@@ -80,9 +81,12 @@ class MongoNotesStore:
         self.rejections = db[REJECTIONS]
         self.documents = AsyncGridFSBucket(db, bucket_name=DOCUMENTS)
         self.relay = relay
+        # concurrent handlers (a batch's cases, side by side) share their reads
+        self.case_reads = GroupReader(self.cases, projection={outbox.FIELD: 0})
+        self.case_key_reads = GroupReader(self.case_keys)
 
     async def case(self, case_id: str) -> CaseState | None:
-        document = await self.cases.find_one({"_id": case_id}, {outbox.FIELD: 0})
+        document = await self.case_reads.one(case_id)
         return stored_case(document) if document else None
 
     async def save_case(self, state: CaseState, expected_version: int | None, events: Sequence[CloudEvent]) -> None:
@@ -128,7 +132,7 @@ class MongoNotesStore:
         return await self.notes.count_documents({"case_id": case_id})
 
     async def case_key(self, case_id: str) -> dict[str, Any] | None:
-        return await self.case_keys.find_one({"_id": case_id})
+        return await self.case_key_reads.one(case_id)
 
     async def add_case_key(self, case_id: str, wrapping: dict[str, Any]) -> dict[str, Any]:
         """Keep this wrapped key unless the case already has one (or was purged): the stored document wins."""

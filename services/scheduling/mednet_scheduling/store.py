@@ -22,6 +22,7 @@ from mednet_shared.contracts.topics import Topics
 from mednet_shared.contracts.values import utc_now
 from mednet_shared.platform import outbox
 from mednet_shared.platform.cas import Conflict
+from mednet_shared.platform.mongo import GroupReader
 from mednet_shared.platform.outbox import OutboxRelay
 
 from .domain.state import CalendarState, CaseState
@@ -59,9 +60,12 @@ class MongoSchedulingStore:
         self.cases = db[CASES]
         self.rejections = db[REJECTIONS]
         self.relay = relay
+        # concurrent handlers (a batch's cases, side by side) share their reads
+        self.calendar_reads = GroupReader(self.calendars, projection={outbox.FIELD: 0})
+        self.case_reads = GroupReader(self.cases, projection={outbox.FIELD: 0})
 
     async def calendar(self, mediator_id: str) -> CalendarState:
-        document = await self.calendars.find_one({"_id": mediator_id}, {outbox.FIELD: 0})
+        document = await self.calendar_reads.one(mediator_id)
         if document is not None:
             return CalendarState.model_validate(document)
         empty = CalendarState(mediator_id=mediator_id)
@@ -83,7 +87,7 @@ class MongoSchedulingStore:
             return False
 
     async def case(self, case_id: str) -> CaseState | None:
-        document = await self.cases.find_one({"_id": case_id}, {outbox.FIELD: 0})
+        document = await self.case_reads.one(case_id)
         return None if document is None else CaseState.model_validate(document)
 
     async def save_case(self, case: CaseState, events: Sequence[CloudEvent] = ()) -> None:
