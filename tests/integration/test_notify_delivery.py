@@ -174,3 +174,27 @@ async def test_three_firms_four_parties_each_firm_and_person_gets_its_own_side_o
         if mail.get_content_type() == "multipart/alternative":
             parts = [p.get_content_type() for p in mail.get_payload()]
             assert parts == ["text/plain", "text/calendar"]
+
+
+async def test_events_of_many_firms_handled_together_each_reach_only_their_firms_endpoints(infrastructure, kafka,
+                                                                                           unique):
+    """Events of eight firms' cases in one batch, handled side by side (their reads of endpoints sent together):
+    each firm's endpoint receives its own case's event and nothing of any other firm's."""
+    firms = [f"firm-{n}{unique}" for n in range(8)]
+    with SmtpServer() as smtp, WebhookReceiver() as hooks:
+        settings = settings_for("notify", infrastructure, unique, smtp_port=smtp.port,
+                                webhook_allow_loopback_http=True)
+        async with running("notify", settings) as notify:
+            for firm in firms:
+                async with client(notify, Role.FIRM, firm_id=firm) as firm_client:
+                    registered = await firm_client.post("/v1/webhooks", json={"url": f"{hooks.url}/ok/{firm}"})
+                    assert registered.status_code == 201
+            rejected = [CaseRejected(case_id=f"case-{firm}", firm_id=firm, external_ref=f"ref-{firm}",
+                                     reasons=[{"field": "", "message": f"refused for {firm}"}]) for firm in firms]
+            await produce(kafka, Topics.INTAKE, [as_record(new_event(m, source="/tests")) for m in rejected])
+            await wait_for(lambda: all(hooks.to(f"/ok/{firm}") for firm in firms), timeout=30)
+            await asyncio.sleep(1)
+    for firm in firms:
+        bodies = [delivery.body.decode() for delivery in hooks.to(f"/ok/{firm}")]
+        assert len(bodies) == 1 and f"case-{firm}" in bodies[0], firm
+        assert [other for other in firms if other != firm and f"case-{other}\"" in bodies[0]] == []
